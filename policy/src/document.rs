@@ -1,0 +1,254 @@
+//! The policy document: the typed data Reqflo's control plane exports.
+//!
+//! These are the *raw* types: they reject unknown fields and hold strings as
+//! written. Nothing here is trusted until [`crate::validate`] has accepted it;
+//! [`crate::Snapshot::compile`] turns a valid document into the fast form.
+//!
+//! Ids are strings. Users are global (a user may belong to several orgs);
+//! everything else lives inside one org and its id is unique within that org
+//! (services and resources share one id space, since a service is a resource).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    AccessMode, Action, GroupSource, MembershipStatus, OrgRole, Privilege, ResourceRole, RiskLevel,
+    ServiceRole, Visibility,
+};
+
+/// A whole policy document.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// Free-form schema version marker; `1` today.
+    #[serde(default = "default_version")]
+    pub version: u32,
+    pub orgs: Vec<Org>,
+    #[serde(default)]
+    pub users: Vec<User>,
+}
+
+fn default_version() -> u32 {
+    1
+}
+
+/// An organization: the tenant boundary. Everything but users lives inside one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Org {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Service>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<Resource>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
+}
+
+/// A person with an account; belongs to orgs through memberships.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<Membership>,
+}
+
+/// A user's membership in one org.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    pub org: String,
+    pub status: MembershipStatus,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<OrgRole>,
+}
+
+/// A collection of users; receives org roles, team seats and grants.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub id: String,
+    /// Display name, used in explanations ("the Support Tier 2 group").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub source: GroupSource,
+    /// User ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// Org roles every member of the group holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<OrgRole>,
+}
+
+/// A service: a resource of kind `service` that also has a service team.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visible_to: Vec<Principal>,
+    #[serde(default)]
+    pub access_mode: AccessMode,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk: Vec<RiskLevel>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// The service team: seats of users or groups, each with a service role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub team: Vec<Seat>,
+}
+
+/// One seat on a service team.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Seat {
+    pub member: TeamMember,
+    pub role: ServiceRole,
+}
+
+/// Who sits on a team seat.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TeamMember {
+    User(String),
+    Group(String),
+}
+
+/// Something in Reqflo that can be viewed, used, run, edited or administered.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    pub id: String,
+    /// `journey`, `request_template`, `environment`, `auth_config`, `oauth_config`,
+    /// `secret`, `component`, `mock`, `credential`, `runbook`,
+    /// `integration_connection`, `billing_setting`, `org_settings`, … (open set;
+    /// `service` is reserved for the `services` list).
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The owning service's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Who may discover a `restricted`-visibility resource (besides holders of
+    /// a role or grant on it, and org owners).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visible_to: Vec<Principal>,
+    #[serde(default)]
+    pub access_mode: AccessMode,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk: Vec<RiskLevel>,
+    /// A secret-backed component or auth config (kind `secret` is always secret-backed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret_backed: bool,
+    /// Ids of resources this one needs at use and run time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Resource-role assignments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleAssignment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// A resource role given to a principal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAssignment {
+    pub principal: Principal,
+    pub role: ResourceRole,
+}
+
+/// Anything that can receive a grant, a role or visibility.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Principal {
+    /// One user, by id.
+    User(String),
+    /// Every member of a group, by group id.
+    Group(String),
+    /// Everyone seated on a service's team, by service id.
+    Team(String),
+    /// Everyone holding an org role (directly or through a group).
+    OrgRole(OrgRole),
+}
+
+/// A principal's permission to perform actions on a scope of resources.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub id: String,
+    pub principal: Principal,
+    pub scope: Scope,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
+    /// Risk privileges the grant confers on its scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub privileges: Vec<Privilege>,
+    /// If set, the grant applies only to requests whose target environment is
+    /// one of these environment resource ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<Vec<String>>,
+}
+
+/// The resources a grant covers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One resource (or service), by id.
+    Resource(String),
+    /// The service and every resource it owns, by service id.
+    Service(String),
+    /// Every resource of a kind.
+    Kind(String),
+    /// Every resource carrying a label.
+    Label(String),
+}
+
+/// The input could not be read as a policy document.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("{0}")]
+    Yaml(#[from] serde_yaml_ng::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Document {
+    /// Reads YAML (JSON is YAML too, but prefer [`Document::from_json`] for JSON:
+    /// its error positions are exact).
+    pub fn from_yaml(text: &str) -> Result<Document, ParseError> {
+        Ok(serde_yaml_ng::from_str(text)?)
+    }
+
+    pub fn from_json(text: &str) -> Result<Document, ParseError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// JSON if the text starts with `{`, else YAML.
+    pub fn parse(text: &str) -> Result<Document, ParseError> {
+        if text.trim_start().starts_with('{') {
+            Document::from_json(text)
+        } else {
+            Document::from_yaml(text)
+        }
+    }
+
+    /// The JSON Schema of the document, for editors.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Document)).unwrap_or_default()
+    }
+}

@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+
+pub mod decision;
+pub mod document;
+pub mod model;
+pub mod reference;
+pub mod scenario;
+pub mod synthetic;
+
+mod compile;
+mod decide;
+mod explain;
+mod validate;
+
+pub use compile::{Counts, Snapshot};
+pub use decide::decide;
+pub use decision::{AllowedBy, Decision, ObjectRef, Reason, ReasonCode, Request};
+pub use document::{Document, ParseError};
+pub use model::{
+    AccessMode, Action, ActionSet, GroupSource, MembershipStatus, OrgRole, Privilege, ResourceRole,
+    RiskLevel, ServiceRole, Visibility,
+};
+pub use validate::{ValidationError, ValidationErrors, validate};

@@ -1,0 +1,1 @@
+//! Policy scenario files: a world, then requests with expected decisions.
