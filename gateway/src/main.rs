@@ -1,1 +1,53 @@
-fn main() {}
+//! `reqflo-gateway`: the enforcement proxy and its operator commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Reqflo's authorization enforcement gateway.
+#[derive(Debug, Parser)]
+#[command(name = "reqflo-gateway", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide one request against a policy document and print the decision as JSON.
+    ///
+    /// Exit status: 0 allow, 3 deny, 2 unusable input.
+    Decide(commands::decide::Args),
+    /// Run policy scenario files; ends with `N passed, N failed`.
+    Test {
+        /// Scenario files (YAML or JSON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check a route config and the policy document it names, without serving.
+    Validate {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Serve: the enforcement proxy and its admin listener.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Start the gateway with the bundled examples and a mock Reqflo backend.
+    Demo(commands::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Decide(args) => commands::decide::run(&args),
+        Command::Test { files } => commands::test::run(&files),
+        Command::Validate { config } => commands::validate::run(&config),
+        Command::Serve { config } => commands::serve::run(&config),
+        Command::Demo(args) => commands::demo::run(&args),
+    }
+}
