@@ -1,0 +1,1 @@
+//! Finding lines in YAML/JSON text after parsing, by a cheap scan.

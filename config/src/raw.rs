@@ -1,0 +1,278 @@
+//! The route config as written: plain serde types that reject unknown fields.
+//!
+//! Nothing here is trusted. [`crate::load`] parses a file into [`RawConfig`],
+//! validates it together with the policy document it names, and compiles it
+//! into a [`crate::Snapshot`]. See `docs/route-config.md` for every field.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// A whole route config file (YAML, or JSON when the text starts with `{`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: RawListen,
+    /// Upstream name → backend.
+    pub upstreams: BTreeMap<String, RawUpstream>,
+    pub identity: RawIdentity,
+    /// The policy document, relative to this file's directory.
+    pub policy: String,
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// The default mode of every route: `enforce` (default) or `shadow`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Canonicalization switches that can only make the gateway stricter.
+    #[serde(default)]
+    pub strict: RawStrict,
+    pub routes: Vec<RawRoute>,
+    /// Path prefixes served without a decision (health, status pages).
+    #[serde(default)]
+    pub public_prefixes: Vec<RawPublicPrefix>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListen {
+    /// `host:port` of the proxy listener.
+    pub proxy: String,
+    /// `host:port` of the admin listener (`/metrics`, `/healthz`, `/readyz`).
+    pub admin: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// `host:port`.
+    pub address: String,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "default_read_timeout_ms")]
+    pub read_timeout_ms: u64,
+    /// TLS to the upstream; off by default.
+    #[serde(default)]
+    pub tls: bool,
+    /// SNI / certificate name when `tls` is on; defaults to the address host.
+    #[serde(default)]
+    pub sni: Option<String>,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    2_000
+}
+
+fn default_read_timeout_ms() -> u64 {
+    30_000
+}
+
+/// Exactly one identity source.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RawIdentity {
+    Jwt(RawJwt),
+    TrustedHeader(RawTrustedHeader),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// Pinned list, e.g. `[RS256, ES256]`; `none` and `HS*` are refused.
+    pub algorithms: Vec<String>,
+    pub keys: Vec<RawJwtKey>,
+    /// Clock skew tolerated for `exp`/`nbf`, seconds (default 30, at most 300).
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// The claim holding the user id (default `sub`).
+    #[serde(default = "default_user_claim")]
+    pub user_claim: String,
+    /// Cache verified tokens until they expire (default on).
+    #[serde(default = "default_true")]
+    pub cache: bool,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+fn default_user_claim() -> String {
+    "sub".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwtKey {
+    pub kid: String,
+    pub algorithm: String,
+    /// A PEM public key, relative to the config file's directory.
+    pub file: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrustedHeader {
+    /// The header carrying the user id, e.g. `x-reqflo-user`.
+    pub header: String,
+    /// Peer addresses or CIDRs the header is accepted from.
+    pub trusted_sources: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: u64,
+    #[serde(default = "default_max_header")]
+    pub max_header_bytes: u64,
+}
+
+fn default_max_body() -> u64 {
+    1024 * 1024
+}
+
+fn default_max_header() -> u64 {
+    64 * 1024
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_body_bytes: default_max_body(),
+            max_header_bytes: default_max_header(),
+        }
+    }
+}
+
+/// Extra rejections on top of the mandatory canonicalization (which cannot be
+/// turned off: there is no field for it).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStrict {
+    /// Reject duplicate values of *any* query parameter, not only those that
+    /// feed a decision.
+    #[serde(default)]
+    pub reject_any_duplicate_query: bool,
+    /// Reject duplicate values of *any* header, not only those that feed a decision.
+    #[serde(default)]
+    pub reject_any_duplicate_header: bool,
+    /// Reject percent-encoded unreserved characters (`%41` for `A`).
+    #[serde(default)]
+    pub reject_encoded_unreserved: bool,
+    /// Reject any non-ASCII byte in the path, even valid UTF-8.
+    #[serde(default)]
+    pub reject_non_ascii_path: bool,
+    /// Reject paths longer than this many bytes.
+    #[serde(default)]
+    pub max_path_bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Stable id for logs and metrics.
+    pub id: String,
+    /// `GET`, `POST`, … (upper case).
+    pub methods: Vec<String>,
+    /// A path template: `/api/v1/orgs/{org}/journeys/{journey}`.
+    pub path: String,
+    /// An action name; absent only on public routes.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// A template over path parameters giving the resource id, e.g. `{journey}`.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The resource kind expected, e.g. `journey` (documentation and checks).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The org id template; default `{org}`.
+    #[serde(default)]
+    pub org: Option<String>,
+    #[serde(default)]
+    pub environment: Option<RawEnvironment>,
+    #[serde(default)]
+    pub environment_required: bool,
+    pub upstream: String,
+    /// Overrides the global mode for this route.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Served without identity or a decision.
+    #[serde(default)]
+    pub public: bool,
+    /// Further decisions the request also needs (all must allow).
+    #[serde(default)]
+    pub also: Vec<RawAlso>,
+}
+
+/// Where a route's target environment comes from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawEnvironment {
+    /// A path parameter of the route's template.
+    Path { param: String },
+    /// A query parameter.
+    Query { name: String },
+    /// A request header.
+    Header { name: String },
+    /// A top-level field of a JSON object body.
+    Body { field: String },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlso {
+    pub action: String,
+    pub resource: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublicPrefix {
+    /// Stable id for logs and metrics.
+    pub id: String,
+    /// Starts and ends with `/`; matches every path that starts with it.
+    pub prefix: String,
+    pub upstream: String,
+    /// `GET` and `HEAD` when absent.
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
+}
+
+impl RawConfig {
+    /// JSON if the text starts with `{`, else YAML.
+    pub fn parse(text: &str) -> Result<RawConfig, RawParseError> {
+        if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(RawParseError::Json)
+        } else {
+            serde_yaml_ng::from_str(text).map_err(RawParseError::Yaml)
+        }
+    }
+}
+
+/// The text is not a route config.
+#[derive(Debug, thiserror::Error)]
+pub enum RawParseError {
+    #[error("{0}")]
+    Yaml(serde_yaml_ng::Error),
+    #[error("{0}")]
+    Json(serde_json::Error),
+}
+
+impl RawParseError {
+    /// 1-based line and column, where the parser knows them.
+    pub fn position(&self) -> Option<(u32, u32)> {
+        match self {
+            RawParseError::Yaml(e) => e.location().map(|l| (to_u32(l.line()), to_u32(l.column()))),
+            RawParseError::Json(e) => Some((to_u32(e.line()), to_u32(e.column()))),
+        }
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,214 @@
+//! The compiled settings the gateway reads per request: validated, typed, immutable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+/// Everything in the route config except the routes themselves.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: Listen,
+    /// Upstream name → backend.
+    pub upstreams: BTreeMap<Arc<str>, Upstream>,
+    pub identity: Identity,
+    pub limits: Limits,
+    /// The global mode; each [`crate::Route`] carries its resolved mode.
+    pub mode: Mode,
+    pub strict: Strict,
+    /// The policy document's path, resolved against the config's directory.
+    pub policy_path: PathBuf,
+}
+
+/// The two listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen {
+    pub proxy: SocketAddr,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub admin: SocketAddr,
+}
+
+/// One backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    pub name: Arc<str>,
+    /// `host:port` as written (checked to parse).
+    pub address: String,
+    pub host: String,
+    pub port: u16,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub tls: bool,
+    /// The TLS server name; the host when not configured.
+    pub sni: String,
+}
+
+/// Where the user id comes from.
+#[derive(Debug)]
+pub enum Identity {
+    Jwt(JwtSettings),
+    TrustedHeader(TrustedHeaderSettings),
+}
+
+/// A verified JWT: `exp`, `iss` and `aud` required.
+#[derive(Debug)]
+pub struct JwtSettings {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    /// The pinned algorithms; a token with any other `alg` is refused.
+    pub algorithms: Vec<Algorithm>,
+    /// Keys looked up by the token's `kid`.
+    pub keys: BTreeMap<String, JwtKey>,
+    pub leeway: Duration,
+    /// The claim holding the user id (`sub` by default).
+    pub user_claim: String,
+    /// Whether verified tokens may be cached until they expire.
+    pub cache: bool,
+}
+
+/// One verification key.
+pub struct JwtKey {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    /// The PEM file it was read from.
+    pub file: PathBuf,
+    pub key: DecodingKey,
+}
+
+impl fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user id set by a trusted hop in front of the gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedHeaderSettings {
+    /// Lower-case header name.
+    pub header: String,
+    /// The header is accepted only from peers inside one of these.
+    pub trusted_sources: Vec<Cidr>,
+}
+
+impl TrustedHeaderSettings {
+    /// Whether a peer may set the identity header.
+    pub fn is_trusted(&self, peer: IpAddr) -> bool {
+        self.trusted_sources.iter().any(|c| c.contains(peer))
+    }
+}
+
+/// An address block, `10.0.0.0/8` or `::1/128` (a bare address is `/32` or `/128`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub network: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `addr` or `addr/prefix`; `None` when either part is invalid.
+    pub fn parse(text: &str) -> Option<Cidr> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let network: IpAddr = addr.trim().parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Cidr { network, prefix })
+    }
+
+    /// Whether `ip` lies inside the block (IPv4-mapped IPv6 peers count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+/// Request limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most body bytes read to find a body-sourced environment.
+    pub max_body_bytes: usize,
+    /// The most bytes of request headers accepted.
+    pub max_header_bytes: usize,
+}
+
+/// Enforce (deny what the policy denies) or shadow (record, forward everything).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Enforce,
+    Shadow,
+}
+
+impl Mode {
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "enforce" => Some(Mode::Enforce),
+            "shadow" => Some(Mode::Shadow),
+            _ => None,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Shadow => "shadow",
+        }
+    }
+}
+
+/// Rejections on top of the mandatory canonicalization rules, which are always on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Strict {
+    pub reject_any_duplicate_query: bool,
+    pub reject_any_duplicate_header: bool,
+    pub reject_encoded_unreserved: bool,
+    pub reject_non_ascii_path: bool,
+    pub max_path_bytes: Option<usize>,
+}
+
+/// A path prefix served without identity or decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicPrefix {
+    pub id: Arc<str>,
+    /// Starts and ends with `/`.
+    pub prefix: String,
+    pub upstream: Arc<str>,
+    pub methods: Vec<String>,
+}
