@@ -227,6 +227,41 @@ pub enum ParseError {
     Json(#[from] serde_json::Error),
 }
 
+impl ParseError {
+    /// Where the parser stopped, as 1-based (line, column), when known.
+    pub fn location(&self) -> Option<(usize, usize)> {
+        match self {
+            ParseError::Yaml(e) => e.location().map(|l| (l.line(), l.column())),
+            ParseError::Json(e) if e.line() > 0 => Some((e.line(), e.column())),
+            ParseError::Json(_) => None,
+        }
+    }
+
+    /// The message without the position the parser appends to it.
+    pub fn message(&self) -> String {
+        let text = self.to_string();
+        match self.location() {
+            Some((line, column)) => {
+                let suffix = format!(" at line {line} column {column}");
+                match text.find(&suffix) {
+                    Some(at) => format!("{}{}", &text[..at], &text[at + suffix.len()..]),
+                    None => text,
+                }
+            }
+            None => text,
+        }
+    }
+
+    /// One line for a person: `file:line:column: message` (or `file: message`
+    /// when the position is unknown).
+    pub fn located(&self, file: &str) -> String {
+        match self.location() {
+            Some((line, column)) => format!("{file}:{line}:{column}: {}", self.message()),
+            None => format!("{file}: {}", self.message()),
+        }
+    }
+}
+
 impl Document {
     /// Reads YAML (JSON is YAML too, but prefer [`Document::from_json`] for JSON:
     /// its error positions are exact).

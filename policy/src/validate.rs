@@ -1,8 +1,33 @@
 //! Validation before use: every fault in a document, each naming where it is.
+//!
+//! [`validate`] walks the whole document and collects every fault instead of
+//! stopping at the first. Each [`ValidationError`] carries a `path` naming the
+//! object and the field:
+//!
+//! - lists of objects with an id are indexed by id: `orgs[acme].groups[support]`;
+//!   an object whose id is empty, or repeats an id used earlier in the same id
+//!   space, is indexed by its position instead (`orgs[acme].resources[3]`), so
+//!   every path names exactly one object;
+//! - lists of plain values and of objects without an id are indexed by position:
+//!   `orgs[acme].resources[refund].depends_on[1]`,
+//!   `users[alice].memberships[0].org`, `orgs[acme].services[checkout].team[0].member`;
+//! - fields follow with a dot: `orgs[acme].grants[g1].scope.resource`.
+//!
+//! Faults are reported in document order: `version`, then each org (its id,
+//! groups, services, resources, dependency cycles, grants), then users.
 
 use std::fmt;
 
 use crate::document::Document;
+
+mod cycles;
+mod index;
+mod org;
+mod refs;
+mod users;
+
+#[cfg(test)]
+mod tests;
 
 /// One fault in a policy document.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -25,8 +50,79 @@ impl fmt::Display for ValidationError {
 #[error("{} error(s) in policy document; first: {}", .0.len(), .0.first().map(|e| e.to_string()).unwrap_or_default())]
 pub struct ValidationErrors(pub Vec<ValidationError>);
 
+impl ValidationErrors {
+    /// The faults, in document order.
+    pub fn errors(&self) -> &[ValidationError] {
+        &self.0
+    }
+}
+
+/// The schema version this crate reads.
+pub(crate) const SUPPORTED_VERSION: u32 = 1;
+
 /// Checks a whole document and reports all faults.
 pub fn validate(document: &Document) -> Result<(), ValidationErrors> {
-    let _ = document;
-    Ok(())
+    let mut report = Report::default();
+    if document.version != SUPPORTED_VERSION {
+        report.push(
+            "version",
+            format!(
+                "unsupported version `{}`; expected `{SUPPORTED_VERSION}`",
+                document.version
+            ),
+        );
+    }
+    let index = index::DocumentIndex::new(document, &mut report);
+    for (org, name) in document.orgs.iter().zip(&index.org_names) {
+        org::check(org, &format!("orgs[{name}]"), &index, &mut report);
+    }
+    users::check(document, &index, &mut report);
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(report.errors))
+    }
+}
+
+/// The faults collected so far.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    errors: Vec<ValidationError>,
+}
+
+impl Report {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ValidationError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// How each object of a list is named in paths: by id when the id is
+/// non-empty and not already taken in its id space, by position otherwise.
+/// Reports empty and repeated ids (at `{prefix}[…].id`) as it goes.
+fn name_objects<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    prefix: &str,
+    taken: &mut rustc_hash::FxHashMap<&'a str, String>,
+    report: &mut Report,
+) -> Vec<String> {
+    ids.enumerate()
+        .map(|(position, id)| {
+            if id.is_empty() {
+                report.push(format!("{prefix}[{position}].id"), "id is empty");
+                return position.to_string();
+            }
+            if let Some(first) = taken.get(id) {
+                report.push(
+                    format!("{prefix}[{position}].id"),
+                    format!("id `{id}` is already used by `{first}`"),
+                );
+                return position.to_string();
+            }
+            taken.insert(id, format!("{prefix}[{id}]"));
+            id.to_string()
+        })
+        .collect()
 }

@@ -1,0 +1,106 @@
+//! Lookups inside one org, and the reference checks that use them.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::Report;
+use super::index::DocumentIndex;
+use crate::document::{Org, Principal};
+
+/// What references inside one org may name.
+#[derive(Debug)]
+pub(super) struct OrgIndex<'a> {
+    pub org: &'a str,
+    pub document: &'a DocumentIndex<'a>,
+    pub groups: FxHashSet<&'a str>,
+    /// Services and resources (one id space) → kind; services have kind `service`.
+    pub kinds: FxHashMap<&'a str, &'a str>,
+}
+
+impl<'a> OrgIndex<'a> {
+    pub fn new(org: &'a Org, document: &'a DocumentIndex<'a>) -> OrgIndex<'a> {
+        let mut kinds = FxHashMap::default();
+        for service in &org.services {
+            kinds.entry(service.id.as_str()).or_insert("service");
+        }
+        for resource in &org.resources {
+            kinds
+                .entry(resource.id.as_str())
+                .or_insert(resource.kind.as_str());
+        }
+        OrgIndex {
+            org: &org.id,
+            document,
+            groups: org.groups.iter().map(|g| g.id.as_str()).collect(),
+            kinds,
+        }
+    }
+
+    /// A user who holds a membership (of any status) in this org.
+    pub fn user(&self, id: &str, path: String, report: &mut Report) {
+        if !self.document.users.contains(id) {
+            report.push(path, format!("unknown user `{id}`"));
+        } else if !self.document.memberships.contains(&(id, self.org)) {
+            report.push(
+                path,
+                format!("user `{id}` has no membership in org `{}`", self.org),
+            );
+        }
+    }
+
+    pub fn group(&self, id: &str, path: String, report: &mut Report) {
+        if !self.groups.contains(id) {
+            report.push(path, format!("unknown group `{id}` in org `{}`", self.org));
+        }
+    }
+
+    /// A service (not a plain resource).
+    pub fn service(&self, id: &str, path: String, report: &mut Report) {
+        match self.kinds.get(id) {
+            None => report.push(
+                path,
+                format!("unknown service `{id}` in org `{}`", self.org),
+            ),
+            Some(&"service") => {}
+            Some(kind) => report.push(
+                path,
+                format!("`{id}` is a resource of kind `{kind}`, not a service"),
+            ),
+        }
+    }
+
+    /// A service or a resource; returns its kind when it exists.
+    pub fn resource(&self, id: &str, path: String, report: &mut Report) -> Option<&'a str> {
+        let kind = self.kinds.get(id).copied();
+        if kind.is_none() {
+            report.push(
+                path,
+                format!("unknown resource `{id}` in org `{}`", self.org),
+            );
+        }
+        kind
+    }
+
+    /// A resource of kind `environment`.
+    pub fn environment(&self, id: &str, path: String, report: &mut Report) {
+        match self.kinds.get(id) {
+            None => report.push(
+                path,
+                format!("unknown environment `{id}` in org `{}`", self.org),
+            ),
+            Some(&"environment") => {}
+            Some(kind) => report.push(
+                path,
+                format!("`{id}` is a resource of kind `{kind}`, not an environment"),
+            ),
+        }
+    }
+
+    pub fn principal(&self, principal: &Principal, path: &str, report: &mut Report) {
+        match principal {
+            Principal::User(id) => self.user(id, format!("{path}.user"), report),
+            Principal::Group(id) => self.group(id, format!("{path}.group"), report),
+            Principal::Team(id) => self.service(id, format!("{path}.team"), report),
+            Principal::OrgRole(_) => {}
+        }
+    }
+}
