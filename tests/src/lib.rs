@@ -1,1 +1,63 @@
-//! End-to-end tests live in tests/tests/.
+#![doc = include_str!("../README.md")]
+
+pub mod answer;
+pub mod client;
+pub mod fail;
+pub mod gateway;
+pub mod jwt;
+pub mod metrics;
+pub mod raw;
+pub mod upstream;
+
+pub use answer::{
+    Answer, DECISION_ID, Deny, assert_allowed, assert_deny, assert_rejected, assert_unauthenticated,
+};
+pub use client::{Client, HttpResponse};
+pub use fail::OrPanic;
+pub use gateway::{Files, Gateway, fixture_files};
+pub use jwt::{Claims, bearer};
+pub use metrics::Exposition;
+pub use raw::{Outcome, RawConn, RawResponse};
+pub use upstream::{Recorded, Upstream};
+
+/// A recording upstream and a gateway in front of it, started together.
+#[derive(Debug)]
+pub struct Env {
+    // Field order is drop order: the gateway stops before its upstream.
+    pub gateway: Gateway,
+    pub upstream: Upstream,
+    pub client: Client,
+}
+
+impl Env {
+    /// The fixture config and policy (`tests/fixtures/`).
+    pub async fn start() -> Env {
+        Env::start_with(&fixture_files()).await
+    }
+
+    pub async fn start_with(files: &Files) -> Env {
+        let upstream = Upstream::start().await;
+        let gateway = Gateway::start(&upstream, files).await;
+        let client = gateway.client();
+        Env {
+            gateway,
+            upstream,
+            client,
+        }
+    }
+
+    /// Scrapes and strictly parses `/metrics`.
+    pub async fn metrics(&self) -> Exposition {
+        let response = self.gateway.admin().get("/metrics", &[]).await;
+        assert_eq!(response.status, 200, "/metrics: {}", response.text());
+        Exposition::parse(&response.text())
+            .unwrap_or_else(|e| panic!("/metrics does not parse: {e}"))
+    }
+
+    /// `GET /policy` on the admin listener, as JSON.
+    pub async fn policy_status(&self) -> serde_json::Value {
+        let response = self.gateway.admin().get("/policy", &[]).await;
+        assert_eq!(response.status, 200, "/policy: {}", response.text());
+        response.json()
+    }
+}
