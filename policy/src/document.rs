@@ -218,6 +218,20 @@ pub enum Scope {
     Label(String),
 }
 
+/// Reads YAML the way policy documents are read: an enum value may be written
+/// as a single-key map (`{user: alice}`, the form JSON uses too) as well as with
+/// a YAML tag (`!user alice`), at any depth.
+///
+/// Use this for any file that embeds policy types (scenario files, route
+/// configs): plain `serde_yaml_ng::from_str` only accepts the tag form.
+pub fn from_yaml_str<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<T, serde_yaml_ng::Error> {
+    serde_yaml_ng::with::singleton_map_recursive::deserialize(
+        serde_yaml_ng::Deserializer::from_str(text),
+    )
+}
+
 /// The input could not be read as a policy document.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -265,8 +279,11 @@ impl ParseError {
 impl Document {
     /// Reads YAML (JSON is YAML too, but prefer [`Document::from_json`] for JSON:
     /// its error positions are exact).
+    ///
+    /// Enums (principals, scopes, team members) are written as single-key maps,
+    /// `principal: {user: alice}`, as in JSON; see [`from_yaml_str`].
     pub fn from_yaml(text: &str) -> Result<Document, ParseError> {
-        Ok(serde_yaml_ng::from_str(text)?)
+        Ok(from_yaml_str(text)?)
     }
 
     pub fn from_json(text: &str) -> Result<Document, ParseError> {
