@@ -1,6 +1,41 @@
 //! Compiling a valid document into the immutable, fast-to-query snapshot.
+//!
+//! # Layout, and why `decide` does not grow with the policy
+//!
+//! Every id is interned once: orgs and users in global [`FxHashMap`]s, groups,
+//! resources (services first, then resources), kinds and labels per org; after
+//! that the engine works on `u32` indices only.
+//!
+//! - A user's membership in an org is a [`Member`]: status, org roles (direct
+//!   and through groups, with the first group that carries each), group
+//!   indices, service-team seats (direct and through groups), and one sorted
+//!   list of **principal keys** (the user, each group, each team seated on,
+//!   each org role). Whether a grant's, role's or `visible_to` principal
+//!   matches the user is one binary search in that list.
+//! - Grants are stored once ([`GrantData`]) and indexed by scope: per
+//!   resource, per service, per kind and per label, each bucket sorted by
+//!   principal key. A decision on resource R reads only the buckets of R's
+//!   own id, its service, its kind and its labels; large buckets are probed
+//!   by the user's principal keys instead of scanned.
+//! - Each resource carries its dependency closure in depth-first pre-order.
+//!
+//! So the cost of a decision depends on: the number of grants in the buckets
+//! covering the resource (or, for large buckets, the user's principal keys
+//! times the log of the bucket), the resource's role assignments and labels,
+//! and for `use`/`run` the size of the dependency closure (plus the target
+//! environment's). It does not depend on the number of users, groups,
+//! resources or grants in the policy beyond hash lookups of the ids.
+
+mod build;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::document::Document;
+use crate::model::{AccessMode, ActionSet, MembershipStatus, OrgRole, Visibility};
 use crate::validate::{ValidationErrors, validate};
 
 /// How many of each object a snapshot holds.
@@ -10,6 +45,7 @@ pub struct Counts {
     pub users: usize,
     pub groups: usize,
     pub services: usize,
+    /// Resources of the documents' `resources` lists (services not included).
     pub resources: usize,
     pub grants: usize,
 }
@@ -17,23 +53,203 @@ pub struct Counts {
 /// A compiled policy: immutable, `Send + Sync`, with a content-hash revision.
 #[derive(Debug)]
 pub struct Snapshot {
-    revision: String,
-    counts: Counts,
+    pub(crate) revision: String,
+    pub(crate) counts: Counts,
+    pub(crate) org_index: FxHashMap<Box<str>, u32>,
+    pub(crate) orgs: Vec<OrgData>,
+    pub(crate) user_index: FxHashMap<Box<str>, u32>,
+    /// Per user: (org index, index into that org's `members`), sorted by org.
+    pub(crate) user_orgs: Vec<Box<[(u32, u32)]>>,
 }
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Snapshot>();
+};
+
+/// A principal, interned: `kind << 32 | index`. See [`key`].
+pub(crate) type PrincipalKey = u64;
+
+pub(crate) const KEY_USER: u64 = 0;
+pub(crate) const KEY_GROUP: u64 = 1;
+pub(crate) const KEY_TEAM: u64 = 2;
+pub(crate) const KEY_ROLE: u64 = 3;
+/// A principal that names something that does not exist: matches no one.
+pub(crate) const KEY_NONE: PrincipalKey = u64::MAX;
+
+pub(crate) const fn key(kind: u64, index: u32) -> PrincipalKey {
+    kind << 32 | index as u64
+}
+
+/// A set of org roles, by [`OrgRole::index`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RoleSet(pub u8);
+
+impl RoleSet {
+    pub const fn contains(self, role: OrgRole) -> bool {
+        self.0 & (1 << role.index()) != 0
+    }
+    pub const fn with(self, role: OrgRole) -> RoleSet {
+        RoleSet(self.0 | 1 << role.index())
+    }
+    pub fn iter(self) -> impl Iterator<Item = OrgRole> {
+        OrgRole::ALL
+            .iter()
+            .copied()
+            .filter(move |r| self.contains(*r))
+    }
+}
+
+/// Risk levels as bits: see [`crate::RiskLevel::index`].
+pub(crate) type RiskBits = u8;
+/// Privileges as bits: see [`crate::Privilege::index`].
+pub(crate) type PrivilegeBits = u8;
+/// Service roles as bits: see [`crate::ServiceRole::index`].
+pub(crate) type ServiceRoleBits = u8;
+
+#[derive(Debug)]
+pub(crate) struct OrgData {
+    pub members: Vec<Member>,
+    pub groups: Vec<GroupData>,
+    pub resource_index: FxHashMap<Box<str>, u32>,
+    /// Services first (document order), then resources (document order).
+    pub resources: Vec<ResourceData>,
+    pub kinds: Vec<Arc<str>>,
+    /// Resources of kind `environment`, in document order.
+    pub environments: Vec<u32>,
+    pub grants: Vec<GrantData>,
+    /// Grants by scope; each bucket sorted by (principal key, grant index).
+    pub by_resource: Vec<Bucket>,
+    pub by_service: Vec<Bucket>,
+    pub by_kind: Vec<Bucket>,
+    pub by_label: Vec<Bucket>,
+}
+
+/// One user's membership in one org, with everything derived from it.
+#[derive(Debug)]
+pub(crate) struct Member {
+    pub status: MembershipStatus,
+    /// Roles of the membership itself.
+    pub direct_roles: RoleSet,
+    /// Direct roles and the roles of every group listing the user.
+    pub roles: RoleSet,
+    /// Per role (by index): the first group (document order) that carries it,
+    /// or `u32::MAX`.
+    pub role_via: [u32; 7],
+    /// Sorted (service resource index, roles) of every seat naming the user
+    /// or one of the user's groups.
+    pub seats: Box<[(u32, ServiceRoleBits)]>,
+    /// Sorted keys of every principal that matches the user.
+    pub keys: Box<[PrincipalKey]>,
+}
+
+impl Member {
+    pub fn matches(&self, principal: PrincipalKey) -> bool {
+        self.keys.binary_search(&principal).is_ok()
+    }
+
+    pub fn seat_roles(&self, service: u32) -> ServiceRoleBits {
+        match self.seats.binary_search_by_key(&service, |s| s.0) {
+            Ok(at) => self.seats.get(at).map_or(0, |s| s.1),
+            Err(_) => 0,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct GroupData {
+    pub id: Arc<str>,
+    /// The display name, or the id.
+    pub name: Arc<str>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ResourceData {
+    pub id: Arc<str>,
+    pub kind: u32,
+    /// The display name, or the id.
+    pub name: Arc<str>,
+    /// The owning service: the service itself for a service, else `service`.
+    pub service: Option<u32>,
+    pub is_environment: bool,
+    pub visibility: Visibility,
+    pub visible_to: Box<[PrincipalKey]>,
+    pub access_mode: AccessMode,
+    pub risk: RiskBits,
+    pub secret_backed: bool,
+    pub kind_flags: KindFlags,
+    pub labels: Box<[u32]>,
+    /// (principal, resource role) in document order.
+    pub roles: Box<[(PrincipalKey, crate::model::ResourceRole)]>,
+    /// Dependencies, transitively, depth-first pre-order, each once, self excluded.
+    pub closure: Box<[u32]>,
+    /// For a service: its team seats (user or group key, role) in document
+    /// order, for explanations only.
+    pub team: Box<[(PrincipalKey, crate::model::ServiceRole)]>,
+}
+
+/// Kinds the org roles treat specially.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KindFlags {
+    pub auth_like: bool,
+    pub billing_setting: bool,
+    pub integration_connection: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct GrantData {
+    pub id: Arc<str>,
+    pub principal: PrincipalKey,
+    /// With implications applied.
+    pub actions: ActionSet,
+    pub privileges: PrivilegeBits,
+    /// `None`: any environment (or none); `Some`: only these environment indices.
+    pub environments: Option<Box<[u32]>>,
+}
+
+/// Grants of one scope value, sorted by (principal key, grant index).
+#[derive(Debug, Default)]
+pub(crate) struct Bucket(pub Box<[(PrincipalKey, u32)]>);
 
 impl Snapshot {
     /// Validates, then compiles. A document with any fault never becomes a snapshot.
     pub fn compile(document: &Document) -> Result<Snapshot, ValidationErrors> {
         validate(document)?;
-        Ok(Snapshot { revision: String::new(), counts: Counts::default() })
+        Ok(build::build(document))
     }
 
-    /// The content hash of the document this was compiled from (16 hex digits).
+    /// The content hash of the document this was compiled from: the first 16
+    /// hex digits of the SHA-256 of its JSON serialization, so the YAML and
+    /// JSON forms of one document have the same revision.
     pub fn revision(&self) -> &str {
         &self.revision
     }
 
     pub fn counts(&self) -> Counts {
         self.counts
+    }
+
+    /// Whether the snapshot knows an org of this id.
+    pub fn has_org(&self, org: &str) -> bool {
+        self.org_index.contains_key(org)
+    }
+
+    /// The kind of a resource (or `service`), if the org has it.
+    pub fn resource_kind(&self, org: &str, resource: &str) -> Option<&str> {
+        let org = self.orgs.get(*self.org_index.get(org)? as usize)?;
+        let r = org
+            .resources
+            .get(*org.resource_index.get(resource)? as usize)?;
+        org.kinds.get(r.kind as usize).map(|k| &**k)
+    }
+}
+
+impl OrgData {
+    pub fn resource(&self, index: u32) -> Option<&ResourceData> {
+        self.resources.get(index as usize)
+    }
+
+    pub fn kind_name(&self, r: &ResourceData) -> &str {
+        self.kinds.get(r.kind as usize).map_or("resource", |k| k)
     }
 }

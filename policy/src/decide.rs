@@ -1,10 +1,70 @@
-//! The decision flow of `access-model.md`, on a compiled snapshot.
+//! The decision flow of `docs/access-model-decisions.md`, on a compiled snapshot.
+//!
+//! Steps 1 and 2 (membership, identification) are hash lookups here; steps
+//! 3–6 are computed as allocation-free [`eval::Failures`] by [`eval::Ctx`];
+//! only a deny turns them into sentences (`crate::explain`). See
+//! `crate::compile` for what the cost of a decision depends on.
+
+mod allowed_by;
+pub(crate) mod eval;
+#[cfg(test)]
+mod tests;
 
 use crate::compile::Snapshot;
 use crate::decision::{Decision, Request};
+use crate::explain;
+use crate::model::{Action, MembershipStatus};
 
-/// Decides one request. Pure, allocation-free on allow.
+/// Decides one request. Pure; allocation-free on allow.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
-    let _ = (snapshot, request);
-    Decision::deny(Vec::new())
+    // Step 1: membership; nothing about the resource is read before it.
+    let org_index = snapshot.org_index.get(request.org).copied();
+    let org = org_index.and_then(|o| snapshot.orgs.get(o as usize));
+    let user = snapshot.user_index.get(request.user).copied();
+    let member = match (org, org_index, user) {
+        (Some(org), Some(o), Some(user)) => snapshot
+            .user_orgs
+            .get(user as usize)
+            .and_then(|list| list.iter().find(|(x, _)| *x == o))
+            .and_then(|(_, slot)| org.members.get(*slot as usize)),
+        _ => None,
+    };
+    let (Some(org), Some(member)) = (org, member) else {
+        return Decision::deny(vec![explain::not_member(
+            request,
+            user.is_none() && org.is_some(),
+        )]);
+    };
+    if member.status != MembershipStatus::Active {
+        return Decision::deny(vec![explain::inactive(request, member.status)]);
+    }
+
+    // Step 2: identify the action, the resource and the environment.
+    let action = Action::parse(request.action);
+    let resource = org.resource_index.get(request.resource).copied();
+    let env = match request.environment {
+        Some(e) => match org.resource_index.get(e).copied() {
+            Some(i) if org.resource(i).is_some_and(|r| r.is_environment) => Some(Some(i)),
+            _ => None,
+        },
+        None => Some(None),
+    };
+    let (Some(action), Some(index), Some(env)) = (action, resource, env) else {
+        return Decision::deny(explain::unidentified(
+            request,
+            action.is_none(),
+            resource.is_none(),
+            env.is_none(),
+        ));
+    };
+
+    // Steps 3–7.
+    let ctx = eval::Ctx { org, member, env };
+    let (failures, facts) = ctx.check(index, action, true);
+    match facts {
+        Some(facts) if !failures.any() => {
+            Decision::allow(allowed_by::allowed_by(&ctx, index, action, &facts))
+        }
+        _ => Decision::deny(explain::reasons(&ctx, request, index, action, &failures)),
+    }
 }

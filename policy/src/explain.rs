@@ -1,1 +1,383 @@
-//! Sentences for decisions.
+//! Sentences for decisions: the table of `docs/access-model-decisions.md`,
+//! built from the facts of a denied request. Only deny paths come here.
+
+#[cfg(test)]
+mod tests;
+
+use crate::compile::{KEY_GROUP, OrgData, PrincipalKey, ResourceData};
+use crate::decide::eval::{
+    Ctx, Failures, has_member_rights, resource_role_actions, risk_bit, service_role_actions,
+};
+use crate::decision::{ObjectRef, Reason, ReasonCode, Request};
+use crate::model::{AccessMode, Action, MembershipStatus, OrgRole, RiskLevel, kind_noun};
+
+/// The sentence `resource_not_found` and `not_visible` share.
+pub(crate) const HIDDEN: &str = "This resource does not exist, or you do not have access to it.";
+
+fn reason(code: ReasonCode, message: String, object: Option<ObjectRef>) -> Reason {
+    Reason {
+        code,
+        message,
+        object,
+        cause: None,
+    }
+}
+
+fn object(kind: &str, id: Option<&str>) -> Option<ObjectRef> {
+    Some(ObjectRef {
+        kind: kind.to_owned(),
+        id: id.map(str::to_owned),
+    })
+}
+
+/// Step 1: unknown user, unknown org, or no membership.
+pub(crate) fn not_member(request: &Request<'_>, user_unknown: bool) -> Reason {
+    let object = if user_unknown {
+        object("user", Some(request.user))
+    } else {
+        object("org", Some(request.org))
+    };
+    reason(
+        ReasonCode::NotOrgMember,
+        "You are not a member of this organization.".to_owned(),
+        object,
+    )
+}
+
+pub(crate) fn inactive(request: &Request<'_>, status: MembershipStatus) -> Reason {
+    reason(
+        ReasonCode::MembershipInactive,
+        format!("Your membership in this organization is {status}."),
+        object("org", Some(request.org)),
+    )
+}
+
+/// Step 2: every part of the request that could not be identified.
+pub(crate) fn unidentified(
+    request: &Request<'_>,
+    action: bool,
+    resource: bool,
+    env: bool,
+) -> Vec<Reason> {
+    let mut out = Vec::new();
+    if action {
+        out.push(reason(
+            ReasonCode::UnknownAction,
+            format!("`{}` is not an action Reqflo knows.", request.action),
+            object("action", Some(request.action)),
+        ));
+    }
+    if resource {
+        out.push(hidden(ReasonCode::ResourceNotFound, request.resource));
+    }
+    if env && let Some(e) = request.environment {
+        out.push(reason(
+            ReasonCode::EnvironmentNotFound,
+            format!("The environment `{e}` does not exist in this organization."),
+            object("environment", Some(e)),
+        ));
+    }
+    out
+}
+
+/// `resource_not_found` and `not_visible` look the same: kind `resource`, the requested id.
+fn hidden(code: ReasonCode, requested: &str) -> Reason {
+    reason(code, HIDDEN.to_owned(), object("resource", Some(requested)))
+}
+
+/// Steps 3–6: one reason per failed check, in flow order.
+pub(crate) fn reasons(
+    ctx: &Ctx<'_>,
+    request: &Request<'_>,
+    index: u32,
+    action: Action,
+    fail: &Failures,
+) -> Vec<Reason> {
+    if fail.not_visible {
+        return vec![hidden(ReasonCode::NotVisible, request.resource)];
+    }
+    on_resource(ctx, index, action, fail, true)
+}
+
+/// Reasons on R (`top`: the request's own resource; else a dependency checked for `use`).
+fn on_resource(
+    ctx: &Ctx<'_>,
+    index: u32,
+    action: Action,
+    fail: &Failures,
+    top: bool,
+) -> Vec<Reason> {
+    let org = ctx.org;
+    let Some(r) = org.resource(index) else {
+        return Vec::new();
+    };
+    let kind = org.kind_name(r);
+    let noun = kind_noun(kind);
+    let here = || object(kind, Some(&r.id));
+    let mut out = Vec::new();
+    if fail.not_visible {
+        out.push(reason(
+            ReasonCode::NotVisible,
+            HIDDEN.to_owned(),
+            object(kind, None),
+        ));
+        return out;
+    }
+    if fail.admin {
+        out.push(reason(
+            ReasonCode::AdminRoleRequired,
+            admin_sentence(action, r, &noun),
+            here(),
+        ));
+    }
+    if fail.missing {
+        let carried = if action == Action::Attach {
+            Action::Use
+        } else {
+            action
+        };
+        out.push(reason(
+            ReasonCode::PermissionMissing,
+            permission_sentence(ctx, index, r, action, carried),
+            here(),
+        ));
+    }
+    if fail.missing_attach {
+        out.push(reason(
+            ReasonCode::PermissionMissing,
+            permission_sentence(ctx, index, r, action, Action::Attach),
+            here(),
+        ));
+    }
+    if fail.production {
+        out.push(reason(
+            ReasonCode::RiskPrivilegeMissing,
+            production_sentence(ctx, index, r, action, top),
+            here(),
+        ));
+    }
+    if fail.destructive {
+        out.push(reason(
+            ReasonCode::RiskPrivilegeMissing,
+            format!("You cannot {action} this {noun} without the destructive privilege."),
+            here(),
+        ));
+    }
+    if let Some(d) = fail.dependency
+        && let Some(dep) = org.resource(d)
+    {
+        let (dep_fail, _) = ctx.check(d, Action::Use, false);
+        let cause = on_resource(ctx, d, Action::Use, &dep_fail, false)
+            .into_iter()
+            .next();
+        let d_kind = org.kind_name(dep);
+        let d_noun = kind_noun(d_kind);
+        let (message, id) = if dep_fail.not_visible {
+            (
+                format!("You have access to the {noun}, but not to one of its required {d_noun}s."),
+                None,
+            )
+        } else {
+            (
+                format!(
+                    "You can view this {noun}, but you cannot {action} it because it uses a restricted {d_noun}."
+                ),
+                Some(&*dep.id),
+            )
+        };
+        out.push(Reason {
+            code: ReasonCode::RestrictedDependency,
+            message,
+            object: object(d_kind, id),
+            cause: cause.map(Box::new),
+        });
+    }
+    out
+}
+
+fn admin_sentence(action: Action, r: &ResourceData, noun: &str) -> String {
+    let fixed = match action {
+        Action::ManageScopes => "Only Security Admins can edit OAuth scopes.",
+        Action::ManageSecrets => "Only Security Admins can manage secrets.",
+        Action::ManageSso => "Only Security Admins can configure SSO.",
+        Action::ManageScim => "Only Security Admins can configure SCIM.",
+        Action::ManageBilling => "Only Billing Admins can manage billing.",
+        Action::ManageIntegrations => "Only Integration Admins can configure integrations.",
+        Action::ManageUsers => "Only Org Admins can invite users or change roles.",
+        Action::ManageGroups => "Only Org Admins can manage groups.",
+        Action::ManageSettings => "Only Org Admins can change organization settings.",
+        Action::ManageAccess if crate::decide::eval::is_sensitive(r) => {
+            return format!(
+                "Only the owners of this {noun} and Security Admins can manage access to it."
+            );
+        }
+        Action::ManageAccess => {
+            return format!("Only the owners of this {noun} can manage access to it.");
+        }
+        _ => return format!("Only Org Owners can administer this {noun}."),
+    };
+    fixed.to_owned()
+}
+
+/// `permission_missing`: the group sentence when only groups carry the
+/// action on R, else "You can view …" and what would grant it.
+fn permission_sentence(
+    ctx: &Ctx<'_>,
+    index: u32,
+    r: &ResourceData,
+    action: Action,
+    carried: Action,
+) -> String {
+    let org = ctx.org;
+    let noun = kind_noun(org.kind_name(r));
+    let mut groups: Vec<u32> = Vec::new();
+    let mut other = false;
+    let mut note = |p: PrincipalKey| {
+        if p >> 32 == KEY_GROUP && p != crate::compile::KEY_NONE {
+            let g = p as u32;
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        } else {
+            other = true;
+        }
+    };
+    if let Some(service) = r.service.and_then(|s| org.resource(s)) {
+        for &(p, role) in service.team.iter() {
+            if service_role_actions(role, r)
+                .with_implied()
+                .contains(carried)
+            {
+                note(p);
+            }
+        }
+    }
+    for &(p, role) in r.roles.iter() {
+        if resource_role_actions(role).contains(carried) {
+            note(p);
+        }
+    }
+    all_covering_grants(org, index, r, |g| {
+        if let Some(grant) = org.grants.get(g as usize)
+            && grant.actions.contains(carried)
+        {
+            note(grant.principal);
+        }
+    });
+    if !other && !groups.is_empty() {
+        let names: Vec<&str> = groups
+            .iter()
+            .filter_map(|g| org.groups.get(*g as usize))
+            .map(|g| &*g.name)
+            .collect();
+        return match names.as_slice() {
+            [one] => format!("This {noun} is restricted to the {one} group."),
+            many => format!(
+                "This {noun} is restricted to the {} groups.",
+                join_and(many)
+            ),
+        };
+    }
+    let mut sentence = format!("You can view this {noun}, but you cannot {action} it.");
+    let roles = ctx.member.roles;
+    let risk = r.risk
+        | if action.checks_dependencies() {
+            env_risk(ctx)
+        } else {
+            0
+        };
+    if r.access_mode == AccessMode::ServiceControlled
+        && action.checks_dependencies()
+        && let Some(service) = r.service.and_then(|s| org.resource(s))
+    {
+        sentence.push_str(&format!(
+            " Ask a {} service owner for the runner role.",
+            service.name
+        ));
+    } else if roles.contains(OrgRole::Viewer)
+        && !has_member_rights(roles)
+        && !roles.contains(OrgRole::OrgOwner)
+    {
+        sentence.push_str(" Viewers have read-only access.");
+    } else if r.access_mode == AccessMode::Restricted || risk & risk_bit(RiskLevel::Sensitive) != 0
+    {
+        sentence.push_str(" It needs an explicit role or grant.");
+    }
+    sentence
+}
+
+fn env_risk(ctx: &Ctx<'_>) -> u8 {
+    ctx.env
+        .and_then(|e| ctx.org.resource(e))
+        .map_or(0, |e| e.risk)
+}
+
+/// "A", "A and B", "A, B and C".
+fn join_and(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Every grant whose scope covers R, whoever it names.
+fn all_covering_grants(org: &OrgData, index: u32, r: &ResourceData, mut f: impl FnMut(u32)) {
+    let mut bucket = |b: Option<&crate::compile::Bucket>| {
+        let mut list: Vec<u32> = b
+            .map(|b| b.0.iter().map(|e| e.1).collect())
+            .unwrap_or_default();
+        list.sort_unstable();
+        list.into_iter().for_each(&mut f);
+    };
+    bucket(org.by_resource.get(index as usize));
+    bucket(org.by_service.get(index as usize));
+    if let Some(s) = r.service
+        && s != index
+    {
+        bucket(org.by_service.get(s as usize));
+    }
+    bucket(org.by_kind.get(r.kind as usize));
+    for &l in r.labels.iter() {
+        bucket(org.by_label.get(l as usize));
+    }
+}
+
+/// `risk_privilege_missing` (production): "You can run this journey in
+/// staging, but not production." when the target environment alone makes the
+/// request production and another environment would allow it.
+fn production_sentence(
+    ctx: &Ctx<'_>,
+    index: u32,
+    r: &ResourceData,
+    action: Action,
+    top: bool,
+) -> String {
+    let org = ctx.org;
+    let noun = kind_noun(org.kind_name(r));
+    let from_env = ctx.env.and_then(|e| org.resource(e)).filter(|e| {
+        top && action.checks_dependencies()
+            && e.risk & risk_bit(RiskLevel::Production) != 0
+            && r.risk & risk_bit(RiskLevel::Production) == 0
+    });
+    if let Some(e) = from_env {
+        let allowed_in = org.environments.iter().copied().find(|&f| {
+            org.resource(f)
+                .is_some_and(|f| f.risk & risk_bit(RiskLevel::Production) == 0)
+                && !Ctx {
+                    env: Some(f),
+                    ..*ctx
+                }
+                .check(index, action, true)
+                .0
+                .any()
+        });
+        if let Some(f) = allowed_in.and_then(|f| org.resource(f)) {
+            return format!(
+                "You can {action} this {noun} in {}, but not {}.",
+                f.name, e.name
+            );
+        }
+    }
+    format!("You cannot {action} this {noun} without the production privilege.")
+}

@@ -1,0 +1,487 @@
+//! Building the snapshot's tables from a (validated) document.
+//!
+//! Never panics: anything that does not resolve (which validation should have
+//! rejected) compiles to something that matches or covers nothing.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
+
+use super::{
+    Bucket, Counts, GrantData, GroupData, KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_TEAM, KEY_USER,
+    KindFlags, Member, OrgData, PrincipalKey, ResourceData, RoleSet, Snapshot, key,
+};
+use crate::document::{self, Document, Principal, Scope, TeamMember};
+use crate::model::{ActionSet, OrgRole};
+
+pub(super) fn build(document: &Document) -> Snapshot {
+    let mut user_index: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    for user in &document.users {
+        let next = user_index.len() as u32;
+        user_index.entry(user.id.as_str().into()).or_insert(next);
+    }
+    let mut org_index: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    for org in &document.orgs {
+        let next = org_index.len() as u32;
+        org_index.entry(org.id.as_str().into()).or_insert(next);
+    }
+
+    // Memberships: per org, (user index, membership) in user order.
+    let mut memberships: Vec<Vec<(u32, &document::Membership)>> = vec![Vec::new(); org_index.len()];
+    for user in &document.users {
+        let Some(&u) = user_index.get(user.id.as_str()) else {
+            continue;
+        };
+        for m in &user.memberships {
+            if let Some(&o) = org_index.get(m.org.as_str())
+                && let Some(list) = memberships.get_mut(o as usize)
+                && !list.iter().any(|(x, _)| *x == u)
+            {
+                list.push((u, m));
+            }
+        }
+    }
+
+    let mut user_orgs: Vec<Vec<(u32, u32)>> = vec![Vec::new(); user_index.len()];
+    let mut orgs = Vec::with_capacity(org_index.len());
+    let mut counts = Counts {
+        orgs: org_index.len(),
+        users: user_index.len(),
+        ..Counts::default()
+    };
+    for org in &document.orgs {
+        let Some(&o) = org_index.get(org.id.as_str()) else {
+            continue;
+        };
+        if o as usize != orgs.len() {
+            continue; // a duplicate org id: the first one wins
+        }
+        let list = memberships
+            .get(o as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (slot, (u, _)) in list.iter().enumerate() {
+            if let Some(entry) = user_orgs.get_mut(*u as usize) {
+                entry.push((o, slot as u32));
+            }
+        }
+        counts.groups += org.groups.len();
+        counts.services += org.services.len();
+        counts.resources += org.resources.len();
+        counts.grants += org.grants.len();
+        orgs.push(build_org(org, list, &user_index));
+    }
+
+    Snapshot {
+        revision: revision(document),
+        counts,
+        org_index,
+        orgs,
+        user_index,
+        user_orgs: user_orgs.into_iter().map(Vec::into_boxed_slice).collect(),
+    }
+}
+
+/// First 16 hex digits of the SHA-256 of the document's JSON serialization.
+pub(crate) fn revision(document: &Document) -> String {
+    let bytes = serde_json::to_vec(document).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    hex::encode(digest.get(..8).unwrap_or_default())
+}
+
+fn build_org(
+    org: &document::Org,
+    members_in: &[(u32, &document::Membership)],
+    user_index: &FxHashMap<Box<str>, u32>,
+) -> OrgData {
+    // Member slot per user index.
+    let slot_of: FxHashMap<u32, u32> = members_in
+        .iter()
+        .enumerate()
+        .map(|(slot, (u, _))| (*u, slot as u32))
+        .collect();
+    let mut members: Vec<MemberBuild> = members_in
+        .iter()
+        .map(|(u, m)| {
+            let roles = m
+                .roles
+                .iter()
+                .fold(RoleSet::default(), |set, r| set.with(*r));
+            MemberBuild {
+                user: *u,
+                status: m.status,
+                direct: roles,
+                roles,
+                via: [u32::MAX; 7],
+                groups: Vec::new(),
+                seats: Vec::new(),
+            }
+        })
+        .collect();
+
+    // Groups: expanded onto each member.
+    let mut group_index: FxHashMap<&str, u32> = FxHashMap::default();
+    let mut groups = Vec::with_capacity(org.groups.len());
+    let mut group_members: Vec<Vec<u32>> = Vec::with_capacity(org.groups.len());
+    for group in &org.groups {
+        if group_index.contains_key(group.id.as_str()) {
+            continue;
+        }
+        let g = groups.len() as u32;
+        group_index.insert(&group.id, g);
+        let id: Arc<str> = group.id.as_str().into();
+        let name = group.name.as_deref().map_or_else(|| id.clone(), Arc::from);
+        groups.push(GroupData { id, name });
+        let mut slots: Vec<u32> = group
+            .members
+            .iter()
+            .filter_map(|u| {
+                user_index
+                    .get(u.as_str())
+                    .and_then(|u| slot_of.get(u))
+                    .copied()
+            })
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let roles = group
+            .roles
+            .iter()
+            .fold(RoleSet::default(), |set, r| set.with(*r));
+        for &slot in &slots {
+            if let Some(m) = members.get_mut(slot as usize) {
+                m.groups.push(g);
+                for role in roles.iter() {
+                    if !m.roles.contains(role) {
+                        m.roles = m.roles.with(role);
+                    }
+                    if let Some(via) = m.via.get_mut(role.index() as usize)
+                        && *via == u32::MAX
+                    {
+                        *via = g;
+                    }
+                }
+            }
+        }
+        group_members.push(slots);
+    }
+
+    // Resources: services first, then resources.
+    let mut kinds = Interner::default();
+    let mut labels = Interner::default();
+    let mut resource_index: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let mut raw: Vec<RawResource<'_>> = Vec::new();
+    for s in &org.services {
+        if resource_index.contains_key(s.id.as_str()) {
+            continue;
+        }
+        resource_index.insert(s.id.as_str().into(), raw.len() as u32);
+        raw.push(RawResource::Service(s));
+    }
+    for r in &org.resources {
+        if resource_index.contains_key(r.id.as_str()) {
+            continue;
+        }
+        resource_index.insert(r.id.as_str().into(), raw.len() as u32);
+        raw.push(RawResource::Resource(r));
+    }
+    let lookup = |id: &str| resource_index.get(id).copied();
+    let principal = |p: &Principal| -> PrincipalKey {
+        match p {
+            Principal::User(u) => user_index
+                .get(u.as_str())
+                .map_or(KEY_NONE, |&u| key(KEY_USER, u)),
+            Principal::Group(g) => group_index
+                .get(g.as_str())
+                .map_or(KEY_NONE, |&g| key(KEY_GROUP, g)),
+            Principal::Team(s) => match lookup(s) {
+                Some(s) if matches!(raw.get(s as usize), Some(RawResource::Service(_))) => {
+                    key(KEY_TEAM, s)
+                }
+                _ => KEY_NONE,
+            },
+            Principal::OrgRole(r) => key(KEY_ROLE, r.index()),
+        }
+    };
+
+    // Seats, expanded onto members (direct and through groups).
+    for (s, r) in raw.iter().enumerate() {
+        let RawResource::Service(service) = r else {
+            continue;
+        };
+        for seat in &service.team {
+            let bit = 1u8 << seat.role.index();
+            let slots: &[u32] = match &seat.member {
+                TeamMember::User(u) => {
+                    match user_index.get(u.as_str()).and_then(|u| slot_of.get(u)) {
+                        Some(slot) => std::slice::from_ref(slot),
+                        None => &[],
+                    }
+                }
+                TeamMember::Group(g) => group_index
+                    .get(g.as_str())
+                    .and_then(|g| group_members.get(*g as usize))
+                    .map_or(&[], Vec::as_slice),
+            };
+            for &slot in slots {
+                if let Some(m) = members.get_mut(slot as usize) {
+                    m.seats.push((s as u32, bit));
+                }
+            }
+        }
+    }
+
+    let mut resources = Vec::with_capacity(raw.len());
+    let mut environments = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let data = match r {
+            RawResource::Service(s) => {
+                let id: Arc<str> = s.id.as_str().into();
+                ResourceData {
+                    name: s.name.as_deref().map_or_else(|| id.clone(), Arc::from),
+                    id,
+                    kind: kinds.intern("service"),
+                    service: Some(i as u32),
+                    is_environment: false,
+                    visibility: s.visibility,
+                    visible_to: s.visible_to.iter().map(principal).collect(),
+                    access_mode: s.access_mode,
+                    risk: s.risk.iter().fold(0, |b, l| b | 1 << l.index()),
+                    secret_backed: false,
+                    kind_flags: KindFlags::default(),
+                    labels: s.labels.iter().map(|l| labels.intern(l)).collect(),
+                    roles: Box::default(),
+                    closure: Box::default(),
+                    team: s
+                        .team
+                        .iter()
+                        .map(|seat| {
+                            let p = match &seat.member {
+                                TeamMember::User(u) => Principal::User(u.clone()),
+                                TeamMember::Group(g) => Principal::Group(g.clone()),
+                            };
+                            (principal(&p), seat.role)
+                        })
+                        .collect(),
+                }
+            }
+            RawResource::Resource(r) => {
+                let id: Arc<str> = r.id.as_str().into();
+                let is_environment = r.kind == "environment";
+                if is_environment {
+                    environments.push(i as u32);
+                }
+                ResourceData {
+                    name: r.name.as_deref().map_or_else(|| id.clone(), Arc::from),
+                    id,
+                    kind: kinds.intern(&r.kind),
+                    service: r.service.as_deref().and_then(lookup),
+                    is_environment,
+                    visibility: r.visibility,
+                    visible_to: r.visible_to.iter().map(principal).collect(),
+                    access_mode: r.access_mode,
+                    risk: r.risk.iter().fold(0, |b, l| b | 1 << l.index()),
+                    secret_backed: r.secret_backed || r.kind == "secret",
+                    kind_flags: KindFlags {
+                        auth_like: r.kind == "auth_config" || r.kind == "oauth_config",
+                        billing_setting: r.kind == "billing_setting",
+                        integration_connection: r.kind == "integration_connection",
+                    },
+                    labels: r.labels.iter().map(|l| labels.intern(l)).collect(),
+                    roles: r
+                        .roles
+                        .iter()
+                        .map(|a| (principal(&a.principal), a.role))
+                        .collect(),
+                    closure: Box::default(),
+                    team: Box::default(),
+                }
+            }
+        };
+        resources.push(data);
+    }
+    let deps: Vec<Vec<u32>> = raw
+        .iter()
+        .map(|r| match r {
+            RawResource::Service(_) => Vec::new(),
+            RawResource::Resource(r) => r.depends_on.iter().filter_map(|d| lookup(d)).collect(),
+        })
+        .collect();
+    let mut walk = ClosureWalk {
+        stamp: vec![0; deps.len()],
+        generation: 0,
+        stack: Vec::new(),
+    };
+    for (i, r) in resources.iter_mut().enumerate() {
+        r.closure = walk.closure(&deps, i as u32);
+    }
+
+    // Grants, indexed by scope.
+    let mut grants = Vec::with_capacity(org.grants.len());
+    let mut by_resource: Vec<Vec<(PrincipalKey, u32)>> = vec![Vec::new(); resources.len()];
+    let mut by_service: Vec<Vec<(PrincipalKey, u32)>> = vec![Vec::new(); resources.len()];
+    let mut by_kind: Vec<Vec<(PrincipalKey, u32)>> = Vec::new();
+    let mut by_label: Vec<Vec<(PrincipalKey, u32)>> = Vec::new();
+    for grant in &org.grants {
+        let g = grants.len() as u32;
+        let p = principal(&grant.principal);
+        let bucket = match &grant.scope {
+            Scope::Resource(id) => lookup(id).and_then(|r| by_resource.get_mut(r as usize)),
+            Scope::Service(id) => lookup(id).and_then(|r| by_service.get_mut(r as usize)),
+            Scope::Kind(k) => kinds.get(k).map(|k| grow(&mut by_kind, k)),
+            Scope::Label(l) => labels.get(l).map(|l| grow(&mut by_label, l)),
+        };
+        if let Some(bucket) = bucket {
+            bucket.push((p, g));
+        }
+        grants.push(GrantData {
+            id: grant.id.as_str().into(),
+            principal: p,
+            actions: ActionSet::of(&grant.actions).with_implied(),
+            privileges: grant.privileges.iter().fold(0, |b, p| b | 1 << p.index()),
+            environments: grant
+                .environments
+                .as_ref()
+                .map(|envs| envs.iter().filter_map(|e| lookup(e)).collect()),
+        });
+    }
+    by_kind.resize_with(kinds.names.len(), Vec::new);
+    by_label.resize_with(labels.names.len(), Vec::new);
+
+    OrgData {
+        members: members.into_iter().map(MemberBuild::finish).collect(),
+        groups,
+        resource_index,
+        resources,
+        kinds: kinds.names,
+        environments,
+        grants,
+        by_resource: buckets(by_resource),
+        by_service: buckets(by_service),
+        by_kind: buckets(by_kind),
+        by_label: buckets(by_label),
+    }
+}
+
+fn grow(list: &mut Vec<Vec<(PrincipalKey, u32)>>, at: u32) -> &mut Vec<(PrincipalKey, u32)> {
+    let at = at as usize;
+    if list.len() <= at {
+        list.resize_with(at + 1, Vec::new);
+    }
+    &mut list[at]
+}
+
+fn buckets(lists: Vec<Vec<(PrincipalKey, u32)>>) -> Vec<Bucket> {
+    lists
+        .into_iter()
+        .map(|mut list| {
+            list.sort_unstable();
+            Bucket(list.into_boxed_slice())
+        })
+        .collect()
+}
+
+enum RawResource<'a> {
+    Service(&'a document::Service),
+    Resource(&'a document::Resource),
+}
+
+#[derive(Default)]
+struct Interner {
+    index: FxHashMap<Box<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert(name.into(), i);
+        self.names.push(name.into());
+        i
+    }
+
+    fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+}
+
+struct MemberBuild {
+    user: u32,
+    status: crate::model::MembershipStatus,
+    direct: RoleSet,
+    roles: RoleSet,
+    via: [u32; 7],
+    groups: Vec<u32>,
+    seats: Vec<(u32, u8)>,
+}
+
+impl MemberBuild {
+    fn finish(mut self) -> Member {
+        self.seats.sort_unstable_by_key(|s| s.0);
+        let mut seats: Vec<(u32, u8)> = Vec::with_capacity(self.seats.len());
+        for (s, bits) in self.seats {
+            match seats.last_mut() {
+                Some(last) if last.0 == s => last.1 |= bits,
+                _ => seats.push((s, bits)),
+            }
+        }
+        let mut keys: Vec<PrincipalKey> =
+            Vec::with_capacity(1 + self.groups.len() + seats.len() + 7);
+        keys.push(key(KEY_USER, self.user));
+        keys.extend(self.groups.iter().map(|g| key(KEY_GROUP, *g)));
+        keys.extend(seats.iter().map(|s| key(KEY_TEAM, s.0)));
+        keys.extend(self.roles.iter().map(|r: OrgRole| key(KEY_ROLE, r.index())));
+        keys.sort_unstable();
+        keys.dedup();
+        Member {
+            status: self.status,
+            direct_roles: self.direct,
+            roles: self.roles,
+            role_via: self.via,
+            seats: seats.into_boxed_slice(),
+            keys: keys.into_boxed_slice(),
+        }
+    }
+}
+
+/// Depth-first pre-order closures, each resource once, the start excluded.
+struct ClosureWalk {
+    stamp: Vec<u32>,
+    generation: u32,
+    stack: Vec<u32>,
+}
+
+impl ClosureWalk {
+    fn closure(&mut self, deps: &[Vec<u32>], start: u32) -> Box<[u32]> {
+        self.generation += 1;
+        let generation = self.generation;
+        if let Some(s) = self.stamp.get_mut(start as usize) {
+            *s = generation;
+        }
+        let mut out = Vec::new();
+        self.stack.clear();
+        push_reversed(&mut self.stack, deps, start);
+        while let Some(d) = self.stack.pop() {
+            let Some(s) = self.stamp.get_mut(d as usize) else {
+                continue;
+            };
+            if *s == generation {
+                continue;
+            }
+            *s = generation;
+            out.push(d);
+            push_reversed(&mut self.stack, deps, d);
+        }
+        out.into_boxed_slice()
+    }
+}
+
+fn push_reversed(stack: &mut Vec<u32>, deps: &[Vec<u32>], of: u32) {
+    if let Some(list) = deps.get(of as usize) {
+        stack.extend(list.iter().rev());
+    }
+}

@@ -1,0 +1,336 @@
+//! Steps 3–6 of the decision flow as allocation-free facts about one user and
+//! one resource: what flows from roles and grants, visibility, and which
+//! checks failed. Sentences are built from these only on deny (`explain`).
+
+use crate::compile::{Bucket, Member, OrgData, ResourceData, RoleSet};
+use crate::model::{
+    AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
+};
+
+/// Buckets up to this size are scanned; larger ones are probed per principal key.
+const SCAN_LIMIT: usize = 16;
+
+/// The user in the org, and the request's target environment.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx<'a> {
+    pub org: &'a OrgData,
+    pub member: &'a Member,
+    pub env: Option<u32>,
+}
+
+/// What roles and grants give the user on one resource.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Facts {
+    pub explicit: ActionSet,
+    pub effective: ActionSet,
+    pub privileges: u8,
+    pub visible: bool,
+    /// The effective risk of the request.
+    pub risk: u8,
+    /// The first applying grant (document order) carrying the wanted action.
+    pub first_grant: Option<u32>,
+}
+
+/// The checks of steps 4–6 that failed on one resource.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Failures {
+    pub not_visible: bool,
+    pub admin: bool,
+    /// The action (for `attach`: `use`) is not effective.
+    pub missing: bool,
+    /// A secret-backed component without an explicit `attach`.
+    pub missing_attach: bool,
+    pub production: bool,
+    pub destructive: bool,
+    /// The first dependency (or the environment) that blocks `use`.
+    pub dependency: Option<u32>,
+}
+
+impl Failures {
+    pub fn any(&self) -> bool {
+        *self != Failures::default()
+    }
+}
+
+pub(crate) const fn risk_bit(level: RiskLevel) -> u8 {
+    1 << level.index()
+}
+
+pub(crate) const fn privilege_bit(p: Privilege) -> u8 {
+    1 << p.index()
+}
+
+const ALL_PRIVILEGES: u8 =
+    privilege_bit(Privilege::Production) | privilege_bit(Privilege::Destructive);
+
+/// Roles that carry "member rights" (the open-resource defaults).
+pub(crate) const MEMBER_RIGHTS: [OrgRole; 5] = [
+    OrgRole::Member,
+    OrgRole::OrgAdmin,
+    OrgRole::SecurityAdmin,
+    OrgRole::BillingAdmin,
+    OrgRole::IntegrationAdmin,
+];
+
+pub(crate) fn has_member_rights(roles: RoleSet) -> bool {
+    MEMBER_RIGHTS.iter().any(|r| roles.contains(*r))
+}
+
+/// R is sensitive for `manage_access` when its risk holds anything but `normal`.
+pub(crate) fn is_sensitive(r: &ResourceData) -> bool {
+    r.risk & !risk_bit(RiskLevel::Normal) != 0
+}
+
+/// What one org role carries on R (implications not applied).
+pub(crate) fn org_role_actions(role: OrgRole, r: &ResourceData) -> ActionSet {
+    use Action::*;
+    match role {
+        OrgRole::OrgOwner => ActionSet::ALL,
+        OrgRole::OrgAdmin => ActionSet::of(&[ManageUsers, ManageGroups, ManageSettings]),
+        OrgRole::SecurityAdmin => {
+            let mut set = ActionSet::of(&[ManageSso, ManageScim, ManageSecrets, ManageScopes]);
+            if is_sensitive(r) {
+                set = set.union(ManageAccess.bit());
+            }
+            if r.kind_flags.auth_like && r.secret_backed {
+                set = set.union(Edit.bit());
+            }
+            set
+        }
+        OrgRole::BillingAdmin if r.kind_flags.billing_setting => {
+            ActionSet::of(&[ManageBilling, View])
+        }
+        OrgRole::BillingAdmin => ManageBilling.bit(),
+        OrgRole::IntegrationAdmin if r.kind_flags.integration_connection => {
+            ActionSet::of(&[ManageIntegrations, Edit])
+        }
+        OrgRole::IntegrationAdmin => ManageIntegrations.bit(),
+        OrgRole::Member | OrgRole::Viewer => ActionSet::EMPTY,
+    }
+}
+
+/// What one service role carries on R (a resource of that service).
+pub(crate) fn service_role_actions(role: ServiceRole, r: &ResourceData) -> ActionSet {
+    use Action::*;
+    match role {
+        ServiceRole::Owner if r.secret_backed => {
+            ActionSet::of(&[View, Use, Run, Edit, ManageAccess])
+        }
+        ServiceRole::Owner => ActionSet::of(&[View, Use, Run, Edit, ManageAccess, Attach]),
+        ServiceRole::Maintainer if r.secret_backed || r.access_mode == AccessMode::Restricted => {
+            ActionSet::of(&[View, Use, Edit])
+        }
+        ServiceRole::Maintainer => ActionSet::of(&[View, Use, Edit, Attach]),
+        ServiceRole::Runner => ActionSet::of(&[View, Use, Run]),
+        ServiceRole::Viewer | ServiceRole::Auditor => View.bit(),
+    }
+}
+
+pub(crate) fn resource_role_actions(role: crate::model::ResourceRole) -> ActionSet {
+    use crate::model::ResourceRole;
+    use Action::*;
+    match role {
+        ResourceRole::Owner => ActionSet::of(&[View, Use, Run, Edit, Administer, ManageAccess]),
+        ResourceRole::Maintainer => ActionSet::of(&[View, Use, Edit]),
+        ResourceRole::User => ActionSet::of(&[View, Use, Run]),
+        ResourceRole::Viewer => View.bit(),
+    }
+}
+
+pub(crate) fn service_roles(bits: u8) -> impl Iterator<Item = ServiceRole> {
+    ServiceRole::ALL
+        .iter()
+        .copied()
+        .filter(move |r| bits & (1 << r.index()) != 0)
+}
+
+impl<'a> Ctx<'a> {
+    /// Calls `f` with every grant in `bucket` whose principal matches the user.
+    #[inline]
+    fn scan(&self, bucket: Option<&Bucket>, f: &mut impl FnMut(u32)) {
+        let Some(Bucket(entries)) = bucket else {
+            return;
+        };
+        if entries.len() <= SCAN_LIMIT {
+            for &(p, g) in entries.iter() {
+                if self.member.matches(p) {
+                    f(g);
+                }
+            }
+        } else {
+            for &k in self.member.keys.iter() {
+                let start = entries.partition_point(|e| e.0 < k);
+                for &(p, g) in entries.get(start..).unwrap_or_default() {
+                    if p != k {
+                        break;
+                    }
+                    f(g);
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with the index of every grant whose scope covers R and whose
+    /// principal matches the user (environments not checked).
+    pub fn covering_grants(&self, index: u32, r: &ResourceData, mut f: impl FnMut(u32)) {
+        let org = self.org;
+        self.scan(org.by_resource.get(index as usize), &mut f);
+        self.scan(org.by_service.get(index as usize), &mut f);
+        if let Some(s) = r.service
+            && s != index
+        {
+            self.scan(org.by_service.get(s as usize), &mut f);
+        }
+        self.scan(org.by_kind.get(r.kind as usize), &mut f);
+        for &l in r.labels.iter() {
+            self.scan(org.by_label.get(l as usize), &mut f);
+        }
+    }
+
+    /// Whether grant `g` applies given the request's environment.
+    pub fn grant_env_ok(&self, g: u32) -> bool {
+        match self.org.grants.get(g as usize).map(|g| &g.environments) {
+            Some(None) => true,
+            Some(Some(envs)) => self.env.is_some_and(|e| envs.contains(&e)),
+            None => false,
+        }
+    }
+
+    /// Facts about the user on R for `action`; `env_risk`: whether the target
+    /// environment's risk adds to R's (for `use`/`run` on the request's R).
+    pub fn facts(
+        &self,
+        index: u32,
+        r: &ResourceData,
+        action: Action,
+        want: Action,
+        env_risk: bool,
+    ) -> Facts {
+        let m = self.member;
+        let mut explicit = ActionSet::EMPTY;
+        for role in m.roles.iter() {
+            explicit = explicit.union(org_role_actions(role, r));
+        }
+        let mut privileges = if m.roles.contains(OrgRole::OrgOwner) {
+            ALL_PRIVILEGES
+        } else {
+            0
+        };
+        let seats = r.service.map_or(0, |s| m.seat_roles(s));
+        for role in service_roles(seats) {
+            explicit = explicit.union(service_role_actions(role, r));
+        }
+        for &(p, role) in r.roles.iter() {
+            if m.matches(p) {
+                explicit = explicit.union(resource_role_actions(role));
+            }
+        }
+        let mut first_grant: Option<u32> = None;
+        let grants = &self.org.grants;
+        self.covering_grants(index, r, |g| {
+            if !self.grant_env_ok(g) {
+                return;
+            }
+            let Some(grant) = grants.get(g as usize) else {
+                return;
+            };
+            explicit = explicit.union(grant.actions);
+            privileges |= grant.privileges;
+            if grant.actions.contains(want) && first_grant.is_none_or(|f| g < f) {
+                first_grant = Some(g);
+            }
+        });
+        let explicit = explicit.with_implied();
+
+        let visible = r.visibility == Visibility::Org
+            || m.roles.contains(OrgRole::OrgOwner)
+            || r.visible_to.iter().any(|p| m.matches(*p))
+            || !explicit.is_empty()
+            || seats != 0;
+
+        let mut risk = r.risk;
+        if env_risk
+            && action.checks_dependencies()
+            && let Some(e) = self.env.and_then(|e| self.org.resource(e))
+        {
+            risk |= e.risk;
+        }
+        let mut effective = explicit;
+        if visible {
+            effective = effective.union(Action::View.bit());
+            if has_member_rights(m.roles)
+                && r.access_mode == AccessMode::Open
+                && risk & risk_bit(RiskLevel::Sensitive) == 0
+            {
+                effective = effective.union(ActionSet::of(&[Action::Use, Action::Run]));
+            }
+        }
+        Facts {
+            explicit,
+            effective,
+            privileges,
+            visible,
+            risk,
+            first_grant,
+        }
+    }
+
+    /// Steps 3–6 on the request's resource (or, with `env_risk` false and
+    /// `use`, on a dependency: without walking further).
+    pub fn check(&self, index: u32, action: Action, env_risk: bool) -> (Failures, Option<Facts>) {
+        let mut fail = Failures::default();
+        let Some(r) = self.org.resource(index) else {
+            fail.not_visible = true;
+            return (fail, None);
+        };
+        let want = match action {
+            Action::Attach if !r.secret_backed => Action::Use,
+            other => other,
+        };
+        let facts = self.facts(index, r, action, want, env_risk);
+        if !facts.visible {
+            fail.not_visible = true;
+            return (fail, Some(facts));
+        }
+        if action.is_administrative() {
+            fail.admin = !facts.explicit.contains(action);
+            return (fail, Some(facts));
+        }
+        if action == Action::Attach {
+            fail.missing = !facts.effective.contains(Action::Use);
+            fail.missing_attach = r.secret_backed && !facts.explicit.contains(Action::Attach);
+        } else {
+            fail.missing = !facts.effective.contains(action);
+        }
+        if matches!(
+            action,
+            Action::Use | Action::Run | Action::Edit | Action::Attach
+        ) {
+            fail.production = facts.risk & risk_bit(RiskLevel::Production) != 0
+                && facts.privileges & privilege_bit(Privilege::Production) == 0;
+        }
+        if action == Action::Run {
+            fail.destructive = facts.risk & risk_bit(RiskLevel::Destructive) != 0
+                && facts.privileges & privilege_bit(Privilege::Destructive) == 0;
+        }
+        if env_risk && action.checks_dependencies() {
+            fail.dependency = self.first_blocking(index, r);
+        }
+        (fail, Some(facts))
+    }
+
+    /// Step 6: the first resource on R's closure, then E and E's closure,
+    /// for which `use` would be denied (R itself excluded).
+    fn first_blocking(&self, index: u32, r: &ResourceData) -> Option<u32> {
+        let blocks = |d: u32| d != index && self.check(d, Action::Use, false).0.any();
+        if let Some(&d) = r.closure.iter().find(|d| blocks(**d)) {
+            return Some(d);
+        }
+        let e = self.env?;
+        if blocks(e) {
+            return Some(e);
+        }
+        let env = self.org.resource(e)?;
+        env.closure.iter().copied().find(|d| blocks(*d))
+    }
+}
