@@ -1,31 +1,193 @@
 //! Validating the route config and the policy together, and compiling them.
+//!
+//! Two stages: [`read_inputs`] reads every file (config, the policy it names,
+//! key files) and hashes them, which is cheap and lets the reloader skip
+//! unchanged content; [`compile`] validates and builds, collecting every error.
+
+mod errors;
+mod policy;
+mod routes;
+mod settings;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use crate::error::ConfigErrors;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ConfigError, ConfigErrors, ErrorKind};
+use crate::raw::RawConfig;
 use crate::snapshot::Snapshot;
 use crate::source::Source;
+
+pub(crate) use errors::Errors;
 
 /// Everything read for one build attempt.
 #[derive(Debug)]
 pub(crate) struct Inputs {
     pub config_path: PathBuf,
+    pub config_text: String,
+    pub raw: RawConfig,
+    pub policy_path: PathBuf,
+    /// The policy text, or the error reading it.
+    pub policy_text: Result<String, ConfigError>,
+    /// Key file path → bytes, or the read error message.
+    pub keys: Vec<(PathBuf, Result<Vec<u8>, String>)>,
+    pub revision: String,
+    pub config_revision: String,
+    pub policy_revision: String,
+}
+
+/// A build attempt that failed, with the revision of what was tried where known.
+#[derive(Debug)]
+pub(crate) struct Rejection {
+    pub revision: Option<String>,
+    pub errors: ConfigErrors,
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..8])
+}
+
+/// The directory relative paths in `config_path` resolve against.
+pub(crate) fn base_dir(config_path: &Path) -> PathBuf {
+    config_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub(crate) fn resolve(config_path: &Path, file: &str) -> PathBuf {
+    base_dir(config_path).join(file)
 }
 
 /// The policy path a config text names, resolved against its directory.
 pub(crate) fn policy_path_of(config_path: &Path, config: &str) -> Option<PathBuf> {
-    let _ = (config_path, config);
-    None
+    RawConfig::parse(config)
+        .ok()
+        .map(|raw| resolve(config_path, &raw.policy))
 }
 
-pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inputs, ConfigErrors> {
-    let _ = source;
+fn read_text(source: &dyn Source, path: &Path) -> Result<(Vec<u8>, String), ConfigError> {
+    let read_error = |message: String| ConfigError {
+        kind: ErrorKind::Read,
+        file: path.to_owned(),
+        line: None,
+        column: None,
+        route: None,
+        message,
+    };
+    let bytes = source
+        .read(path)
+        .map_err(|e| read_error(format!("cannot read file: {e}")))?;
+    let text = String::from_utf8(bytes.clone())
+        .map_err(|_| read_error("file is not valid UTF-8".to_owned()))?;
+    Ok((bytes, text))
+}
+
+/// Reads the config, the policy and key files, and hashes them all.
+///
+/// Fails only when the config itself cannot be read or parsed; a missing
+/// policy or key file is reported later by [`compile`], with the rest.
+pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inputs, Rejection> {
+    let (config_bytes, config_text) = read_text(source, config_path).map_err(|e| Rejection {
+        revision: None,
+        errors: ConfigErrors(vec![e]),
+    })?;
+    let config_revision = short_hash(&config_bytes);
+    let raw = RawConfig::parse(&config_text).map_err(|e| {
+        let (line, column) = e.position().unzip();
+        Rejection {
+            revision: Some(config_revision.clone()),
+            errors: ConfigErrors(vec![ConfigError {
+                kind: ErrorKind::Parse,
+                file: config_path.to_owned(),
+                line,
+                column,
+                route: None,
+                message: e.to_string(),
+            }]),
+        }
+    })?;
+    let policy_path = resolve(config_path, &raw.policy);
+    let policy = read_text(source, &policy_path);
+    let mut keys = Vec::new();
+    if let crate::raw::RawIdentity::Jwt(jwt) = &raw.identity {
+        for key in &jwt.keys {
+            let path = resolve(config_path, &key.file);
+            let bytes = source.read(&path).map_err(|e| e.to_string());
+            keys.push((path, bytes));
+        }
+    }
+
+    let mut all = Sha256::new();
+    let mut part = |label: &[u8], bytes: &[u8]| {
+        all.update(label);
+        all.update((bytes.len() as u64).to_le_bytes());
+        all.update(bytes);
+    };
+    part(b"config", &config_bytes);
+    let policy_revision = match &policy {
+        Ok((bytes, _)) => {
+            part(b"policy", bytes);
+            short_hash(bytes)
+        }
+        Err(_) => {
+            part(b"policy-unreadable", &[]);
+            String::new()
+        }
+    };
+    for (path, bytes) in &keys {
+        part(
+            path.as_os_str().as_encoded_bytes(),
+            bytes.as_deref().unwrap_or_default(),
+        );
+    }
+    let revision = hex::encode(&all.finalize()[..8]);
+
     Ok(Inputs {
         config_path: config_path.to_owned(),
+        config_text,
+        raw,
+        policy_path,
+        policy_text: policy.map(|(_, text)| text),
+        keys,
+        revision,
+        config_revision,
+        policy_revision,
     })
 }
 
-pub(crate) fn compile(source: &dyn Source, inputs: Inputs) -> Result<Snapshot, ConfigErrors> {
-    let _ = (source, inputs);
-    Err(ConfigErrors(Vec::new()))
+/// Validates everything and builds the snapshot, or returns every error.
+pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
+    let revision = inputs.revision.clone();
+    let mut errors = Errors::new(&inputs.config_path, &inputs.config_text);
+
+    let settings = settings::compile(&inputs, &mut errors);
+    let document = policy::parse(&inputs, &mut errors);
+    let routes = routes::compile(&inputs, document.as_ref(), &mut errors);
+    let policy = document.and_then(|d| policy::compile(&inputs, &d, &mut errors));
+
+    let errors = errors.into_errors();
+    match (settings, routes, policy) {
+        (Some(settings), Some(routes), Some(policy)) if errors.is_empty() => {
+            let mut files = vec![inputs.config_path.clone(), inputs.policy_path.clone()];
+            files.extend(inputs.keys.iter().map(|(p, _)| p.clone()));
+            Ok(Snapshot {
+                revision: inputs.revision,
+                config_revision: inputs.config_revision,
+                policy_revision: inputs.policy_revision,
+                policy: Arc::new(policy),
+                routes,
+                settings,
+                loaded_at: SystemTime::now(),
+                config_path: inputs.config_path,
+                inputs: files,
+            })
+        }
+        _ => Err(Rejection {
+            revision: Some(revision),
+            errors: ConfigErrors(errors),
+        }),
+    }
 }

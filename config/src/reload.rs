@@ -1,6 +1,8 @@
 //! Hot reload: watch the files' directories, debounce, re-read, compare the
 //! content hash, compile off the request path, swap only what compiled.
 
+mod worker;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -11,6 +13,7 @@ use arc_swap::ArcSwap;
 
 use crate::error::ConfigErrors;
 use crate::snapshot::Snapshot;
+use worker::{Reloader, Watched, base_dir};
 
 /// The outcome of one reload attempt, reported as a value: the gateway turns
 /// it into a log line, a metric and an admin-endpoint entry.
@@ -33,6 +36,9 @@ pub enum ReloadEvent {
         current: String,
         errors: ConfigErrors,
     },
+    /// A snapshot was applied but a directory it names could not be watched;
+    /// changes there are seen only on `reload_now`.
+    WatchFailed { message: String },
 }
 
 impl ReloadEvent {
@@ -42,6 +48,7 @@ impl ReloadEvent {
             ReloadEvent::Applied { .. } => "applied",
             ReloadEvent::Unchanged { .. } => "unchanged",
             ReloadEvent::Rejected { .. } => "rejected",
+            ReloadEvent::WatchFailed { .. } => "watch_failed",
         }
     }
 }
@@ -131,7 +138,32 @@ pub fn watch_with(
     options: WatchOptions,
     on_event: impl FnMut(ReloadEvent) + Send + 'static,
 ) -> Result<WatchHandle, WatchError> {
-    let _ = (config_path, handle, options, on_event);
-    let (tx, _rx) = mpsc::channel();
-    Ok(WatchHandle { tx, thread: None })
+    let (tx, rx) = mpsc::channel();
+    let fs_tx = tx.clone();
+    let mut watcher = notify::recommended_watcher(move |event| {
+        let _ = fs_tx.send(Message::Fs(event));
+    })
+    .map_err(|source| WatchError::Watch {
+        dir: base_dir(config_path),
+        source,
+    })?;
+    let mut watched = Watched::default();
+    let inputs = handle.load().inputs.clone();
+    watched.update(&mut watcher, &inputs)?;
+    let reloader = Reloader {
+        config_path: config_path.to_owned(),
+        handle,
+        options,
+        on_event: Box::new(on_event),
+        watcher,
+        watched,
+    };
+    let thread = std::thread::Builder::new()
+        .name("reqflo-config-reload".to_owned())
+        .spawn(move || reloader.run(&rx))
+        .map_err(WatchError::Thread)?;
+    Ok(WatchHandle {
+        tx,
+        thread: Some(thread),
+    })
 }

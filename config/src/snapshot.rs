@@ -69,6 +69,7 @@ pub fn load(config_path: &Path) -> Result<Snapshot, ConfigErrors> {
 
 /// [`load`] through any [`Source`].
 pub fn load_from(source: &dyn Source, config_path: &Path) -> Result<Snapshot, ConfigErrors> {
-    let inputs = crate::compile::read_inputs(source, config_path)?;
-    crate::compile::compile(source, inputs)
+    crate::compile::read_inputs(source, config_path)
+        .and_then(crate::compile::compile)
+        .map_err(|rejection| rejection.errors)
 }

@@ -252,11 +252,6 @@ impl PathTemplate {
             Segment::Param(_) => true,
         })
     }
-
-    /// The matchit form of the template.
-    pub fn router_path(&self) -> String {
-        self.text.clone()
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,499 @@
+//! Routes and public prefixes: every per-route check, overlaps, the table.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use reqflo_policy::{Action, Document};
+
+use super::{Errors, Inputs, policy};
+use crate::error::ErrorKind;
+use crate::raw::{RawEnvironment, RawRoute};
+use crate::routes::{Access, AlsoCheck, Check, EnvironmentSource, Route, RouteTable};
+use crate::settings::{Mode, PublicPrefix};
+use crate::template::{PathTemplate, Template};
+
+/// The methods a route may name.
+const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+/// Methods whose requests carry no body to read an environment from.
+const BODYLESS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+
+const ROUTES: &str = "routes";
+const PREFIXES: &str = "public_prefixes";
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn valid_header(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+pub(super) fn compile(
+    inputs: &Inputs,
+    document: Option<&Document>,
+    errors: &mut Errors<'_>,
+) -> Option<RouteTable> {
+    let raw = &inputs.raw;
+    let before = errors.len();
+    let global_mode = raw
+        .mode
+        .as_deref()
+        .and_then(Mode::parse)
+        .unwrap_or_default();
+    let kinds = document.map(policy::known_kinds);
+    let mut ids = HashSet::new();
+    let mut routes = Vec::new();
+    // (route index, template) for the overlap check, for routes whose path parsed.
+    let mut templates = Vec::new();
+
+    if raw.routes.is_empty() {
+        errors.setting(
+            ErrorKind::Invalid,
+            "",
+            ROUTES,
+            "no routes are defined; every request would be denied".to_owned(),
+        );
+    }
+    for r in &raw.routes {
+        if !valid_id(&r.id) {
+            errors.route(
+                ErrorKind::Invalid,
+                ROUTES,
+                &r.id,
+                format!(
+                    "route id `{}` must be letters, digits, `-`, `_` or `.`",
+                    r.id
+                ),
+            );
+        } else if !ids.insert(r.id.clone()) {
+            errors.route(
+                ErrorKind::DuplicateRoute,
+                ROUTES,
+                &r.id,
+                format!("route id `{}` is used by an earlier route", r.id),
+            );
+        }
+        let methods = methods(ROUTES, &r.id, &r.methods, errors);
+        let path = match PathTemplate::parse(&r.path) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                errors.route(ErrorKind::Template, ROUTES, &r.id, e.to_string());
+                None
+            }
+        };
+        if !inputs.raw.upstreams.contains_key(&r.upstream) {
+            errors.route(
+                ErrorKind::UnknownUpstream,
+                ROUTES,
+                &r.id,
+                format!("upstream `{}` is not defined in `upstreams`", r.upstream),
+            );
+        }
+        let mode = match r.mode.as_deref() {
+            None => global_mode,
+            Some(text) => Mode::parse(text).unwrap_or_else(|| {
+                errors.route(
+                    ErrorKind::Invalid,
+                    ROUTES,
+                    &r.id,
+                    format!("mode `{text}` is not `enforce` or `shadow`"),
+                );
+                global_mode
+            }),
+        };
+        let access = if r.public {
+            public_access(r, errors)
+        } else {
+            path.as_ref()
+                .and_then(|p| check(r, p, &methods, kinds.as_ref(), errors))
+        };
+        if let (Some(path), Some(access)) = (path, access) {
+            templates.push((routes.len(), path));
+            routes.push(Route {
+                id: Arc::from(r.id.as_str()),
+                methods,
+                path: r.path.clone(),
+                upstream: Arc::from(r.upstream.as_str()),
+                mode,
+                access,
+                line: crate::lines::id_line_in(errors.text(), ROUTES, &r.id),
+            });
+        }
+    }
+    overlaps(&routes, &templates, errors);
+    let prefixes = prefixes(inputs, &routes, &templates, &mut ids, errors);
+
+    if errors.len() != before {
+        return None;
+    }
+    match RouteTable::build(routes, prefixes) {
+        Ok(table) => Some(table),
+        Err(failures) => {
+            for (index, message) in failures {
+                let id = raw
+                    .routes
+                    .get(index)
+                    .map(|r| r.id.as_str())
+                    .unwrap_or_default();
+                errors.route(ErrorKind::Overlap, ROUTES, id, message);
+            }
+            None
+        }
+    }
+}
+
+fn methods(section: &str, id: &str, raw: &[String], errors: &mut Errors<'_>) -> Vec<String> {
+    if raw.is_empty() {
+        errors.route(
+            ErrorKind::Invalid,
+            section,
+            id,
+            "`methods` is empty".to_owned(),
+        );
+    }
+    let mut out: Vec<String> = Vec::new();
+    for method in raw {
+        if !METHODS.contains(&method.as_str()) {
+            errors.route(
+                ErrorKind::Invalid,
+                section,
+                id,
+                format!("method `{method}` is not one of {}", METHODS.join(", ")),
+            );
+        } else if out.contains(method) {
+            errors.route(
+                ErrorKind::Invalid,
+                section,
+                id,
+                format!("method `{method}` is listed twice"),
+            );
+        } else {
+            out.push(method.clone());
+        }
+    }
+    out
+}
+
+fn public_access(r: &RawRoute, errors: &mut Errors<'_>) -> Option<Access> {
+    let extra = [
+        ("action", r.action.is_some()),
+        ("resource", r.resource.is_some()),
+        ("kind", r.kind.is_some()),
+        ("org", r.org.is_some()),
+        (
+            "environment",
+            r.environment.is_some() || r.environment_required,
+        ),
+        ("also", !r.also.is_empty()),
+    ];
+    let named: Vec<&str> = extra
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| *name)
+        .collect();
+    if named.is_empty() {
+        Some(Access::Public)
+    } else {
+        errors.route(
+            ErrorKind::Invalid,
+            ROUTES,
+            &r.id,
+            format!("a public route is served without a decision, so `{}` would be ignored; remove it or `public: true`", named.join("`, `")),
+        );
+        None
+    }
+}
+
+/// A value template whose parameters the path must have.
+fn value_template(
+    r: &RawRoute,
+    path: &PathTemplate,
+    field: &str,
+    text: &str,
+    errors: &mut Errors<'_>,
+) -> Option<Template> {
+    let template = match Template::parse(text) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.route(
+                ErrorKind::Template,
+                ROUTES,
+                &r.id,
+                format!("`{field}`: {e}"),
+            );
+            return None;
+        }
+    };
+    let missing: Vec<&str> = template.params().filter(|p| !path.has_param(p)).collect();
+    if !missing.is_empty() {
+        errors.route(
+            ErrorKind::UnknownParam,
+            ROUTES,
+            &r.id,
+            format!(
+                "`{field}` template `{text}` uses `{{{}}}`, which path `{}` does not have",
+                missing.join("}`, `{"),
+                r.path
+            ),
+        );
+        return None;
+    }
+    Some(template)
+}
+
+fn parse_action(r: &RawRoute, field: &str, name: &str, errors: &mut Errors<'_>) -> Option<Action> {
+    let action = Action::parse(name);
+    if action.is_none() {
+        errors.route(
+            ErrorKind::UnknownAction,
+            ROUTES,
+            &r.id,
+            format!("`{field}` `{name}` is not an action the access model knows"),
+        );
+    }
+    action
+}
+
+fn check(
+    r: &RawRoute,
+    path: &PathTemplate,
+    methods: &[String],
+    kinds: Option<&BTreeSet<String>>,
+    errors: &mut Errors<'_>,
+) -> Option<Access> {
+    let before = errors.len();
+    let action = match &r.action {
+        Some(name) => parse_action(r, "action", name, errors),
+        None => {
+            errors.route(ErrorKind::Invalid, ROUTES, &r.id, "`action` is missing (mark the route `public: true` to serve it without a decision)".to_owned());
+            None
+        }
+    };
+    let resource = match &r.resource {
+        Some(text) => value_template(r, path, "resource", text, errors),
+        None => {
+            errors.route(
+                ErrorKind::Invalid,
+                ROUTES,
+                &r.id,
+                "`resource` is missing".to_owned(),
+            );
+            None
+        }
+    };
+    let org = value_template(r, path, "org", r.org.as_deref().unwrap_or("{org}"), errors);
+    if let (Some(kind), Some(kinds)) = (&r.kind, kinds)
+        && !kinds.contains(kind)
+    {
+        errors.route(
+            ErrorKind::UnknownKind,
+            ROUTES,
+            &r.id,
+            format!("resource kind `{kind}` is not used by the policy or the access model"),
+        );
+    }
+    let environment = r
+        .environment
+        .as_ref()
+        .and_then(|env| environment(r, path, methods, env, errors));
+    if r.environment_required && r.environment.is_none() {
+        errors.route(
+            ErrorKind::Environment,
+            ROUTES,
+            &r.id,
+            "`environment_required` is set but `environment` says nowhere to read it from"
+                .to_owned(),
+        );
+    }
+    let mut also = Vec::new();
+    for extra in &r.also {
+        let action = parse_action(r, "also.action", &extra.action, errors);
+        let resource = value_template(r, path, "also.resource", &extra.resource, errors);
+        if let (Some(action), Some(resource)) = (action, resource) {
+            also.push(AlsoCheck { action, resource });
+        }
+    }
+    if errors.len() != before {
+        return None;
+    }
+    Some(Access::Decide(Check {
+        action: action?,
+        resource: resource?,
+        org: org?,
+        kind: r.kind.clone(),
+        environment,
+        environment_required: r.environment_required,
+        also,
+    }))
+}
+
+fn environment(
+    r: &RawRoute,
+    path: &PathTemplate,
+    methods: &[String],
+    env: &RawEnvironment,
+    errors: &mut Errors<'_>,
+) -> Option<EnvironmentSource> {
+    let mut fail = |message: String| {
+        errors.route(ErrorKind::Environment, ROUTES, &r.id, message);
+        None
+    };
+    match env {
+        RawEnvironment::Path { param } if !path.has_param(param) => fail(format!(
+            "environment path parameter `{{{param}}}` is not in path `{}`",
+            r.path
+        )),
+        RawEnvironment::Path { param } => Some(EnvironmentSource::Path(param.clone())),
+        RawEnvironment::Query { name } if name.is_empty() || name.contains(['&', '=', '#']) => {
+            fail(format!(
+                "environment query parameter name `{name}` is not a parameter name"
+            ))
+        }
+        RawEnvironment::Query { name } => Some(EnvironmentSource::Query(name.clone())),
+        RawEnvironment::Header { name } if !valid_header(name) => fail(format!(
+            "environment header `{name}` is not a header name (letters, digits and `-`)"
+        )),
+        RawEnvironment::Header { name } => {
+            Some(EnvironmentSource::Header(name.to_ascii_lowercase()))
+        }
+        RawEnvironment::Body { field } if field.is_empty() => {
+            fail("environment body field name is empty".to_owned())
+        }
+        RawEnvironment::Body { field } => {
+            match methods.iter().find(|m| BODYLESS.contains(&m.as_str())) {
+                Some(method) => fail(format!(
+                    "environment is read from the body, but `{method}` requests have no body"
+                )),
+                None => Some(EnvironmentSource::Body(field.clone())),
+            }
+        }
+    }
+}
+
+/// Two routes sharing a method whose templates can match the same path.
+fn overlaps(routes: &[Route], templates: &[(usize, PathTemplate)], errors: &mut Errors<'_>) {
+    for (i, (a_index, a)) in templates.iter().enumerate() {
+        for (b_index, b) in &templates[..i] {
+            let (ra, rb) = (&routes[*a_index], &routes[*b_index]);
+            let Some(method) = ra.methods.iter().find(|m| rb.methods.contains(m)) else {
+                continue;
+            };
+            if let Some(example) = a.overlap(b) {
+                errors.route(
+                    ErrorKind::Overlap,
+                    ROUTES,
+                    &ra.id,
+                    format!(
+                        "overlaps route `{}`: both match `{method} {example}`",
+                        rb.id
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn prefixes(
+    inputs: &Inputs,
+    routes: &[Route],
+    templates: &[(usize, PathTemplate)],
+    ids: &mut HashSet<String>,
+    errors: &mut Errors<'_>,
+) -> Vec<PublicPrefix> {
+    let mut out: Vec<PublicPrefix> = Vec::new();
+    for p in &inputs.raw.public_prefixes {
+        let before = errors.len();
+        if !valid_id(&p.id) {
+            errors.route(
+                ErrorKind::Invalid,
+                PREFIXES,
+                &p.id,
+                format!("id `{}` must be letters, digits, `-`, `_` or `.`", p.id),
+            );
+        } else if !ids.insert(p.id.clone()) {
+            errors.route(
+                ErrorKind::DuplicateRoute,
+                PREFIXES,
+                &p.id,
+                format!("id `{}` is used by an earlier route", p.id),
+            );
+        }
+        let methods = match &p.methods {
+            Some(list) => methods(PREFIXES, &p.id, list, errors),
+            None => vec!["GET".to_owned(), "HEAD".to_owned()],
+        };
+        let shape_ok = p.prefix.starts_with('/')
+            && p.prefix.ends_with('/')
+            && PathTemplate::parse(p.prefix.trim_end_matches('/')).is_ok_and(|t| {
+                t.segments
+                    .iter()
+                    .all(|s| matches!(s, crate::template::Segment::Literal(_)))
+            })
+            || p.prefix == "/";
+        if !shape_ok {
+            errors.route(
+                ErrorKind::Template,
+                PREFIXES,
+                &p.id,
+                format!(
+                    "public prefix `{}` must start and end with `/` and have plain segments",
+                    p.prefix
+                ),
+            );
+        }
+        if !inputs.raw.upstreams.contains_key(&p.upstream) {
+            errors.route(
+                ErrorKind::UnknownUpstream,
+                PREFIXES,
+                &p.id,
+                format!("upstream `{}` is not defined in `upstreams`", p.upstream),
+            );
+        }
+        if shape_ok {
+            for (index, template) in templates {
+                let route = &routes[*index];
+                if route.methods.iter().any(|m| methods.contains(m))
+                    && template.may_start_with(&p.prefix)
+                {
+                    errors.route(
+                        ErrorKind::Overlap,
+                        PREFIXES,
+                        &p.id,
+                        format!(
+                            "public prefix `{}` overlaps route `{}` (`{}`)",
+                            p.prefix, route.id, route.path
+                        ),
+                    );
+                }
+            }
+            for other in &out {
+                let nested =
+                    other.prefix.starts_with(&p.prefix) || p.prefix.starts_with(&other.prefix);
+                if nested && other.methods.iter().any(|m| methods.contains(m)) {
+                    errors.route(
+                        ErrorKind::Overlap,
+                        PREFIXES,
+                        &p.id,
+                        format!(
+                            "public prefix `{}` overlaps public prefix `{}`",
+                            p.prefix, other.prefix
+                        ),
+                    );
+                }
+            }
+        }
+        if errors.len() == before {
+            out.push(PublicPrefix {
+                id: Arc::from(p.id.as_str()),
+                prefix: p.prefix.clone(),
+                upstream: Arc::from(p.upstream.as_str()),
+                methods,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,399 @@
+//! Listeners, upstreams, identity, limits, mode and strictness.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use super::{Errors, Inputs};
+use crate::error::{ConfigError, ErrorKind};
+use crate::raw::{RawIdentity, RawJwt, RawTrustedHeader, RawUpstream};
+use crate::settings::{
+    Cidr, Identity, JwtKey, JwtSettings, Limits, Listen, Mode, Settings, Strict,
+    TrustedHeaderSettings, Upstream,
+};
+
+/// The most leeway accepted for `exp`/`nbf`.
+const MAX_LEEWAY_SECONDS: u64 = 300;
+
+pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settings> {
+    let raw = &inputs.raw;
+    let listen = listen(raw, errors);
+    let upstreams = upstreams(&raw.upstreams, errors);
+    let identity = match &raw.identity {
+        RawIdentity::Jwt(jwt) => jwt_settings(inputs, jwt, errors).map(Identity::Jwt),
+        RawIdentity::TrustedHeader(th) => trusted_header(th, errors).map(Identity::TrustedHeader),
+    };
+    let limits = limits(raw, errors);
+    let mode = match raw.mode.as_deref() {
+        None => Some(Mode::Enforce),
+        Some(text) => Mode::parse(text).or_else(|| {
+            errors.setting(
+                ErrorKind::Invalid,
+                "",
+                "mode",
+                format!("mode `{text}` is not `enforce` or `shadow`"),
+            );
+            None
+        }),
+    };
+    let strict = strict(raw, errors);
+    Some(Settings {
+        listen: listen?,
+        upstreams: upstreams?,
+        identity: identity?,
+        limits: limits?,
+        mode: mode?,
+        strict: strict?,
+        policy_path: inputs.policy_path.clone(),
+    })
+}
+
+fn listen(raw: &crate::raw::RawConfig, errors: &mut Errors<'_>) -> Option<Listen> {
+    let mut parse = |key: &str, text: &str| {
+        text.parse::<SocketAddr>()
+            .map_err(|_| {
+                errors.setting(
+                    ErrorKind::Address,
+                    "listen",
+                    key,
+                    format!("listen `{key}` address `{text}` is not `ip:port`"),
+                );
+            })
+            .ok()
+    };
+    let proxy = parse("proxy", &raw.listen.proxy);
+    let admin = parse("admin", &raw.listen.admin);
+    let (proxy, admin) = (proxy?, admin?);
+    if proxy == admin && proxy.port() != 0 {
+        errors.setting(
+            ErrorKind::Address,
+            "listen",
+            "admin",
+            format!("the admin listener `{admin}` is the proxy listener; give it its own port"),
+        );
+        return None;
+    }
+    Some(Listen { proxy, admin })
+}
+
+/// Splits `host:port` (IPv6 hosts in brackets).
+fn host_port(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text.rsplit_once(':')?;
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6
+            .strip_suffix(']')?
+            .parse::<std::net::Ipv6Addr>()
+            .ok()?
+            .to_string(),
+        None if host.is_empty() || host.contains(':') || host.contains('/') => return None,
+        None => host.to_owned(),
+    };
+    Some((host, port))
+}
+
+fn upstreams(
+    raw: &BTreeMap<String, RawUpstream>,
+    errors: &mut Errors<'_>,
+) -> Option<BTreeMap<Arc<str>, Upstream>> {
+    if raw.is_empty() {
+        errors.setting(
+            ErrorKind::Invalid,
+            "",
+            "upstreams",
+            "no upstreams are defined".to_owned(),
+        );
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (name, up) in raw {
+        let Some((host, port)) = host_port(&up.address) else {
+            errors.setting(
+                ErrorKind::Address,
+                "upstreams",
+                name,
+                format!(
+                    "upstream `{name}` address `{}` is not `host:port`",
+                    up.address
+                ),
+            );
+            ok = false;
+            continue;
+        };
+        if up.connect_timeout_ms == 0 || up.read_timeout_ms == 0 {
+            errors.setting(
+                ErrorKind::Invalid,
+                "upstreams",
+                name,
+                format!("upstream `{name}` has a zero timeout"),
+            );
+            ok = false;
+            continue;
+        }
+        let name: Arc<str> = Arc::from(name.as_str());
+        out.insert(
+            name.clone(),
+            Upstream {
+                name,
+                address: up.address.clone(),
+                sni: up.sni.clone().unwrap_or_else(|| host.clone()),
+                host,
+                port,
+                connect_timeout: Duration::from_millis(up.connect_timeout_ms),
+                read_timeout: Duration::from_millis(up.read_timeout_ms),
+                tls: up.tls,
+            },
+        );
+    }
+    ok.then_some(out)
+}
+
+fn jwt_settings(inputs: &Inputs, jwt: &RawJwt, errors: &mut Errors<'_>) -> Option<JwtSettings> {
+    let before = errors.len();
+    let invalid = |errors: &mut Errors<'_>, key: &str, message: String| {
+        errors.setting(ErrorKind::Invalid, "jwt", key, message);
+    };
+    if jwt.issuer.trim().is_empty() {
+        invalid(errors, "issuer", "jwt `issuer` is empty".to_owned());
+    }
+    if jwt.audiences.is_empty() || jwt.audiences.iter().any(|a| a.trim().is_empty()) {
+        invalid(
+            errors,
+            "audiences",
+            "jwt `audiences` must list at least one non-empty audience".to_owned(),
+        );
+    }
+    if jwt.leeway_seconds > MAX_LEEWAY_SECONDS {
+        invalid(
+            errors,
+            "leeway_seconds",
+            format!("jwt `leeway_seconds` is at most {MAX_LEEWAY_SECONDS}"),
+        );
+    }
+    if jwt.user_claim.trim().is_empty() {
+        invalid(errors, "user_claim", "jwt `user_claim` is empty".to_owned());
+    }
+    let mut algorithms = Vec::new();
+    for name in &jwt.algorithms {
+        match algorithm(name) {
+            Ok(alg) => algorithms.push(alg),
+            Err(message) => invalid(errors, "algorithms", message),
+        }
+    }
+    if jwt.algorithms.is_empty() {
+        invalid(
+            errors,
+            "algorithms",
+            "jwt `algorithms` must pin at least one algorithm".to_owned(),
+        );
+    }
+    if jwt.keys.is_empty() {
+        invalid(
+            errors,
+            "keys",
+            "jwt `keys` must list at least one key".to_owned(),
+        );
+    }
+    let mut keys = BTreeMap::new();
+    for (raw_key, (path, bytes)) in jwt.keys.iter().zip(&inputs.keys) {
+        let kid = &raw_key.kid;
+        let key_error = |message: String| ConfigError {
+            kind: ErrorKind::KeyFile,
+            file: inputs.config_path.clone(),
+            line: crate::lines::value_line(errors.text(), "kid", kid),
+            column: None,
+            route: None,
+            message,
+        };
+        if kid.trim().is_empty() || keys.contains_key(kid) {
+            invalid(
+                errors,
+                "kid",
+                format!("jwt key id `{kid}` is empty or used twice"),
+            );
+            continue;
+        }
+        let algorithm = match algorithm(&raw_key.algorithm) {
+            Ok(alg) if algorithms.contains(&alg) => alg,
+            Ok(_) => {
+                invalid(
+                    errors,
+                    "kid",
+                    format!(
+                        "jwt key `{kid}` uses `{}`, which `algorithms` does not pin",
+                        raw_key.algorithm
+                    ),
+                );
+                continue;
+            }
+            Err(message) => {
+                invalid(errors, "kid", message);
+                continue;
+            }
+        };
+        let pem = match bytes {
+            Ok(pem) => pem,
+            Err(e) => {
+                errors.push(key_error(format!(
+                    "jwt key `{kid}`: cannot read key file `{}`: {e}",
+                    path.display()
+                )));
+                continue;
+            }
+        };
+        match decoding_key(algorithm, pem) {
+            Ok(key) => {
+                keys.insert(
+                    kid.clone(),
+                    JwtKey {
+                        kid: kid.clone(),
+                        algorithm,
+                        file: path.clone(),
+                        key,
+                    },
+                );
+            }
+            Err(message) => {
+                errors.push(key_error(format!(
+                    "jwt key `{kid}`: key file `{}` {message}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    (errors.len() == before).then(|| JwtSettings {
+        issuer: jwt.issuer.clone(),
+        audiences: jwt.audiences.clone(),
+        algorithms,
+        keys,
+        leeway: Duration::from_secs(jwt.leeway_seconds),
+        user_claim: jwt.user_claim.clone(),
+        cache: jwt.cache,
+    })
+}
+
+/// An asymmetric JWT algorithm; `none` and the shared-secret `HS*` are refused.
+fn algorithm(name: &str) -> Result<Algorithm, String> {
+    match Algorithm::from_str(name) {
+        Ok(Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) => Err(format!(
+            "jwt algorithm `{name}` uses a shared secret; pin a public-key algorithm"
+        )),
+        Ok(alg) => Ok(alg),
+        Err(_) => Err(format!(
+            "jwt algorithm `{name}` is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA"
+        )),
+    }
+}
+
+fn decoding_key(algorithm: Algorithm, pem: &[u8]) -> Result<DecodingKey, String> {
+    if pem.windows(11).any(|w| w == b"PRIVATE KEY") {
+        return Err("holds a private key; configure the public key only".to_owned());
+    }
+    let result = match algorithm {
+        Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
+        Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+        _ => DecodingKey::from_rsa_pem(pem),
+    };
+    result.map_err(|e| format!("is not a PEM public key for `{algorithm:?}`: {e}"))
+}
+
+fn trusted_header(th: &RawTrustedHeader, errors: &mut Errors<'_>) -> Option<TrustedHeaderSettings> {
+    let mut ok = true;
+    let header = th.header.to_ascii_lowercase();
+    if header.is_empty()
+        || !header
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        errors.setting(
+            ErrorKind::Invalid,
+            "trusted_header",
+            "header",
+            format!(
+                "trusted header name `{}` must be letters, digits and `-`",
+                th.header
+            ),
+        );
+        ok = false;
+    }
+    if th.trusted_sources.is_empty() {
+        errors.setting(
+            ErrorKind::Invalid,
+            "trusted_header",
+            "trusted_sources",
+            "`trusted_sources` must list at least one address or CIDR".to_owned(),
+        );
+        ok = false;
+    }
+    let mut sources = Vec::new();
+    for text in &th.trusted_sources {
+        match Cidr::parse(text) {
+            Some(cidr) => sources.push(cidr),
+            None => {
+                errors.setting(
+                    ErrorKind::Address,
+                    "trusted_header",
+                    "trusted_sources",
+                    format!("trusted source `{text}` is not an address or CIDR"),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(TrustedHeaderSettings {
+        header,
+        trusted_sources: sources,
+    })
+}
+
+fn limits(raw: &crate::raw::RawConfig, errors: &mut Errors<'_>) -> Option<Limits> {
+    let mut size = |key: &str, value: u64| {
+        let size = usize::try_from(value).ok().filter(|v| *v > 0);
+        if size.is_none() {
+            errors.setting(
+                ErrorKind::Invalid,
+                "limits",
+                key,
+                format!("limit `{key}` must be a positive byte count"),
+            );
+        }
+        size
+    };
+    let body = size("max_body_bytes", raw.limits.max_body_bytes);
+    let header = size("max_header_bytes", raw.limits.max_header_bytes);
+    Some(Limits {
+        max_body_bytes: body?,
+        max_header_bytes: header?,
+    })
+}
+
+fn strict(raw: &crate::raw::RawConfig, errors: &mut Errors<'_>) -> Option<Strict> {
+    let s = &raw.strict;
+    let max_path_bytes = match s.max_path_bytes {
+        None => None,
+        Some(n) => match usize::try_from(n).ok().filter(|n| *n > 0) {
+            Some(n) => Some(n),
+            None => {
+                errors.setting(
+                    ErrorKind::Invalid,
+                    "strict",
+                    "max_path_bytes",
+                    "`max_path_bytes` must be a positive byte count".to_owned(),
+                );
+                return None;
+            }
+        },
+    };
+    Some(Strict {
+        reject_any_duplicate_query: s.reject_any_duplicate_query,
+        reject_any_duplicate_header: s.reject_any_duplicate_header,
+        reject_encoded_unreserved: s.reject_encoded_unreserved,
+        reject_non_ascii_path: s.reject_non_ascii_path,
+        max_path_bytes,
+    })
+}

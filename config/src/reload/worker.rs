@@ -1,0 +1,178 @@
+//! The reload thread: debounce file events, re-read, compile, swap, report.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use super::{Message, ReloadEvent, WatchError, WatchOptions};
+use crate::compile::{compile, read_inputs};
+use crate::snapshot::Snapshot;
+use crate::source::Fs;
+
+/// The directory a file is watched through.
+pub(super) fn base_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The directories being watched and the file names that matter in them.
+#[derive(Debug, Default)]
+pub(super) struct Watched {
+    dirs: BTreeSet<PathBuf>,
+    names: BTreeSet<OsString>,
+}
+
+impl Watched {
+    /// Watches the directories of `inputs` (non-recursively), and stops
+    /// watching directories no input lives in any more.
+    pub fn update(
+        &mut self,
+        watcher: &mut RecommendedWatcher,
+        inputs: &[PathBuf],
+    ) -> Result<(), WatchError> {
+        let dirs: BTreeSet<PathBuf> = inputs.iter().map(|p| base_dir(p)).collect();
+        for dir in dirs.difference(&self.dirs) {
+            watcher
+                .watch(dir, RecursiveMode::NonRecursive)
+                .map_err(|source| WatchError::Watch {
+                    dir: dir.clone(),
+                    source,
+                })?;
+        }
+        for dir in self.dirs.difference(&dirs) {
+            let _ = watcher.unwatch(dir);
+        }
+        self.names = inputs
+            .iter()
+            .filter_map(|p| p.file_name().map(OsString::from))
+            .collect();
+        self.dirs = dirs;
+        Ok(())
+    }
+
+    /// Whether an event may change what the inputs read as: a write, create,
+    /// remove or rename of one of the files, or of a Kubernetes `..data`-style
+    /// entry (`..data`, `..2024_…`, `..data_tmp`). Opens and reads are not
+    /// (the reloader's own reads would otherwise trigger reloads).
+    fn is_relevant(&self, event: &notify::Event) -> bool {
+        let kind_matters = match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+            EventKind::Access(_) => false,
+            _ => true,
+        };
+        kind_matters
+            && (event.paths.is_empty()
+                || event.paths.iter().any(|p| {
+                    p.file_name().is_some_and(|name| {
+                        self.names.contains(name) || name.to_string_lossy().starts_with("..")
+                    })
+                }))
+    }
+}
+
+pub(super) struct Reloader {
+    pub config_path: PathBuf,
+    pub handle: Arc<ArcSwap<Snapshot>>,
+    pub options: WatchOptions,
+    pub on_event: Box<dyn FnMut(ReloadEvent) + Send>,
+    pub watcher: RecommendedWatcher,
+    pub watched: Watched,
+}
+
+impl Reloader {
+    pub fn run(mut self, rx: &Receiver<Message>) {
+        // Catch a change made between the caller's `load()` and the watch.
+        self.reload(false);
+        while let Ok(message) = rx.recv() {
+            match message {
+                Message::Stop => return,
+                Message::ReloadNow => self.reload(true),
+                Message::Fs(Ok(event)) if !self.watched.is_relevant(&event) => {}
+                // An error (e.g. a lost-event overflow) may hide a change: reload.
+                Message::Fs(_) => match self.debounce(rx) {
+                    Settled::Reload => self.reload(true),
+                    Settled::Stop => return,
+                },
+            }
+        }
+    }
+
+    /// Waits until no relevant event arrived for `quiet`, or `max_delay` after
+    /// the first one: a burst of writes becomes one reload.
+    fn debounce(&self, rx: &Receiver<Message>) -> Settled {
+        let first = Instant::now();
+        let mut last = first;
+        loop {
+            let deadline = (last + self.options.quiet).min(first + self.options.max_delay);
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(Message::Fs(Ok(event))) if !self.watched.is_relevant(&event) => {}
+                Ok(Message::Fs(_)) => last = Instant::now(),
+                Ok(Message::ReloadNow) | Err(RecvTimeoutError::Timeout) => return Settled::Reload,
+                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return Settled::Stop,
+            }
+        }
+    }
+
+    /// One attempt: re-read, skip if the content hash is unchanged, compile,
+    /// swap only on success, report the outcome.
+    fn reload(&mut self, report_unchanged: bool) {
+        let started = Instant::now();
+        let current = self.handle.load_full();
+        let event = match read_inputs(&Fs, &self.config_path) {
+            Err(rejection) => ReloadEvent::Rejected {
+                revision_tried: rejection.revision,
+                current: current.revision.clone(),
+                errors: rejection.errors,
+            },
+            Ok(inputs) if inputs.revision == current.revision => {
+                if !report_unchanged {
+                    return;
+                }
+                ReloadEvent::Unchanged {
+                    revision: inputs.revision,
+                }
+            }
+            Ok(inputs) => match compile(inputs) {
+                Ok(snapshot) => {
+                    let revision = snapshot.revision.clone();
+                    let inputs = snapshot.inputs.clone();
+                    self.handle.store(Arc::new(snapshot));
+                    let took = started.elapsed();
+                    // A failure to watch a new directory is reported, but the
+                    // snapshot compiled and serves.
+                    if let Err(e) = self.watched.update(&mut self.watcher, &inputs) {
+                        (self.on_event)(ReloadEvent::WatchFailed {
+                            message: e.to_string(),
+                        });
+                    }
+                    ReloadEvent::Applied {
+                        revision,
+                        previous: current.revision.clone(),
+                        took,
+                    }
+                }
+                Err(rejection) => ReloadEvent::Rejected {
+                    revision_tried: rejection.revision,
+                    current: current.revision.clone(),
+                    errors: rejection.errors,
+                },
+            },
+        };
+        (self.on_event)(event);
+    }
+}
+
+enum Settled {
+    Reload,
+    Stop,
+}
