@@ -218,12 +218,13 @@ pub enum Scope {
     Label(String),
 }
 
-/// Reads YAML the way policy documents are read: an enum value may be written
-/// as a single-key map (`{user: alice}`, the form JSON uses too) as well as with
-/// a YAML tag (`!user alice`), at any depth.
+/// Reads YAML the way policy documents are read: an enum value (a principal,
+/// a scope, a team member) is written as a single-key map, `{user: alice}`, the
+/// same form JSON uses, at any depth. (YAML tags such as `!user alice` are not
+/// accepted.)
 ///
 /// Use this for any file that embeds policy types (scenario files, route
-/// configs): plain `serde_yaml_ng::from_str` only accepts the tag form.
+/// configs): plain `serde_yaml_ng::from_str` accepts only the tag form.
 pub fn from_yaml_str<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, serde_yaml_ng::Error> {

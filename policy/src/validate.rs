@@ -13,8 +13,10 @@
 //!   `users[alice].memberships[0].org`, `orgs[acme].services[checkout].team[0].member`;
 //! - fields follow with a dot: `orgs[acme].grants[g1].scope.resource`.
 //!
-//! Faults are reported in document order: `version`, then each org (its id,
-//! groups, services, resources, dependency cycles, grants), then users.
+//! Faults are reported in a fixed order that follows the document: `version`;
+//! empty and repeated org ids; then for each org the ids of its groups,
+//! services, resources and grants, then its groups, services, resources,
+//! dependency cycles and grants; then user ids and memberships.
 
 use std::fmt;
 

@@ -112,9 +112,7 @@ fn check_resource(resource: &Resource, path: &str, index: &OrgIndex<'_>, report:
 fn check_grant(grant: &Grant, path: &str, index: &OrgIndex<'_>, report: &mut Report) {
     index.principal(&grant.principal, &format!("{path}.principal"), report);
     match &grant.scope {
-        Scope::Resource(id) => {
-            index.resource(id, format!("{path}.scope.resource"), report);
-        }
+        Scope::Resource(id) => index.resource(id, format!("{path}.scope.resource"), report),
         Scope::Service(id) => index.service(id, format!("{path}.scope.service"), report),
         Scope::Kind(kind) if kind.is_empty() => {
             report.push(format!("{path}.scope.kind"), "kind is empty")

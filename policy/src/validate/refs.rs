@@ -6,26 +6,34 @@ use super::Report;
 use super::index::DocumentIndex;
 use crate::document::{Org, Principal};
 
+/// What an id in the service and resource id space names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Entity<'a> {
+    Service,
+    /// A resource, by kind (even a misdeclared kind `service`).
+    Resource(&'a str),
+}
+
 /// What references inside one org may name.
 #[derive(Debug)]
 pub(super) struct OrgIndex<'a> {
     pub org: &'a str,
     pub document: &'a DocumentIndex<'a>,
     pub groups: FxHashSet<&'a str>,
-    /// Services and resources (one id space) → kind; services have kind `service`.
-    pub kinds: FxHashMap<&'a str, &'a str>,
+    /// Services and resources (one id space) → what the id names.
+    pub kinds: FxHashMap<&'a str, Entity<'a>>,
 }
 
 impl<'a> OrgIndex<'a> {
     pub fn new(org: &'a Org, document: &'a DocumentIndex<'a>) -> OrgIndex<'a> {
         let mut kinds = FxHashMap::default();
         for service in &org.services {
-            kinds.entry(service.id.as_str()).or_insert("service");
+            kinds.entry(service.id.as_str()).or_insert(Entity::Service);
         }
         for resource in &org.resources {
             kinds
                 .entry(resource.id.as_str())
-                .or_insert(resource.kind.as_str());
+                .or_insert(Entity::Resource(&resource.kind));
         }
         OrgIndex {
             org: &org.id,
@@ -60,24 +68,28 @@ impl<'a> OrgIndex<'a> {
                 path,
                 format!("unknown service `{id}` in org `{}`", self.org),
             ),
-            Some(&"service") => {}
-            Some(kind) => report.push(
+            Some(Entity::Service) => {}
+            Some(Entity::Resource("service")) => report.push(
+                path,
+                format!(
+                    "`{id}` is declared under `resources`; services are declared under `services`"
+                ),
+            ),
+            Some(Entity::Resource(kind)) => report.push(
                 path,
                 format!("`{id}` is a resource of kind `{kind}`, not a service"),
             ),
         }
     }
 
-    /// A service or a resource; returns its kind when it exists.
-    pub fn resource(&self, id: &str, path: String, report: &mut Report) -> Option<&'a str> {
-        let kind = self.kinds.get(id).copied();
-        if kind.is_none() {
+    /// A service or a resource.
+    pub fn resource(&self, id: &str, path: String, report: &mut Report) {
+        if !self.kinds.contains_key(id) {
             report.push(
                 path,
                 format!("unknown resource `{id}` in org `{}`", self.org),
             );
         }
-        kind
     }
 
     /// A resource of kind `environment`.
@@ -87,8 +99,11 @@ impl<'a> OrgIndex<'a> {
                 path,
                 format!("unknown environment `{id}` in org `{}`", self.org),
             ),
-            Some(&"environment") => {}
-            Some(kind) => report.push(
+            Some(Entity::Resource("environment")) => {}
+            Some(Entity::Service) => {
+                report.push(path, format!("`{id}` is a service, not an environment"))
+            }
+            Some(Entity::Resource(kind)) => report.push(
                 path,
                 format!("`{id}` is a resource of kind `{kind}`, not an environment"),
             ),
