@@ -128,8 +128,14 @@ pub fn generate_json(size: Size, seed: u64) -> String {
 }
 
 /// The document of `size` as YAML (slow at L: prefer [`generate_json`]).
+///
+/// Goes through a JSON value so that enums are written as maps
+/// (`member: {user: u1}`), the form documents use, rather than YAML tags.
 pub fn generate_yaml(size: Size, seed: u64) -> String {
-    serde_yaml_ng::to_string(&generate(size, seed)).unwrap_or_default()
+    serde_json::to_value(generate(size, seed))
+        .ok()
+        .and_then(|value| serde_yaml_ng::to_string(&value).ok())
+        .unwrap_or_default()
 }
 
 /// Which way a request stream leans.
