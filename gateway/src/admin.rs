@@ -1,0 +1,136 @@
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/policy`.
+//!
+//! Separate from the proxy listener (bind it to a private address), served
+//! by hyper on its own small runtime so it answers even when the proxy's
+//! workers are saturated.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::state::{Shared, unix_seconds};
+
+/// Serves the admin endpoints on `listener` until `stop` turns true.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let mut stopped = stop.clone();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = shared.clone();
+                let mut conn_stop = stop.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(handle(&shared, &req)) }
+                    });
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = conn_stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+                    }
+                });
+            }
+            _ = stopped.wait_for(|s| *s) => break,
+        }
+    }
+}
+
+/// Answers one admin request.
+pub fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n");
+    }
+    match req.uri().path() {
+        "/metrics" => metrics(shared),
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => {
+            if shared.draining.load(Ordering::Relaxed) {
+                text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+            } else {
+                // A snapshot is always loaded once the gateway has started:
+                // it refuses to start without one.
+                text(StatusCode::OK, "ready\n")
+            }
+        }
+        "/policy" => policy(shared),
+        _ => text(StatusCode::NOT_FOUND, "not found; try /metrics, /healthz, /readyz, /policy\n"),
+    }
+}
+
+fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
+    let snapshot = shared.snapshot.load();
+    let age = SystemTime::now().duration_since(snapshot.loaded_at).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    shared.metrics.snapshot_age.set(age);
+    match shared.metrics.encode() {
+        Ok(body) => Response::builder()
+            .status(StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_default(),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot encode metrics: {e}\n")),
+    }
+}
+
+/// The serving snapshot and the reload history, as JSON.
+pub fn policy_json(shared: &Shared) -> serde_json::Value {
+    let snapshot = shared.snapshot.load();
+    let status = shared.reloads.lock().map(|s| s.clone()).unwrap_or_default();
+    let rejected = status.last_rejected.map(|r| {
+        json!({
+            "at": unix_seconds(r.at),
+            "revision_tried": r.revision_tried,
+            "errors": r.errors.iter().map(|e| json!({
+                "kind": e.kind,
+                "file": e.file,
+                "line": e.line,
+                "column": e.column,
+                "route": e.route,
+                "message": e.message,
+                "text": e.to_string(),
+            })).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "revision": snapshot.revision,
+        "config_revision": snapshot.config_revision,
+        "policy_revision": snapshot.policy_revision,
+        "loaded_at": unix_seconds(snapshot.loaded_at),
+        "age_seconds": SystemTime::now().duration_since(snapshot.loaded_at).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        "config_path": snapshot.config_path,
+        "mode": snapshot.settings.mode.as_str(),
+        "counts": snapshot.policy.counts(),
+        "routes": snapshot.route_count(),
+        "last_rejected_reload": rejected,
+    })
+}
+
+fn policy(shared: &Shared) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec_pretty(&policy_json(shared)).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap_or_default()
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod admin;
+pub mod auth;
+pub mod canon;
+pub mod environment;
+pub mod launch;
+pub mod logging;
+pub mod metrics;
+pub mod proxy;
+pub mod record;
+pub mod respond;
+pub mod state;
+
+pub use launch::{Gateway, Options, Running, StartError};
+pub use proxy::{DECISION_ID_HEADER, USER_HEADER};

@@ -1,0 +1,191 @@
+//! The gateway's Prometheus metrics, on their own registry (so two gateways
+//! in one test process never share counters). Labels are bounded: route id,
+//! action, decision, reason code, mode, outcome — never a path, user or
+//! resource id.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Decision latency buckets, seconds: 50 ns to 1 ms.
+const DECISION_BUCKETS: &[f64] = &[
+    50e-9, 100e-9, 250e-9, 500e-9, 1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 1e-3,
+];
+
+/// Request latency buckets, seconds: 100 µs to 10 s.
+const REQUEST_BUCKETS: &[f64] = &[
+    100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Every metric, registered on [`Metrics::registry`].
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `route`, `action`, `decision` (`allow`/`deny`), `code` (headline reason, `none` on allow), `mode`.
+    pub decisions: IntCounterVec,
+    /// Time inside the policy engine for one request (all its checks).
+    pub decision_seconds: Histogram,
+    /// End to end, by `route` and `outcome`.
+    pub request_seconds: HistogramVec,
+    /// Requests answered before a decision: `stage` and `reason`.
+    pub rejected: IntCounterVec,
+    /// `route`, `kind` (`connect`, `timeout`, `other`).
+    pub upstream_errors: IntCounterVec,
+    /// `outcome`: `applied`, `unchanged`, `rejected`.
+    pub reloads: IntCounterVec,
+    pub last_reload_success: Gauge,
+    /// 1, with the serving revisions as labels.
+    pub snapshot_info: GaugeVec,
+    /// Objects in the serving snapshot, by `kind`.
+    pub snapshot_objects: GaugeVec,
+    /// Seconds since the serving snapshot was built (set at scrape time).
+    pub snapshot_age: Gauge,
+    /// Shadow-mode denials that were forwarded anyway: `route`, `action`, `code`.
+    pub shadow_would_deny: IntCounterVec,
+    /// Internal failures answered with 500: `kind`.
+    pub internal_errors: IntCounterVec,
+    /// Verified tokens currently cached.
+    pub token_cache_entries: IntGauge,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, prometheus::Error> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, prometheus::Error> {
+    let g = GaugeVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> Result<Gauge, prometheus::Error> {
+    let g = Gauge::new(name, help)?;
+    registry.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let r = &registry;
+        let decision_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "reqflo_gateway_decision_duration_seconds",
+                "Time spent in the policy engine deciding one request",
+            )
+            .buckets(DECISION_BUCKETS.to_vec()),
+        )?;
+        r.register(Box::new(decision_seconds.clone()))?;
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("reqflo_gateway_request_duration_seconds", "End-to-end request latency by route and outcome")
+                .buckets(REQUEST_BUCKETS.to_vec()),
+            &["route", "outcome"],
+        )?;
+        r.register(Box::new(request_seconds.clone()))?;
+        let token_cache_entries = IntGauge::new("reqflo_gateway_token_cache_entries", "Verified tokens currently cached")?;
+        r.register(Box::new(token_cache_entries.clone()))?;
+        Ok(Metrics {
+            decisions: counter(
+                r,
+                "reqflo_gateway_decisions_total",
+                "Policy decisions by route, action, decision, headline reason code and mode",
+                &["route", "action", "decision", "code", "mode"],
+            )?,
+            decision_seconds,
+            request_seconds,
+            rejected: counter(
+                r,
+                "reqflo_gateway_rejected_total",
+                "Requests answered before a policy decision, by pipeline stage and reason",
+                &["stage", "reason"],
+            )?,
+            upstream_errors: counter(
+                r,
+                "reqflo_gateway_upstream_errors_total",
+                "Failures talking to an upstream, by route and kind",
+                &["route", "kind"],
+            )?,
+            reloads: counter(r, "reqflo_gateway_reloads_total", "Config and policy reload attempts by outcome", &["outcome"])?,
+            last_reload_success: gauge(
+                r,
+                "reqflo_gateway_last_reload_success_timestamp_seconds",
+                "Unix time the serving snapshot was swapped in",
+            )?,
+            snapshot_info: gauge_vec(
+                r,
+                "reqflo_gateway_snapshot_info",
+                "The serving snapshot's revisions (value is always 1)",
+                &["revision", "config_revision", "policy_revision"],
+            )?,
+            snapshot_objects: gauge_vec(
+                r,
+                "reqflo_gateway_snapshot_objects",
+                "Objects in the serving snapshot by kind",
+                &["kind"],
+            )?,
+            snapshot_age: gauge(r, "reqflo_gateway_snapshot_age_seconds", "Seconds since the serving snapshot was built")?,
+            shadow_would_deny: counter(
+                r,
+                "reqflo_gateway_shadow_would_deny_total",
+                "Requests a shadow-mode route forwarded although the policy denied them",
+                &["route", "action", "code"],
+            )?,
+            internal_errors: counter(
+                r,
+                "reqflo_gateway_internal_errors_total",
+                "Internal failures answered with 500, by kind",
+                &["kind"],
+            )?,
+            token_cache_entries,
+            registry,
+        })
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The text exposition of every metric.
+    pub fn encode(&self) -> Result<String, prometheus::Error> {
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
+        Ok(String::from_utf8_lossy(&buf).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        let m = Metrics::new().unwrap();
+        m.decisions.with_label_values(&["r", "run", "allow", "none", "enforce"]).inc();
+        m.rejected.with_label_values(&["canonicalize", "dot_segment"]).inc();
+        m.upstream_errors.with_label_values(&["r", "connect"]).inc();
+        m.reloads.with_label_values(&["applied"]).inc();
+        m.snapshot_info.with_label_values(&["a", "b", "c"]).set(1.0);
+        m.snapshot_objects.with_label_values(&["users"]).set(3.0);
+        m.shadow_would_deny.with_label_values(&["r", "run", "permission_missing"]).inc();
+        m.internal_errors.with_label_values(&["panic"]).inc();
+        m.request_seconds.with_label_values(&["r", "allow"]).observe(0.001);
+        m.decision_seconds.observe(300e-9);
+        let text = m.encode().unwrap();
+        for family in m.registry().gather() {
+            let name = family.name();
+            assert!(name.starts_with("reqflo_gateway_"), "{name}");
+            let kind = family.get_field_type();
+            match kind {
+                prometheus::proto::MetricType::COUNTER => assert!(name.ends_with("_total"), "{name}"),
+                prometheus::proto::MetricType::HISTOGRAM => assert!(name.ends_with("_seconds"), "{name}"),
+                _ => assert!(!name.ends_with("_total"), "{name}"),
+            }
+        }
+        assert!(text.contains("reqflo_gateway_decision_duration_seconds_bucket{le=\"0.00000025\"} 0"), "{text}");
+        assert!(text.contains("reqflo_gateway_decision_duration_seconds_bucket{le=\"0.0000005\"} 1"), "{text}");
+        assert!(text.contains("reqflo_gateway_decisions_total{action=\"run\",code=\"none\",decision=\"allow\",mode=\"enforce\",route=\"r\"} 1"));
+    }
+}

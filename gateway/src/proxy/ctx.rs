@@ -1,0 +1,99 @@
+//! The per-request context: what `request_filter` decided, for the later
+//! phases and for `logging`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqflo_config::{Mode, Snapshot};
+use reqflo_policy::Decision;
+
+use super::decide::Asked;
+use crate::respond::{Refusal, UpstreamFailure};
+
+/// Where in the pipeline a request was answered without a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Canonicalize,
+    Authenticate,
+    Route,
+    Environment,
+    Decide,
+}
+
+impl Stage {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Canonicalize => "canonicalize",
+            Stage::Authenticate => "authenticate",
+            Stage::Route => "route",
+            Stage::Environment => "environment",
+            Stage::Decide => "decide",
+        }
+    }
+}
+
+/// What the pipeline concluded.
+#[derive(Debug, Default)]
+pub enum Verdict {
+    /// `request_filter` has not concluded (or pingora failed before it ran).
+    #[default]
+    Pending,
+    /// A public route: forwarded without identity or decision.
+    Public,
+    /// The policy was asked; forwarded when allowed or in shadow mode.
+    Decided { asked: Asked, decision: Decision },
+    /// Answered by the gateway itself.
+    Refused { stage: Stage, refusal: Refusal },
+}
+
+/// Per-request state.
+#[derive(Debug)]
+pub struct Ctx {
+    pub start: Instant,
+    pub decision_id: String,
+    /// The one snapshot this request sees (one `load()`).
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// The canonical request target forwarded upstream.
+    pub target: Option<String>,
+    pub route: Option<Arc<str>>,
+    pub upstream: Option<Arc<str>>,
+    /// The upstream's resolved address (`Some(None)`: it did not resolve).
+    pub upstream_addr: Option<Option<SocketAddr>>,
+    pub mode: Mode,
+    pub user: Option<Arc<str>>,
+    pub verdict: Verdict,
+    /// Time in the policy engine.
+    pub decision_time: Option<Duration>,
+    /// The body read to find the environment, re-emitted upstream unchanged.
+    pub body: Option<Bytes>,
+    /// Whether the buffered body has been handed to the upstream.
+    pub body_sent: bool,
+    pub upstream_failure: Option<UpstreamFailure>,
+}
+
+impl Ctx {
+    pub fn new(decision_id: String) -> Ctx {
+        Ctx {
+            start: Instant::now(),
+            decision_id,
+            snapshot: None,
+            target: None,
+            route: None,
+            upstream: None,
+            upstream_addr: None,
+            mode: Mode::Enforce,
+            user: None,
+            verdict: Verdict::Pending,
+            decision_time: None,
+            body: None,
+            body_sent: false,
+            upstream_failure: None,
+        }
+    }
+
+    pub fn revision(&self) -> Option<&str> {
+        self.snapshot.as_deref().map(|s| s.revision.as_str())
+    }
+}

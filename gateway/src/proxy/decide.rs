@@ -1,0 +1,74 @@
+//! Step 5: ask the policy, for the route's check and every `also` check,
+//! with a panic caught at the boundary (a panic denies with 500).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use reqflo_config::{Check, RouteMatch};
+use reqflo_policy::{Action, Decision, Request};
+
+use crate::respond::Internal;
+
+/// One question put to the policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub org: String,
+    pub action: Action,
+    pub resource: String,
+    pub environment: Option<String>,
+}
+
+/// The answer for a whole request: the first deny, else the route's own allow.
+#[derive(Debug)]
+pub struct Answer {
+    /// The question the answer is about (an `also` check when that denied).
+    pub asked: Asked,
+    pub decision: Decision,
+    /// Time in the engine, all checks together.
+    pub took: Duration,
+}
+
+/// Renders the check's org and resource from the path parameters.
+pub fn resolve(check: &Check, matched: &RouteMatch<'_, '_>, environment: Option<String>) -> Result<Asked, Internal> {
+    let org = check.org.render(|p| matched.param(p)).ok_or(Internal::Route)?.into_owned();
+    let resource = check.resource.render(|p| matched.param(p)).ok_or(Internal::Route)?.into_owned();
+    Ok(Asked { org, action: check.action, resource, environment })
+}
+
+/// Decides the route's check, then each `also` check (same user, org and
+/// environment); the first deny is the answer.
+pub fn decide(
+    policy: &reqflo_policy::Snapshot,
+    user: &str,
+    check: &Check,
+    matched: &RouteMatch<'_, '_>,
+    main: Asked,
+) -> Result<Answer, Internal> {
+    let start = Instant::now();
+    let first = decide_one(policy, user, &main)?;
+    if !first.allowed {
+        return Ok(Answer { asked: main, decision: first, took: start.elapsed() });
+    }
+    for also in &check.also {
+        let resource = also.resource.render(|p| matched.param(p)).ok_or(Internal::Route)?.into_owned();
+        let asked =
+            Asked { org: main.org.clone(), action: also.action, resource, environment: main.environment.clone() };
+        let decision = decide_one(policy, user, &asked)?;
+        if !decision.allowed {
+            return Ok(Answer { asked, decision, took: start.elapsed() });
+        }
+    }
+    Ok(Answer { asked: main, decision: first, took: start.elapsed() })
+}
+
+/// One decision; a panic in the engine becomes [`Internal::Panic`], never an allow.
+pub fn decide_one(policy: &reqflo_policy::Snapshot, user: &str, asked: &Asked) -> Result<Decision, Internal> {
+    let request = Request {
+        org: &asked.org,
+        user,
+        action: asked.action.as_str(),
+        resource: &asked.resource,
+        environment: asked.environment.as_deref(),
+    };
+    catch_unwind(AssertUnwindSafe(|| reqflo_policy::decide(policy, &request))).map_err(|_| Internal::Panic)
+}

@@ -1,0 +1,122 @@
+//! Step 7, allow: forwarding to the route's upstream with the verified
+//! identity and the decision id, the very same body bytes that were parsed,
+//! and no retry.
+
+use bytes::Bytes;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use pingora::upstreams::peer::HttpPeer;
+use reqflo_config::{Identity, Mode};
+
+use super::ctx::{Ctx, Verdict};
+use super::{DECISION_ID_HEADER, USER_HEADER};
+use crate::canon::same_name;
+use crate::respond::{Internal, Refusal, UpstreamFailure};
+
+/// Whether the pipeline concluded this request may go upstream.
+fn may_forward(ctx: &Ctx) -> bool {
+    match &ctx.verdict {
+        Verdict::Public => true,
+        Verdict::Decided { decision, .. } => decision.allowed || ctx.mode == Mode::Shadow,
+        Verdict::Pending | Verdict::Refused { .. } => false,
+    }
+}
+
+/// The upstream peer of the matched route, with its timeouts.
+pub fn peer(ctx: &Ctx) -> Result<Box<HttpPeer>> {
+    // Defence in depth: only a request the pipeline let through connects.
+    if !may_forward(ctx) {
+        return Error::e_explain(InternalError, "no forwarding verdict");
+    }
+    let (Some(snapshot), Some(name)) = (ctx.snapshot.as_ref(), ctx.upstream.as_ref()) else {
+        return Error::e_explain(InternalError, "no upstream chosen");
+    };
+    let Some(upstream) = snapshot.settings.upstreams.get(name) else {
+        return Error::e_explain(InternalError, "upstream not in snapshot");
+    };
+    let Some(Some(addr)) = ctx.upstream_addr else {
+        return Error::e_explain(ConnectNoRoute, "upstream address does not resolve");
+    };
+    let mut peer = HttpPeer::new(addr, upstream.tls, upstream.sni.clone());
+    peer.options.connection_timeout = Some(upstream.connect_timeout);
+    peer.options.total_connection_timeout = Some(upstream.connect_timeout);
+    peer.options.read_timeout = Some(upstream.read_timeout);
+    peer.options.write_timeout = Some(upstream.read_timeout);
+    Ok(Box::new(peer))
+}
+
+/// The forwarded request: the canonical target, client-supplied identity
+/// headers removed (every spelling), the verified user and the decision id added.
+pub fn request_headers(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
+    if let Some(target) = &ctx.target {
+        request.set_raw_path(target.as_bytes())?;
+    }
+    let trusted = ctx.snapshot.as_ref().and_then(|s| match &s.settings.identity {
+        Identity::TrustedHeader(t) => Some(t.header.clone()),
+        Identity::Jwt(_) => None,
+    });
+    let strip: Vec<http::HeaderName> = request
+        .headers
+        .keys()
+        .filter(|k| {
+            let k = k.as_str();
+            same_name(k, USER_HEADER)
+                || same_name(k, DECISION_ID_HEADER)
+                || trusted.as_deref().is_some_and(|t| same_name(k, t))
+        })
+        .cloned()
+        .collect();
+    for name in strip {
+        request.remove_header(&name);
+    }
+    request.insert_header(DECISION_ID_HEADER, ctx.decision_id.as_str())?;
+    if let Some(user) = &ctx.user {
+        request.insert_header(USER_HEADER, &**user)?;
+    }
+    Ok(())
+}
+
+/// Re-emits the body read for the environment: exactly the parsed bytes,
+/// once, however pingora chunks what it replays.
+pub fn body(chunk: &mut Option<Bytes>, ctx: &mut Ctx) {
+    let Some(buffered) = &ctx.body else {
+        return;
+    };
+    if ctx.body_sent {
+        *chunk = None;
+    } else {
+        *chunk = Some(buffered.clone());
+        ctx.body_sent = true;
+    }
+}
+
+/// The gateway's answer to a failure pingora reports, if it should answer.
+pub fn classify_failure(e: &Error, ctx: &Ctx) -> Option<Refusal> {
+    match e.esource() {
+        ErrorSource::Upstream => Some(Refusal::Upstream(upstream_kind(e))),
+        ErrorSource::Downstream => match e.etype() {
+            ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => None,
+            _ => Some(Refusal::Malformed(crate::canon::Rejection::BadRequest)),
+        },
+        ErrorSource::Internal | ErrorSource::Unset => match e.etype() {
+            ErrorType::ConnectTimedout
+            | ErrorType::ConnectRefused
+            | ErrorType::ConnectNoRoute
+            | ErrorType::ConnectError
+            | ErrorType::ReadTimedout
+            | ErrorType::WriteTimedout
+                if may_forward(ctx) =>
+            {
+                Some(Refusal::Upstream(upstream_kind(e)))
+            }
+            _ => Some(Refusal::Internal(Internal::Bug)),
+        },
+    }
+}
+
+fn upstream_kind(e: &Error) -> UpstreamFailure {
+    match e.etype() {
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => UpstreamFailure::Timeout,
+        _ => UpstreamFailure::Unavailable,
+    }
+}

@@ -1,0 +1,169 @@
+//! The pingora proxy: enforce in `request_filter`, record in `logging`.
+//!
+//! `request_filter` runs the whole pipeline (canonicalize → authenticate →
+//! route → environment → decide) and either answers the request itself
+//! (`Ok(true)`: nothing is sent upstream, no upstream connection is opened)
+//! or lets pingora forward it to the route's upstream.
+
+pub mod ctx;
+pub mod decide;
+mod forward;
+mod pipeline;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+
+use crate::record;
+use crate::respond::{Refusal, Response};
+use crate::state::Shared;
+use ctx::{Ctx, Stage, Verdict};
+
+/// The request and response header carrying the decision id.
+pub const DECISION_ID_HEADER: &str = "x-reqflo-decision-id";
+/// The request header carrying the verified user id upstream.
+pub const USER_HEADER: &str = "x-reqflo-user";
+
+/// The gateway's [`ProxyHttp`] implementation.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub shared: Arc<Shared>,
+}
+
+impl Gate {
+    /// Writes a gateway-built response: `Content-Length` set, so the client
+    /// connection stays usable (pingora issue #766).
+    async fn answer(&self, session: &mut Session, ctx: &mut Ctx, stage: Stage, refusal: Refusal) -> Result<bool> {
+        let response = refusal.render(&ctx.decision_id, ctx.revision());
+        ctx.verdict = match (ctx.verdict_taken(), refusal) {
+            (Some(v), _) => v,
+            (None, refusal) => Verdict::Refused { stage, refusal },
+        };
+        write_response(session, &ctx.decision_id, &response).await?;
+        Ok(true)
+    }
+}
+
+/// Sends `response` with its status, JSON body, length and decision id.
+pub async fn write_response(session: &mut Session, decision_id: &str, response: &Response) -> Result<()> {
+    let mut header = ResponseHeader::build(response.status, Some(4))?;
+    header.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    header.insert_header(http::header::CONTENT_LENGTH, response.body.len().to_string())?;
+    header.insert_header(http::header::CACHE_CONTROL, "no-store")?;
+    header.insert_header(DECISION_ID_HEADER, decision_id)?;
+    if let Some(challenge) = &response.challenge {
+        header.insert_header(http::header::WWW_AUTHENTICATE, challenge.as_str())?;
+    }
+    session.write_response_header(Box::new(header), false).await?;
+    session.write_response_body(Some(response.body.clone()), true).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl ProxyHttp for Gate {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx::new(self.shared.ids.next())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        match pipeline::run(&self.shared, session, ctx).await {
+            pipeline::Next::Forward => Ok(false),
+            pipeline::Next::Answer(stage, refusal) => self.answer(session, ctx, stage, refusal).await,
+        }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        forward::body(body, ctx);
+        Ok(())
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        forward::peer(ctx)
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let _ = session;
+        forward::request_headers(upstream_request, ctx)
+    }
+
+    async fn response_filter(&self, _session: &mut Session, response: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+        response.insert_header(DECISION_ID_HEADER, ctx.decision_id.as_str())?;
+        Ok(())
+    }
+
+    fn fail_to_connect(&self, _session: &mut Session, _peer: &HttpPeer, _ctx: &mut Ctx, mut e: Box<Error>) -> Box<Error> {
+        // Never retry: a retry could reach a different backend state than the
+        // one the decision was made for, and must not repeat a write.
+        e.set_retry(false);
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        _session: &mut Session,
+        e: Box<Error>,
+        _ctx: &mut Ctx,
+        _client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("peer: {peer}"));
+        e.set_retry(false);
+        e
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        let refusal = forward::classify_failure(e, ctx);
+        let mut code = 0;
+        if let Some(refusal) = refusal {
+            if let Refusal::Upstream(f) = &refusal {
+                ctx.upstream_failure = Some(*f);
+            }
+            let response = refusal.render(&ctx.decision_id, ctx.revision());
+            code = response.status;
+            if session.response_written().is_none() {
+                if let Refusal::Internal(_) = &refusal
+                    && matches!(ctx.verdict, Verdict::Pending)
+                {
+                    ctx.verdict = Verdict::Refused { stage: Stage::Decide, refusal: refusal.clone() };
+                }
+                if write_response(session, &ctx.decision_id, &response).await.is_err() {
+                    code = 0;
+                }
+            }
+        }
+        FailToProxy { error_code: code, can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        record::request(&self.shared, ctx, status);
+    }
+}
+
+impl Ctx {
+    /// A policy denial keeps its `Decided` verdict when it is answered.
+    fn verdict_taken(&mut self) -> Option<Verdict> {
+        match self.verdict {
+            Verdict::Decided { .. } => Some(std::mem::take(&mut self.verdict)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Steps 1–6 in order, for one request: canonicalize → route (public routes
+//! stop here) → authenticate → no route? → environment → decide.
+
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use reqflo_config::{Access, EnvironmentSource, Mode, RouteMatch, Snapshot};
+
+use super::ctx::{Ctx, Stage, Verdict};
+use super::decide;
+use crate::auth::{self, AuthFailure};
+use crate::canon::{self, Canonical, Rules};
+use crate::environment::{self, EnvError};
+use crate::respond::{Denial, Refusal};
+use crate::state::{Derived, Shared};
+
+/// The most body bytes the gateway can buffer and replay upstream: pingora's
+/// retry buffer (64 KiB). A body-sourced environment is read up to the
+/// smaller of this and `limits.max_body_bytes`.
+pub const MAX_REPLAY_BODY: usize = 64 * 1024;
+
+/// What `request_filter` does next.
+#[derive(Debug)]
+pub enum Next {
+    Forward,
+    Answer(Stage, Refusal),
+}
+
+macro_rules! answer {
+    ($stage:expr, $refusal:expr) => {
+        return Next::Answer($stage, $refusal)
+    };
+}
+
+/// Runs the pipeline; on `Forward`, `ctx` holds the route, upstream, user and verdict.
+pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next {
+    // One load for the whole request.
+    let snapshot = shared.snapshot.load_full();
+    ctx.snapshot = Some(snapshot.clone());
+    let derived = shared.derived(&snapshot);
+    let settings = &snapshot.settings;
+
+    let canonical = {
+        let req = session.req_header();
+        match canon::canonicalize(req.raw_path(), &req.headers, &Rules::from(&settings.strict)) {
+            Ok(c) => c,
+            Err(r) => answer!(Stage::Canonicalize, Refusal::Malformed(r)),
+        }
+    };
+    ctx.target = Some(canonical.target.clone());
+
+    let method = session.req_header().method.as_str().to_owned();
+    let matched = snapshot.routes.lookup(&method, &canonical.path);
+    if let Some(m) = &matched {
+        select_route(ctx, &derived, m);
+        if matches!(m.route.access, Access::Public) {
+            ctx.verdict = Verdict::Public;
+            return Next::Forward;
+        }
+    }
+
+    // Identity comes before "no such route", so an anonymous caller learns
+    // nothing about which paths exist.
+    let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+    let cache = derived.token_scope.as_deref().map(|scope| (&shared.tokens, scope));
+    let now = crate::auth::now_seconds();
+    let principal = match auth::authenticate(&settings.identity, &session.req_header().headers, peer, cache, now) {
+        Ok(p) => p,
+        Err(AuthFailure::Ambiguous(r)) => answer!(Stage::Authenticate, Refusal::Malformed(r)),
+        Err(AuthFailure::Unauthenticated(e)) => answer!(Stage::Authenticate, Refusal::Unauthenticated(e)),
+    };
+    shared.metrics.token_cache_entries.set(i64::try_from(shared.tokens.len()).unwrap_or(i64::MAX));
+    ctx.user = Some(principal.user.clone());
+
+    let Some(matched) = matched else {
+        answer!(Stage::Route, Refusal::NoRoute);
+    };
+    let Access::Decide(check) = &matched.route.access else {
+        answer!(Stage::Route, Refusal::NoRoute);
+    };
+
+    let environment = match read_environment(session, &snapshot, &matched, check, &canonical, ctx).await {
+        Ok(e) => e,
+        Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
+    };
+
+    let asked = match decide::resolve(check, &matched, environment) {
+        Ok(a) => a,
+        Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
+    };
+    let answer = match decide::decide(&snapshot.policy, &principal.user, check, &matched, asked) {
+        Ok(a) => a,
+        Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
+    };
+    ctx.decision_time = Some(answer.took);
+    let allowed = answer.decision.allowed;
+    let denial = (!allowed && ctx.mode == Mode::Enforce).then(|| Denial {
+        decision: answer.decision.clone(),
+        action: answer.asked.action.as_str().to_owned(),
+        resource: answer.asked.resource.clone(),
+        environment: answer.asked.environment.clone(),
+        policy_revision: snapshot.revision.clone(),
+    });
+    ctx.verdict = Verdict::Decided { asked: answer.asked, decision: answer.decision };
+    match denial {
+        Some(d) => Next::Answer(Stage::Decide, Refusal::Denied(Box::new(d))),
+        None => Next::Forward,
+    }
+}
+
+fn select_route(ctx: &mut Ctx, derived: &Derived, m: &RouteMatch<'_, '_>) {
+    ctx.route = Some(m.route.id.clone());
+    ctx.upstream = Some(m.route.upstream.clone());
+    ctx.upstream_addr = Some(derived.upstream_addrs.get(&m.route.upstream).copied().flatten());
+    ctx.mode = m.route.mode;
+}
+
+async fn read_environment(
+    session: &mut Session,
+    snapshot: &Snapshot,
+    matched: &RouteMatch<'_, '_>,
+    check: &reqflo_config::Check,
+    canonical: &Canonical,
+    ctx: &mut Ctx,
+) -> Result<Option<String>, EnvError> {
+    let Some(source) = &check.environment else {
+        return Ok(None);
+    };
+    let value = match source {
+        EnvironmentSource::Body(field) => {
+            let limit = snapshot.settings.limits.max_body_bytes.min(MAX_REPLAY_BODY);
+            let body = read_body(session, limit).await?;
+            let value = environment::from_body(&body, field)?;
+            ctx.body = Some(body);
+            value
+        }
+        other => {
+            let headers = &session.req_header().headers;
+            environment::from_request(other, |p| matched.param(p), canonical, headers)?.map(str::to_owned)
+        }
+    };
+    if value.is_none() && check.environment_required {
+        return Err(EnvError::Missing(environment::describe(source)));
+    }
+    Ok(value)
+}
+
+/// Reads the whole body, up to `limit` bytes, into memory. Pingora's retry
+/// buffer keeps a copy, which is what it replays upstream on forwarding.
+async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, EnvError> {
+    let declared = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(EnvError::BodyTooLarge { limit });
+    }
+    session.as_downstream_mut().enable_retry_buffering();
+    let mut buf = BytesMut::new();
+    loop {
+        match session.as_downstream_mut().read_request_body().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > limit {
+                    return Err(EnvError::BodyTooLarge { limit });
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(_) => return Err(EnvError::BodyUnreadable),
+        }
+    }
+    Ok(buf.freeze())
+}

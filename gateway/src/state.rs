@@ -1,0 +1,207 @@
+//! What every request and the admin listener share: the swapped snapshot,
+//! the metrics, the token cache, the reload status, the decision-id source.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use reqflo_config::{ConfigError, ReloadEvent, Snapshot};
+
+use crate::auth::{self, TokenCache};
+use crate::metrics::Metrics;
+
+/// Shared by the proxy, the admin listener and the reload thread.
+#[derive(Debug)]
+pub struct Shared {
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
+    pub metrics: Metrics,
+    pub tokens: TokenCache,
+    pub reloads: Mutex<ReloadStatus>,
+    pub ids: DecisionIds,
+    /// Set when shutdown starts: `/readyz` turns 503 so balancers drain us.
+    pub draining: AtomicBool,
+    derived: ArcSwapOption<Derived>,
+}
+
+/// What the admin `/policy` page says about reloads.
+#[derive(Clone, Debug, Default)]
+pub struct ReloadStatus {
+    pub last_applied: Option<SystemTime>,
+    pub last_rejected: Option<RejectedReload>,
+}
+
+/// The most recent reload that did not compile.
+#[derive(Clone, Debug)]
+pub struct RejectedReload {
+    pub at: SystemTime,
+    pub revision_tried: Option<String>,
+    pub errors: Vec<ConfigError>,
+}
+
+/// Per-snapshot values computed once, not per request.
+#[derive(Debug)]
+pub struct Derived {
+    snapshot: Arc<Snapshot>,
+    /// The token cache scope of this snapshot's identity settings.
+    pub token_scope: Option<String>,
+    /// Each upstream's address, resolved once per snapshot (`None`: did not resolve).
+    pub upstream_addrs: HashMap<Arc<str>, Option<SocketAddr>>,
+}
+
+impl Shared {
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, metrics: Metrics) -> Shared {
+        let shared = Shared {
+            snapshot,
+            metrics,
+            tokens: TokenCache::new(),
+            reloads: Mutex::new(ReloadStatus::default()),
+            ids: DecisionIds::new(),
+            draining: AtomicBool::new(false),
+            derived: ArcSwapOption::empty(),
+        };
+        let current = shared.snapshot.load_full();
+        shared.publish_snapshot(&current);
+        if let Ok(mut status) = shared.reloads.lock() {
+            status.last_applied = Some(current.loaded_at);
+        }
+        shared
+    }
+
+    /// The per-snapshot values for `snapshot`, computed on first use.
+    pub fn derived(&self, snapshot: &Arc<Snapshot>) -> Arc<Derived> {
+        if let Some(d) = self.derived.load_full()
+            && Arc::ptr_eq(&d.snapshot, snapshot)
+        {
+            return d;
+        }
+        let d = Arc::new(Derived {
+            snapshot: snapshot.clone(),
+            token_scope: auth::cache_scope(&snapshot.settings.identity, &snapshot.revision),
+            upstream_addrs: snapshot
+                .settings
+                .upstreams
+                .iter()
+                .map(|(name, u)| (name.clone(), resolve(&u.host, u.port)))
+                .collect(),
+        });
+        self.derived.store(Some(d.clone()));
+        d
+    }
+
+    /// Sets the snapshot gauges to `snapshot`.
+    pub fn publish_snapshot(&self, snapshot: &Snapshot) {
+        let m = &self.metrics;
+        m.snapshot_info.reset();
+        m.snapshot_info
+            .with_label_values(&[&snapshot.revision, &snapshot.config_revision, &snapshot.policy_revision])
+            .set(1.0);
+        let counts = snapshot.policy.counts();
+        for (kind, n) in [
+            ("orgs", counts.orgs),
+            ("users", counts.users),
+            ("groups", counts.groups),
+            ("services", counts.services),
+            ("resources", counts.resources),
+            ("grants", counts.grants),
+            ("routes", snapshot.route_count()),
+        ] {
+            m.snapshot_objects.with_label_values(&[kind]).set(n as f64);
+        }
+        m.last_reload_success.set(unix_seconds(snapshot.loaded_at));
+    }
+
+    /// Records one reload attempt: log line, metrics and admin status together.
+    pub fn on_reload(&self, event: &ReloadEvent) {
+        self.metrics.reloads.with_label_values(&[event.outcome()]).inc();
+        match event {
+            ReloadEvent::Applied { revision, previous, took } => {
+                let current = self.snapshot.load_full();
+                self.publish_snapshot(&current);
+                if let Ok(mut status) = self.reloads.lock() {
+                    status.last_applied = Some(current.loaded_at);
+                }
+                tracing::info!(
+                    target: "reqflo_gateway::reload",
+                    outcome = "applied",
+                    revision = %revision,
+                    previous = %previous,
+                    took_ms = took.as_secs_f64() * 1e3,
+                    "policy reload applied"
+                );
+            }
+            ReloadEvent::Unchanged { revision } => {
+                tracing::debug!(target: "reqflo_gateway::reload", outcome = "unchanged", revision = %revision, "files changed, content did not");
+            }
+            ReloadEvent::Rejected { revision_tried, current, errors } => {
+                if let Ok(mut status) = self.reloads.lock() {
+                    status.last_rejected = Some(RejectedReload {
+                        at: SystemTime::now(),
+                        revision_tried: revision_tried.clone(),
+                        errors: errors.0.clone(),
+                    });
+                }
+                let first = errors.0.first().map(ToString::to_string).unwrap_or_default();
+                tracing::warn!(
+                    target: "reqflo_gateway::reload",
+                    outcome = "rejected",
+                    revision_tried = revision_tried.as_deref().unwrap_or("unreadable"),
+                    serving = %current,
+                    errors = errors.len(),
+                    first_error = %first,
+                    "policy reload rejected; the previous snapshot keeps serving"
+                );
+                for e in &errors.0 {
+                    tracing::warn!(target: "reqflo_gateway::reload", error = %e, "reload error");
+                }
+            }
+            ReloadEvent::WatchFailed { message } => {
+                tracing::warn!(target: "reqflo_gateway::reload", outcome = "watch_failed", %message, "a watched directory cannot be watched");
+            }
+        }
+    }
+}
+
+/// The first address of `host:port`; an IP literal needs no lookup.
+fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    (host, port).to_socket_addrs().ok()?.next()
+}
+
+/// Seconds since the epoch as a float, 0 before it.
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Unique decision ids: a random per-process prefix and a counter.
+#[derive(Debug)]
+pub struct DecisionIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl DecisionIds {
+    pub fn new() -> DecisionIds {
+        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let prefix = RandomState::new().hash_one((nanos, std::process::id()));
+        DecisionIds { prefix, next: AtomicU64::new(1) }
+    }
+
+    /// 24 hex digits, unique within this process and unlikely to repeat across processes.
+    pub fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:016x}{:08x}", self.prefix, n & 0xffff_ffff)
+    }
+}
+
+impl Default for DecisionIds {
+    fn default() -> Self {
+        DecisionIds::new()
+    }
+}
