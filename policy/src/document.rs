@@ -16,14 +16,17 @@ use crate::model::{
     ServiceRole, Visibility,
 };
 
-/// A whole policy document.
+/// A whole policy document: orgs (with their groups, services, resources and
+/// grants) and the users who belong to them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
     /// Free-form schema version marker; `1` today.
     #[serde(default = "default_version")]
     pub version: u32,
+    /// The organizations; each holds its groups, services, resources and grants.
     pub orgs: Vec<Org>,
+    /// Every user, with a membership per org they belong to.
     #[serde(default)]
     pub users: Vec<User>,
 }
@@ -36,15 +39,21 @@ fn default_version() -> u32 {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Org {
+    /// Unique among orgs; requests name the org by this id.
     pub id: String,
+    /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Groups of the org's users.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
+    /// Services, each with its team. Services and resources share one id space.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<Service>,
+    /// Everything else that can be viewed, used, run, edited or administered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<Resource>,
+    /// Grants: principal → actions and privileges on a scope.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<Grant>,
 }
@@ -53,9 +62,12 @@ pub struct Org {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct User {
+    /// Unique among users; requests name the user by this id.
     pub id: String,
+    /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// At most one membership per org.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub memberships: Vec<Membership>,
 }
@@ -64,8 +76,11 @@ pub struct User {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Membership {
+    /// The org's id.
     pub org: String,
+    /// Only `active` members are evaluated at all.
     pub status: MembershipStatus,
+    /// Org roles held directly (groups can add more).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<OrgRole>,
 }
@@ -74,10 +89,12 @@ pub struct Membership {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
+    /// Unique among the org's groups.
     pub id: String,
     /// Display name, used in explanations ("the Support Tier 2 group").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `local` or `scim` (managed by the identity provider).
     #[serde(default)]
     pub source: GroupSource,
     /// User ids.
@@ -92,17 +109,24 @@ pub struct Group {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    /// Unique among the org's services and resources.
     pub id: String,
+    /// Display name, used in explanations ("a Checkout service owner").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `org` (every active member may view it) or `restricted`.
     #[serde(default)]
     pub visibility: Visibility,
+    /// Who may discover the service when its visibility is `restricted`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub visible_to: Vec<Principal>,
+    /// `open`, `service_controlled` or `restricted`.
     #[serde(default)]
     pub access_mode: AccessMode,
+    /// Risk levels: `normal`, `sensitive`, `production`, `destructive`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk: Vec<RiskLevel>,
+    /// Free-form labels that grants can scope to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     /// The service team: seats of users or groups, each with a service role.
@@ -114,7 +138,9 @@ pub struct Service {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seat {
+    /// A user or a group of the org.
     pub member: TeamMember,
+    /// `owner`, `maintainer`, `runner`, `viewer` or `auditor`.
     pub role: ServiceRole,
 }
 
@@ -122,7 +148,9 @@ pub struct Seat {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TeamMember {
+    /// One user, by id.
     User(String),
+    /// Every member of a group, by group id.
     Group(String),
 }
 
@@ -130,25 +158,31 @@ pub enum TeamMember {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resource {
+    /// Unique among the org's services and resources.
     pub id: String,
     /// `journey`, `request_template`, `environment`, `auth_config`, `oauth_config`,
     /// `secret`, `component`, `mock`, `credential`, `runbook`,
     /// `integration_connection`, `billing_setting`, `org_settings`, … (open set;
     /// `service` is reserved for the `services` list).
     pub kind: String,
+    /// Display name, used in explanations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The owning service's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// `org` (every active member may view it) or `restricted`.
     #[serde(default)]
     pub visibility: Visibility,
     /// Who may discover a `restricted`-visibility resource (besides holders of
     /// a role or grant on it, and org owners).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub visible_to: Vec<Principal>,
+    /// `open` (member defaults apply), `service_controlled` (the owning
+    /// service's team decides) or `restricted` (explicit roles and grants only).
     #[serde(default)]
     pub access_mode: AccessMode,
+    /// Risk levels: `normal`, `sensitive`, `production`, `destructive`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk: Vec<RiskLevel>,
     /// A secret-backed component or auth config (kind `secret` is always secret-backed).
@@ -160,6 +194,7 @@ pub struct Resource {
     /// Resource-role assignments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<RoleAssignment>,
+    /// Free-form labels that grants can scope to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
 }
@@ -168,7 +203,9 @@ pub struct Resource {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleAssignment {
+    /// Who holds the role.
     pub principal: Principal,
+    /// `owner`, `maintainer`, `user` or `viewer`.
     pub role: ResourceRole,
 }
 
@@ -190,9 +227,13 @@ pub enum Principal {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
+    /// Unique among the org's grants; named in `allowed_by`.
     pub id: String,
+    /// Who receives the grant.
     pub principal: Principal,
+    /// Which resources it covers.
     pub scope: Scope,
+    /// Actions it allows on its scope. A grant needs at least one action or privilege.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Action>,
     /// Risk privileges the grant confers on its scope.
