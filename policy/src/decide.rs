@@ -8,7 +8,7 @@
 mod allowed_by;
 pub(crate) mod eval;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::compile::Snapshot;
 use crate::decision::{Decision, Request};

@@ -1,1 +1,143 @@
-use super::*;
+//! The snapshot's revision, counts, lookups and precomputed tables.
+
+use super::Snapshot;
+use crate::decide::tests::WORLD;
+use crate::decision::{AllowedBy, Request};
+use crate::document::Document;
+
+fn compile(text: &str) -> Snapshot {
+    Snapshot::compile(&Document::parse(text).unwrap()).unwrap()
+}
+
+#[test]
+fn snapshot_is_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<Snapshot>();
+}
+
+#[test]
+fn yaml_and_json_forms_have_one_revision() {
+    let doc = Document::from_yaml(WORLD).unwrap();
+    let json = serde_json::to_string_pretty(&doc).unwrap();
+    let a = compile(WORLD);
+    let b = compile(&json);
+    assert_eq!(a.revision(), b.revision());
+    assert_eq!(a.revision().len(), 16);
+    assert!(a.revision().chars().all(|c| c.is_ascii_hexdigit()));
+    let changed = compile(&WORLD.replace("name: Payments", "name: Payments Team"));
+    assert_ne!(a.revision(), changed.revision());
+}
+
+#[test]
+fn counts_and_lookups() {
+    let s = compile(WORLD);
+    let c = s.counts();
+    assert_eq!((c.orgs, c.users, c.groups, c.services), (2, 16, 3, 1));
+    assert_eq!(c.resources, 19);
+    assert_eq!(c.grants, 6);
+    assert!(s.has_org("acme") && !s.has_org("nope"));
+    assert_eq!(s.resource_kind("acme", "payments"), Some("service"));
+    assert_eq!(s.resource_kind("acme", "oauth-prod"), Some("oauth_config"));
+    assert_eq!(s.resource_kind("acme", "nope"), None);
+    assert_eq!(s.resource_kind("other", "deploy"), None);
+}
+
+#[test]
+fn closures_are_depth_first_pre_order_each_once() {
+    let s = compile(
+        r#"
+users: []
+orgs:
+  - id: o
+    resources:
+      - { id: a, kind: journey, depends_on: [b, d] }
+      - { id: b, kind: component, depends_on: [c, d] }
+      - { id: c, kind: component }
+      - { id: d, kind: component, depends_on: [e] }
+      - { id: e, kind: component }
+"#,
+    );
+    let org = &s.orgs[0];
+    let names = |id: &str| -> Vec<&str> {
+        let r = &org.resources[org.resource_index[id] as usize];
+        r.closure
+            .iter()
+            .map(|i| &*org.resources[*i as usize].id)
+            .collect()
+    };
+    assert_eq!(names("a"), ["b", "c", "d", "e"]);
+    assert_eq!(names("b"), ["c", "d", "e"]);
+    assert!(names("e").is_empty());
+}
+
+#[test]
+fn memberships_expand_groups_and_seats() {
+    let s = compile(WORLD);
+    let org = &s.orgs[s.org_index["acme"] as usize];
+    let member = |user: &str| {
+        let u = s.user_index[user];
+        let (_, slot) = s.user_orgs[u as usize]
+            .iter()
+            .find(|(o, _)| *o == s.org_index["acme"])
+            .unwrap();
+        &org.members[*slot as usize]
+    };
+    let payments = org.resource_index["payments"];
+    // mo sits on the team through the pay-maint group.
+    assert_ne!(member("mo").seat_roles(payments), 0);
+    assert_eq!(member("alice").seat_roles(payments), 0);
+    // gus holds org_owner through the owners group only.
+    assert!(member("gus").roles.contains(crate::OrgRole::OrgOwner));
+    assert!(
+        !member("gus")
+            .direct_roles
+            .contains(crate::OrgRole::OrgOwner)
+    );
+}
+
+/// More grants in one scope than are scanned: the bucket is probed by the
+/// user's principal keys and still finds the first grant in document order.
+#[test]
+fn large_buckets_are_probed_by_principal() {
+    let mut text = String::from(
+        "users:\n  - { id: u, memberships: [{ org: o, status: active, roles: [viewer] }] }\n",
+    );
+    for i in 0..40 {
+        text.push_str(&format!(
+            "  - {{ id: x{i}, memberships: [{{ org: o, status: active }}] }}\n"
+        ));
+    }
+    text.push_str("orgs:\n  - id: o\n    groups:\n      - { id: g, members: [u] }\n    resources:\n      - { id: j, kind: journey }\n    grants:\n");
+    for i in 0..40 {
+        text.push_str(&format!("      - {{ id: k{i}, principal: {{ user: x{i} }}, scope: {{ kind: journey }}, actions: [run] }}\n"));
+    }
+    text.push_str(
+        "      - { id: late, principal: { group: g }, scope: { kind: journey }, actions: [run] }\n",
+    );
+    text.push_str(
+        "      - { id: later, principal: { user: u }, scope: { kind: journey }, actions: [run] }\n",
+    );
+    let s = compile(&text);
+    let d = crate::decide(
+        &s,
+        &Request {
+            org: "o",
+            user: "u",
+            action: "run",
+            resource: "j",
+            environment: None,
+        },
+    );
+    assert_eq!(d.allowed_by, Some(AllowedBy::Grant { id: "late".into() }));
+    let d = crate::decide(
+        &s,
+        &Request {
+            org: "o",
+            user: "x7",
+            action: "run",
+            resource: "j",
+            environment: None,
+        },
+    );
+    assert_eq!(d.allowed_by, Some(AllowedBy::Grant { id: "k7".into() }));
+}
