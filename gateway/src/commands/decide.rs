@@ -1,25 +1,102 @@
-//! `reqflo-gateway decide`.
+//! `reqflo-gateway decide`: one request against a policy document, as JSON.
+//!
+//! Exit status: 0 allow, 3 deny, 2 unusable input (unreadable file, a parse
+//! error as `error: FILE:LINE:COLUMN: message`, or every validation error as
+//! `error: FILE: PATH: message`, all on standard error).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use reqflo_policy::{AllowedBy, Decision, Document, Reason, ReasonCode, Request, Snapshot, decide};
+use serde::Serialize;
+
+/// Exit status of an allowed request.
+const ALLOW: u8 = 0;
+/// Exit status of unusable input.
+const UNUSABLE: u8 = 2;
+/// Exit status of a denied request.
+const DENY: u8 = 3;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The policy document (YAML, or JSON when it starts with `{`).
     #[arg(long)]
     pub policy: PathBuf,
+    /// The org the request is made in.
     #[arg(long)]
     pub org: String,
+    /// The user making the request.
     #[arg(long)]
     pub user: String,
+    /// The action: `view`, `use`, `run`, `edit`, `administer`, `manage_*`, `attach`.
     #[arg(long)]
     pub action: String,
+    /// The target resource's id.
     #[arg(long)]
     pub resource: String,
+    /// The target environment's resource id, for runs.
     #[arg(long)]
     pub environment: Option<String>,
 }
 
+/// What `decide` prints.
+#[derive(Debug, Serialize)]
+struct Output<'a> {
+    allowed: bool,
+    code: Option<ReasonCode>,
+    message: &'a str,
+    reasons: &'a [Reason],
+    allowed_by: Option<&'a AllowedBy>,
+    revision: &'a str,
+}
+
 pub fn run(args: &Args) -> ExitCode {
-    let _ = args;
-    ExitCode::from(2)
+    let snapshot = match load(&args.policy) {
+        Ok(snapshot) => snapshot,
+        Err(lines) => {
+            for line in lines {
+                eprintln!("error: {line}");
+            }
+            return ExitCode::from(UNUSABLE);
+        }
+    };
+    let request = Request {
+        org: &args.org,
+        user: &args.user,
+        action: &args.action,
+        resource: &args.resource,
+        environment: args.environment.as_deref(),
+    };
+    let decision = decide(&snapshot, &request);
+    match render(&decision, snapshot.revision()) {
+        Ok(json) => println!("{json}"),
+        Err(e) => {
+            eprintln!("error: cannot print the decision: {e}");
+            return ExitCode::from(UNUSABLE);
+        }
+    }
+    ExitCode::from(if decision.allowed { ALLOW } else { DENY })
+}
+
+/// Reads, parses, validates and compiles the policy; on failure, the error
+/// lines to print (without the `error: ` prefix).
+fn load(path: &Path) -> Result<Snapshot, Vec<String>> {
+    let file = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![format!("{file}: cannot read policy file: {e}")])?;
+    let document = Document::parse(&text).map_err(|e| vec![e.located(&file.to_string())])?;
+    Snapshot::compile(&document)
+        .map_err(|errors| errors.0.iter().map(|e| format!("{file}: {e}")).collect())
+}
+
+fn render(decision: &Decision, revision: &str) -> serde_json::Result<String> {
+    let message = decision.message();
+    serde_json::to_string_pretty(&Output {
+        allowed: decision.allowed,
+        code: decision.code(),
+        message: &message,
+        reasons: &decision.reasons,
+        allowed_by: decision.allowed_by.as_ref(),
+        revision,
+    })
 }
