@@ -2,13 +2,17 @@
 
 use reqflo_policy::{Document, ReasonCode, Request, Snapshot, decide};
 
-fn snapshot() -> Snapshot {
-    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/worked.yaml"));
-    Snapshot::compile(&Document::parse(text).unwrap()).unwrap()
-}
-
 /// (user, action, resource, environment, headline code or `None` for allow, message)
-const TABLE: &[(&str, &str, &str, Option<&str>, Option<ReasonCode>, &str)] = &[
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<ReasonCode>,
+    &'static str,
+);
+
+const TABLE: &[Row] = &[
     (
         "tom",
         "run",
@@ -117,7 +121,8 @@ const TABLE: &[(&str, &str, &str, Option<&str>, Option<ReasonCode>, &str)] = &[
 
 #[test]
 fn the_readme_table_holds() {
-    let snapshot = snapshot();
+    let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/worked.yaml"));
+    let snapshot = Snapshot::compile(&Document::parse(text).unwrap()).unwrap();
     for &(user, action, resource, environment, code, message) in TABLE {
         let request = Request {
             org: "acme",
