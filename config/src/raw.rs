@@ -244,12 +244,13 @@ pub struct RawPublicPrefix {
 }
 
 impl RawConfig {
-    /// JSON if the text starts with `{`, else YAML.
+    /// JSON if the text starts with `{`, else YAML. Enums (`identity`) are
+    /// single-key maps in both, `identity: {jwt: {…}}`, not YAML tags.
     pub fn parse(text: &str) -> Result<RawConfig, RawParseError> {
         if text.trim_start().starts_with('{') {
             serde_json::from_str(text).map_err(RawParseError::Json)
         } else {
-            serde_yaml_ng::from_str(text).map_err(RawParseError::Yaml)
+            reqflo_policy::document::from_yaml_str(text).map_err(RawParseError::Yaml)
         }
     }
 }
