@@ -30,10 +30,7 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         _ => None,
     };
     let (Some(org), Some(member)) = (org, member) else {
-        return Decision::deny(vec![explain::not_member(
-            request,
-            user.is_none() && org.is_some(),
-        )]);
+        return Decision::deny(vec![explain::not_member(request)]);
     };
     if member.status != MembershipStatus::Active {
         return Decision::deny(vec![explain::inactive(request, member.status)]);
@@ -65,6 +62,6 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         Some(facts) if !failures.any() => {
             Decision::allow(allowed_by::allowed_by(&ctx, index, action, &facts))
         }
-        _ => Decision::deny(explain::reasons(&ctx, request, index, action, &failures)),
+        _ => Decision::deny(explain::reasons(&ctx, index, action, &failures)),
     }
 }

@@ -4,10 +4,8 @@
 #[cfg(test)]
 mod tests;
 
-use crate::compile::{KEY_GROUP, OrgData, PrincipalKey, ResourceData};
-use crate::decide::eval::{
-    Ctx, Failures, has_member_rights, resource_role_actions, risk_bit, service_role_actions,
-};
+use crate::compile::{Bucket, KEY_GROUP, KEY_NONE, OrgData, PrincipalKey, ResourceData, RoleSet};
+use crate::decide::eval::{Ctx, Failures, resource_role_actions, risk_bit};
 use crate::decision::{ObjectRef, Reason, ReasonCode, Request};
 use crate::model::{AccessMode, Action, MembershipStatus, OrgRole, RiskLevel, kind_noun};
 
@@ -31,16 +29,11 @@ fn object(kind: &str, id: Option<&str>) -> Option<ObjectRef> {
 }
 
 /// Step 1: unknown user, unknown org, or no membership.
-pub(crate) fn not_member(request: &Request<'_>, user_unknown: bool) -> Reason {
-    let object = if user_unknown {
-        object("user", Some(request.user))
-    } else {
-        object("org", Some(request.org))
-    };
+pub(crate) fn not_member(request: &Request<'_>) -> Reason {
     reason(
         ReasonCode::NotOrgMember,
         "You are not a member of this organization.".to_owned(),
-        object,
+        object("org", Some(request.org)),
     )
 }
 
@@ -68,7 +61,7 @@ pub(crate) fn unidentified(
         ));
     }
     if resource {
-        out.push(hidden(ReasonCode::ResourceNotFound, request.resource));
+        out.push(hidden(ReasonCode::ResourceNotFound));
     }
     if env && let Some(e) = request.environment {
         out.push(reason(
@@ -80,21 +73,15 @@ pub(crate) fn unidentified(
     out
 }
 
-/// `resource_not_found` and `not_visible` look the same: kind `resource`, the requested id.
-fn hidden(code: ReasonCode, requested: &str) -> Reason {
-    reason(code, HIDDEN.to_owned(), object("resource", Some(requested)))
+/// `resource_not_found` and `not_visible` look the same: one sentence, no object.
+fn hidden(code: ReasonCode) -> Reason {
+    reason(code, HIDDEN.to_owned(), None)
 }
 
 /// Steps 3–6: one reason per failed check, in flow order.
-pub(crate) fn reasons(
-    ctx: &Ctx<'_>,
-    request: &Request<'_>,
-    index: u32,
-    action: Action,
-    fail: &Failures,
-) -> Vec<Reason> {
+pub(crate) fn reasons(ctx: &Ctx<'_>, index: u32, action: Action, fail: &Failures) -> Vec<Reason> {
     if fail.not_visible {
-        return vec![hidden(ReasonCode::NotVisible, request.resource)];
+        return vec![hidden(ReasonCode::NotVisible)];
     }
     on_resource(ctx, index, action, fail, true)
 }
@@ -116,11 +103,7 @@ fn on_resource(
     let here = || object(kind, Some(&r.id));
     let mut out = Vec::new();
     if fail.not_visible {
-        out.push(reason(
-            ReasonCode::NotVisible,
-            HIDDEN.to_owned(),
-            object(kind, None),
-        ));
+        out.push(hidden(ReasonCode::NotVisible));
         return out;
     }
     if fail.admin {
@@ -131,23 +114,17 @@ fn on_resource(
         ));
     }
     if fail.missing {
-        let carried = if action == Action::Attach {
+        let named = if action == Action::Attach {
             Action::Use
         } else {
             action
         };
-        out.push(reason(
-            ReasonCode::PermissionMissing,
-            permission_sentence(ctx, index, r, action, carried),
-            here(),
-        ));
+        let message = permission_sentence(ctx, index, r, named, top);
+        out.push(reason(ReasonCode::PermissionMissing, message, here()));
     }
     if fail.missing_attach {
-        out.push(reason(
-            ReasonCode::PermissionMissing,
-            permission_sentence(ctx, index, r, action, Action::Attach),
-            here(),
-        ));
+        let message = permission_sentence(ctx, index, r, Action::Attach, top);
+        out.push(reason(ReasonCode::PermissionMissing, message, here()));
     }
     if fail.production {
         out.push(reason(
@@ -219,21 +196,22 @@ fn admin_sentence(action: Action, r: &ResourceData, noun: &str) -> String {
     fixed.to_owned()
 }
 
-/// `permission_missing`: the group sentence when only groups carry the
-/// action on R, else "You can view …" and what would grant it.
+/// `permission_missing` for the missing permission `action` on R: the group
+/// sentence when the grants covering R and the resource roles on R that carry
+/// it name only groups, else "You can view …" and what would grant it.
 fn permission_sentence(
     ctx: &Ctx<'_>,
     index: u32,
     r: &ResourceData,
     action: Action,
-    carried: Action,
+    top: bool,
 ) -> String {
     let org = ctx.org;
     let noun = kind_noun(org.kind_name(r));
     let mut groups: Vec<u32> = Vec::new();
     let mut other = false;
     let mut note = |p: PrincipalKey| {
-        if p >> 32 == KEY_GROUP && p != crate::compile::KEY_NONE {
+        if p >> 32 == KEY_GROUP && p != KEY_NONE {
             let g = p as u32;
             if !groups.contains(&g) {
                 groups.push(g);
@@ -242,28 +220,18 @@ fn permission_sentence(
             other = true;
         }
     };
-    if let Some(service) = r.service.and_then(|s| org.resource(s)) {
-        for &(p, role) in service.team.iter() {
-            if service_role_actions(role, r)
-                .with_implied()
-                .contains(carried)
-            {
-                note(p);
-            }
-        }
-    }
-    for &(p, role) in r.roles.iter() {
-        if resource_role_actions(role).contains(carried) {
-            note(p);
-        }
-    }
-    all_covering_grants(org, index, r, |g| {
+    for g in all_covering_grants(org, index, r) {
         if let Some(grant) = org.grants.get(g as usize)
-            && grant.actions.contains(carried)
+            && grant.actions.contains(action)
         {
             note(grant.principal);
         }
-    });
+    }
+    for &(p, role) in r.roles.iter() {
+        if resource_role_actions(role).contains(action) {
+            note(p);
+        }
+    }
     if !other && !groups.is_empty() {
         let names: Vec<&str> = groups
             .iter()
@@ -279,9 +247,8 @@ fn permission_sentence(
         };
     }
     let mut sentence = format!("You can view this {noun}, but you cannot {action} it.");
-    let roles = ctx.member.roles;
     let risk = r.risk
-        | if action.checks_dependencies() {
+        | if top && action.checks_dependencies() {
             env_risk(ctx)
         } else {
             0
@@ -294,10 +261,7 @@ fn permission_sentence(
             " Ask a {} service owner for the runner role.",
             service.name
         ));
-    } else if roles.contains(OrgRole::Viewer)
-        && !has_member_rights(roles)
-        && !roles.contains(OrgRole::OrgOwner)
-    {
+    } else if ctx.member.roles == RoleSet::default().with(OrgRole::Viewer) {
         sentence.push_str(" Viewers have read-only access.");
     } else if r.access_mode == AccessMode::Restricted || risk & risk_bit(RiskLevel::Sensitive) != 0
     {
@@ -321,26 +285,25 @@ fn join_and(names: &[&str]) -> String {
     }
 }
 
-/// Every grant whose scope covers R, whoever it names.
-fn all_covering_grants(org: &OrgData, index: u32, r: &ResourceData, mut f: impl FnMut(u32)) {
-    let mut bucket = |b: Option<&crate::compile::Bucket>| {
-        let mut list: Vec<u32> = b
-            .map(|b| b.0.iter().map(|e| e.1).collect())
-            .unwrap_or_default();
-        list.sort_unstable();
-        list.into_iter().for_each(&mut f);
-    };
-    bucket(org.by_resource.get(index as usize));
-    bucket(org.by_service.get(index as usize));
+/// Every grant whose scope covers R, whoever it names, in document order.
+fn all_covering_grants(org: &OrgData, index: u32, r: &ResourceData) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    let mut add =
+        |b: Option<&Bucket>| out.extend(b.into_iter().flat_map(|b| b.0.iter().map(|e| e.1)));
+    add(org.by_resource.get(index as usize));
+    add(org.by_service.get(index as usize));
     if let Some(s) = r.service
         && s != index
     {
-        bucket(org.by_service.get(s as usize));
+        add(org.by_service.get(s as usize));
     }
-    bucket(org.by_kind.get(r.kind as usize));
+    add(org.by_kind.get(r.kind as usize));
     for &l in r.labels.iter() {
-        bucket(org.by_label.get(l as usize));
+        add(org.by_label.get(l as usize));
     }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// `risk_privilege_missing` (production): "You can run this journey in

@@ -2,24 +2,44 @@
 
 use super::eval::{
     Ctx, Facts, MEMBER_RIGHTS, org_role_actions, resource_role_actions, service_role_actions,
-    service_roles,
 };
+use crate::compile::ResourceData;
 use crate::decision::AllowedBy;
 use crate::model::{Action, OrgRole};
 
-/// `org_owner`; another org role (with the group when held only through
-/// one); a service role; a resource role; the first grant; the member
-/// default; `visibility` for `view`. For `attach` the carried action is
-/// `attach` on a secret-backed component and `use` otherwise.
+/// The source of the action; for `attach`, of `attach` and failing that of
+/// `use` (what allows attaching a component that is not secret-backed).
 pub(super) fn allowed_by(ctx: &Ctx<'_>, index: u32, action: Action, facts: &Facts) -> AllowedBy {
-    let m = ctx.member;
     let Some(r) = ctx.org.resource(index) else {
         return AllowedBy::Visibility;
     };
-    let want = match action {
-        Action::Attach if !r.secret_backed => Action::Use,
-        other => other,
+    let first = source(ctx, r, action, facts.first_grant);
+    let fallback = || {
+        let mut grant: Option<u32> = None;
+        ctx.covering_grants(index, r, |g| {
+            let carries = ctx
+                .org
+                .grants
+                .get(g as usize)
+                .is_some_and(|x| x.actions.contains(Action::Use));
+            if carries && ctx.grant_env_ok(g) && grant.is_none_or(|f| g < f) {
+                grant = Some(g);
+            }
+        });
+        source(ctx, r, Action::Use, grant)
     };
+    match first {
+        Some(by) => by,
+        None if action == Action::Attach => fallback().unwrap_or(AllowedBy::Visibility),
+        None => AllowedBy::Visibility,
+    }
+}
+
+/// `org_owner`; another org role (with the group when held only through
+/// one); a service role (seats in document order); a resource role; the
+/// first grant; the member default (`use`, `run`); `visibility` (`view`).
+fn source(ctx: &Ctx<'_>, r: &ResourceData, want: Action, grant: Option<u32>) -> Option<AllowedBy> {
+    let m = ctx.member;
     let via = |role: OrgRole| {
         if m.direct_roles.contains(role) {
             return None;
@@ -27,50 +47,38 @@ pub(super) fn allowed_by(ctx: &Ctx<'_>, index: u32, action: Action, facts: &Fact
         let g = m.role_via.get(role.index() as usize).copied()?;
         ctx.org.groups.get(g as usize).map(|g| g.id.clone())
     };
-    if m.roles.contains(OrgRole::OrgOwner) {
-        return AllowedBy::OrgRole {
-            role: OrgRole::OrgOwner,
-            via_group: via(OrgRole::OrgOwner),
-        };
-    }
     for role in m.roles.iter() {
         if org_role_actions(role, r).with_implied().contains(want) {
-            return AllowedBy::OrgRole {
+            return Some(AllowedBy::OrgRole {
                 role,
                 via_group: via(role),
-            };
+            });
         }
     }
-    if let Some(s) = r.service {
-        for role in service_roles(m.seat_roles(s)) {
-            if service_role_actions(role, r).with_implied().contains(want)
-                && let Some(service) = ctx.org.resource(s)
-            {
-                return AllowedBy::ServiceRole {
+    if let Some(service) = r.service.and_then(|s| ctx.org.resource(s)) {
+        for &(p, role) in service.team.iter() {
+            if m.matches(p) && service_role_actions(role, r).with_implied().contains(want) {
+                return Some(AllowedBy::ServiceRole {
                     service: service.id.clone(),
                     role,
-                };
+                });
             }
         }
     }
     for &(p, role) in r.roles.iter() {
         if m.matches(p) && resource_role_actions(role).contains(want) {
-            return AllowedBy::ResourceRole { role };
+            return Some(AllowedBy::ResourceRole { role });
         }
     }
-    if let Some(g) = facts
-        .first_grant
-        .and_then(|g| ctx.org.grants.get(g as usize))
-    {
-        return AllowedBy::Grant { id: g.id.clone() };
+    if let Some(g) = grant.and_then(|g| ctx.org.grants.get(g as usize)) {
+        return Some(AllowedBy::Grant { id: g.id.clone() });
     }
-    if want == Action::View {
-        return AllowedBy::Visibility;
+    if matches!(want, Action::Use | Action::Run) {
+        let role = MEMBER_RIGHTS
+            .iter()
+            .copied()
+            .find(|r| m.roles.contains(*r))?;
+        return Some(AllowedBy::Default { role });
     }
-    let role = MEMBER_RIGHTS
-        .iter()
-        .copied()
-        .find(|r| m.roles.contains(*r))
-        .unwrap_or(OrgRole::Member);
-    AllowedBy::Default { role }
+    (want == Action::View).then_some(AllowedBy::Visibility)
 }

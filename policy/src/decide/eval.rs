@@ -27,7 +27,7 @@ pub(crate) struct Facts {
     pub visible: bool,
     /// The effective risk of the request.
     pub risk: u8,
-    /// The first applying grant (document order) carrying the wanted action.
+    /// The first applying grant (document order) carrying the action.
     pub first_grant: Option<u32>,
 }
 
@@ -198,14 +198,7 @@ impl<'a> Ctx<'a> {
 
     /// Facts about the user on R for `action`; `env_risk`: whether the target
     /// environment's risk adds to R's (for `use`/`run` on the request's R).
-    pub fn facts(
-        &self,
-        index: u32,
-        r: &ResourceData,
-        action: Action,
-        want: Action,
-        env_risk: bool,
-    ) -> Facts {
+    pub fn facts(&self, index: u32, r: &ResourceData, action: Action, env_risk: bool) -> Facts {
         let m = self.member;
         let mut explicit = ActionSet::EMPTY;
         for role in m.roles.iter() {
@@ -236,7 +229,7 @@ impl<'a> Ctx<'a> {
             };
             explicit = explicit.union(grant.actions);
             privileges |= grant.privileges;
-            if grant.actions.contains(want) && first_grant.is_none_or(|f| g < f) {
+            if grant.actions.contains(action) && first_grant.is_none_or(|f| g < f) {
                 first_grant = Some(g);
             }
         });
@@ -283,11 +276,7 @@ impl<'a> Ctx<'a> {
             fail.not_visible = true;
             return (fail, None);
         };
-        let want = match action {
-            Action::Attach if !r.secret_backed => Action::Use,
-            other => other,
-        };
-        let facts = self.facts(index, r, action, want, env_risk);
+        let facts = self.facts(index, r, action, env_risk);
         if !facts.visible {
             fail.not_visible = true;
             return (fail, Some(facts));

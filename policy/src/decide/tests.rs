@@ -107,7 +107,7 @@ fn codes(d: &Decision) -> Vec<ReasonCode> {
 fn step1_membership_comes_first_and_reveals_nothing() {
     let d = ask("nobody", "frobnicate", "missing", None);
     assert_eq!(codes(&d), [ReasonCode::NotOrgMember]);
-    assert_eq!(d.reasons[0].object.as_ref().unwrap().kind, "user");
+    assert_eq!(d.reasons[0].object.as_ref().unwrap().kind, "org");
     let d = decide(
         snapshot(),
         &Request {
@@ -163,7 +163,17 @@ fn step3_not_visible_is_alone_and_looks_like_not_found() {
     assert_eq!(codes(&hidden), [ReasonCode::NotVisible]);
     assert_eq!(codes(&missing), [ReasonCode::ResourceNotFound]);
     assert_eq!(hidden.headline, missing.headline);
-    assert_eq!(hidden.reasons[0].object.as_ref().unwrap().kind, "resource");
+    assert_eq!(
+        hidden.reasons,
+        missing
+            .reasons
+            .iter()
+            .map(|r| crate::Reason {
+                code: ReasonCode::NotVisible,
+                ..r.clone()
+            })
+            .collect::<Vec<_>>()
+    );
     // visible_to, org owners and any seat make it visible.
     assert!(ask("tina", "view", "secrets-doc", None).allowed);
     assert!(ask("owen", "view", "hidden-comp", None).allowed);
@@ -373,6 +383,20 @@ fn allowed_by_follows_the_documented_precedence() {
     assert_eq!(
         by(ask("vera", "view", "deploy", None)),
         AllowedBy::Visibility
+    );
+    // attach: the source of `attach`, failing that of `use`.
+    assert_eq!(
+        by(ask("oscar", "attach", "lib", None)),
+        AllowedBy::ServiceRole {
+            service: "payments".into(),
+            role: ServiceRole::Owner
+        }
+    );
+    assert_eq!(
+        by(ask("alice", "attach", "deploy", None)),
+        AllowedBy::Default {
+            role: OrgRole::Member
+        }
     );
     // Service roles come before resource roles and grants, org roles before all.
     assert_eq!(

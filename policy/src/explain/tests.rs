@@ -140,6 +140,19 @@ fn permission_sentences() {
 }
 
 #[test]
+fn attach_names_the_missing_permission() {
+    let d = ask("alice", "attach", "vault", None);
+    let messages: Vec<&str> = d.reasons.iter().map(|r| r.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "You can view this secret, but you cannot use it. It needs an explicit role or grant.",
+            "You can view this secret, but you cannot attach it. It needs an explicit role or grant.",
+        ]
+    );
+}
+
+#[test]
 fn risk_sentences() {
     assert_eq!(
         headline("alice", "run", "deploy", Some("prod")),
@@ -189,5 +202,5 @@ fn dependency_sentences_and_causes() {
     );
     let cause = d.reasons[0].cause.as_ref().unwrap();
     assert_eq!(cause.code, ReasonCode::NotVisible);
-    assert_eq!(cause.object.as_ref().unwrap().id, None);
+    assert_eq!(cause.object, None);
 }
