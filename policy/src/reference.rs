@@ -1,1 +1,378 @@
 //! A plain, slow evaluator written straight from the decision flow: the oracle for property tests.
+//!
+//! [`decide`] reads the raw [`Document`] with linear scans and follows
+//! `docs/access-model-decisions.md` step by step. It shares no logic with the
+//! compiled engine ([`crate::decide`]): the two are written independently from
+//! the same page so that the property test in `tests/differential.rs` can catch
+//! either one drifting from it. It assumes a valid document but never panics on
+//! an invalid one (unresolved references simply match nothing).
+
+mod allowed;
+mod permissions;
+mod sentences;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use crate::decision::{Decision, ObjectRef, Reason, ReasonCode, Request};
+use crate::document::Document;
+use crate::model::{Action, MembershipStatus, Privilege, RiskLevel};
+
+use permissions::{defaults, explicit, has_privilege, is_sensitive, visible};
+use world::{Asker, Res, find_org, find_resource, membership};
+
+/// Decides one request against a document, the slow and obvious way.
+pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
+    let org_object = || {
+        Some(ObjectRef {
+            kind: "org".to_owned(),
+            id: Some(request.org.to_owned()),
+        })
+    };
+
+    // 1. Membership: nothing else is read when it fails.
+    let Some(org) = find_org(document, request.org) else {
+        return Decision::deny(vec![reason(
+            ReasonCode::NotOrgMember,
+            NOT_MEMBER.to_owned(),
+            org_object(),
+        )]);
+    };
+    let Some((status, roles)) = membership(document, request.org, request.user) else {
+        return Decision::deny(vec![reason(
+            ReasonCode::NotOrgMember,
+            NOT_MEMBER.to_owned(),
+            org_object(),
+        )]);
+    };
+    if status != MembershipStatus::Active {
+        let message = format!("Your membership in this organization is {status}.");
+        return Decision::deny(vec![reason(
+            ReasonCode::MembershipInactive,
+            message,
+            org_object(),
+        )]);
+    }
+    let asker = Asker::new(org, request.user, roles);
+
+    // 2. Identify the action, the resource and the environment; report every failure.
+    let mut reasons = Vec::new();
+    let action = Action::parse(request.action);
+    if action.is_none() {
+        let message = format!("`{}` is not an action Reqflo knows.", request.action);
+        let object = ObjectRef {
+            kind: "action".to_owned(),
+            id: Some(request.action.to_owned()),
+        };
+        reasons.push(reason(ReasonCode::UnknownAction, message, Some(object)));
+    }
+    let resource = find_resource(org, request.resource);
+    if resource.is_none() {
+        reasons.push(reason(
+            ReasonCode::ResourceNotFound,
+            sentences::HIDDEN.to_owned(),
+            None,
+        ));
+    }
+    let mut environment = None;
+    if let Some(id) = request.environment {
+        match find_resource(org, id) {
+            Some(env) if env.kind == "environment" => environment = Some(env),
+            _ => {
+                let message =
+                    format!("The environment `{id}` does not exist in this organization.");
+                let object = ObjectRef {
+                    kind: "environment".to_owned(),
+                    id: Some(id.to_owned()),
+                };
+                reasons.push(reason(
+                    ReasonCode::EnvironmentNotFound,
+                    message,
+                    Some(object),
+                ));
+            }
+        }
+    }
+    let (Some(action), Some(resource), true) = (action, resource, reasons.is_empty()) else {
+        return Decision::deny(reasons);
+    };
+    let env_id = request.environment;
+
+    // 3. Visibility: alone, so nothing more is revealed.
+    if !visible(&asker, &resource, env_id) {
+        return Decision::deny(vec![reason(
+            ReasonCode::NotVisible,
+            sentences::HIDDEN.to_owned(),
+            None,
+        )]);
+    }
+
+    // 4. and 5. Administrative actions, or permission and risk privileges.
+    let risk = effective_risk(&resource, action, environment.as_ref());
+    if action.is_administrative() {
+        if !explicit(&asker, &resource, env_id).contains(action) {
+            let message = sentences::admin(action, &resource, is_sensitive(&resource));
+            reasons.push(reason(
+                ReasonCode::AdminRoleRequired,
+                message,
+                Some(object_of(&resource)),
+            ));
+        }
+    } else {
+        let check = Check {
+            asker: &asker,
+            resource: &resource,
+            action,
+            env_id,
+            risk: &risk,
+        };
+        reasons.extend(check.permission_and_risk(Some((document, request, environment.as_ref()))));
+    }
+
+    // 6. Restricted dependencies, the target environment last.
+    if action.checks_dependencies()
+        && let Some(blocked) =
+            first_blocking_dependency(&asker, &resource, action, environment.as_ref(), env_id)
+    {
+        reasons.push(blocked);
+    }
+
+    // 7. Allowed iff nothing failed.
+    if reasons.is_empty() {
+        Decision::allow(allowed::allowed_by(
+            &asker, &resource, action, env_id, &risk,
+        ))
+    } else {
+        Decision::deny(reasons)
+    }
+}
+
+const NOT_MEMBER: &str = "You are not a member of this organization.";
+
+fn reason(code: ReasonCode, message: String, object: Option<ObjectRef>) -> Reason {
+    Reason {
+        code,
+        message,
+        object,
+        cause: None,
+    }
+}
+
+fn object_of(resource: &Res<'_>) -> ObjectRef {
+    ObjectRef {
+        kind: resource.kind.to_owned(),
+        id: Some(resource.id.to_owned()),
+    }
+}
+
+/// R's risk, plus the environment's for `use` and `run`.
+fn effective_risk(
+    resource: &Res<'_>,
+    action: Action,
+    environment: Option<&Res<'_>>,
+) -> Vec<RiskLevel> {
+    let mut risk = resource.risk.to_vec();
+    if let (true, Some(env)) = (action.checks_dependencies(), environment) {
+        risk.extend_from_slice(env.risk);
+    }
+    risk
+}
+
+/// Step 5 for one resource and action.
+struct Check<'a, 'd> {
+    asker: &'a Asker<'d>,
+    resource: &'a Res<'d>,
+    action: Action,
+    env_id: Option<&'a str>,
+    risk: &'a [RiskLevel],
+}
+
+impl Check<'_, '_> {
+    /// `request` is given for the request's own resource (not for dependencies):
+    /// it allows the environment-caused production sentence.
+    fn permission_and_risk(
+        &self,
+        request: Option<(&Document, &Request<'_>, Option<&Res<'_>>)>,
+    ) -> Vec<Reason> {
+        let Check {
+            asker,
+            resource,
+            action,
+            env_id,
+            risk,
+        } = *self;
+        let explicit = explicit(asker, resource, env_id);
+        let effective = explicit.union(defaults(asker, resource, risk));
+        let missing = |named: Action| {
+            let message = sentences::permission_missing(asker, resource, named, risk);
+            reason(
+                ReasonCode::PermissionMissing,
+                message,
+                Some(object_of(resource)),
+            )
+        };
+        let mut reasons = Vec::new();
+        if action == Action::Attach {
+            if !effective.contains(Action::Use) {
+                reasons.push(missing(Action::Use));
+            }
+            if resource.secret_backed && !explicit.contains(Action::Attach) {
+                reasons.push(missing(Action::Attach));
+            }
+        } else if !effective.contains(action) {
+            reasons.push(missing(action));
+        }
+        if !matches!(
+            action,
+            Action::Use | Action::Run | Action::Edit | Action::Attach
+        ) {
+            return reasons;
+        }
+        if risk.contains(&RiskLevel::Production)
+            && !has_privilege(asker, resource, env_id, Privilege::Production)
+        {
+            let message = match request {
+                Some((document, request, Some(env)))
+                    if env.has_risk(RiskLevel::Production)
+                        && !resource.has_risk(RiskLevel::Production) =>
+                {
+                    environment_sentence(document, request, resource, env)
+                }
+                _ => privilege_sentence(action, resource, Privilege::Production),
+            };
+            reasons.push(reason(
+                ReasonCode::RiskPrivilegeMissing,
+                message,
+                Some(object_of(resource)),
+            ));
+        }
+        if action == Action::Run
+            && risk.contains(&RiskLevel::Destructive)
+            && !has_privilege(asker, resource, env_id, Privilege::Destructive)
+        {
+            let message = privilege_sentence(action, resource, Privilege::Destructive);
+            reasons.push(reason(
+                ReasonCode::RiskPrivilegeMissing,
+                message,
+                Some(object_of(resource)),
+            ));
+        }
+        reasons
+    }
+}
+
+fn privilege_sentence(action: Action, resource: &Res<'_>, privilege: Privilege) -> String {
+    let kind = crate::model::kind_noun(resource.kind);
+    format!("You cannot {action} this {kind} without the {privilege} privilege.")
+}
+
+/// "You can run this journey in staging, but not production.", naming the first
+/// non-production environment in which the same request would be allowed.
+fn environment_sentence(
+    document: &Document,
+    request: &Request<'_>,
+    resource: &Res<'_>,
+    env: &Res<'_>,
+) -> String {
+    let org = find_org(document, request.org);
+    let candidates = org.iter().flat_map(|o| o.resources.iter());
+    for candidate in candidates {
+        if candidate.kind != "environment" || candidate.risk.contains(&RiskLevel::Production) {
+            continue;
+        }
+        let elsewhere = Request {
+            environment: Some(&candidate.id),
+            ..*request
+        };
+        if decide(document, &elsewhere).allowed {
+            let kind = crate::model::kind_noun(resource.kind);
+            let there = candidate.name.as_deref().unwrap_or(&candidate.id);
+            return format!(
+                "You can {} this {kind} in {there}, but not {}.",
+                request.action,
+                env.display_name()
+            );
+        }
+    }
+    let action = Action::parse(request.action).unwrap_or(Action::Run);
+    privilege_sentence(action, resource, Privilege::Production)
+}
+
+/// Why `use` of D by the asker would be denied by steps 3 to 5, on D's own risk.
+fn use_blocker(asker: &Asker<'_>, dependency: &Res<'_>, env_id: Option<&str>) -> Option<Reason> {
+    if !visible(asker, dependency, env_id) {
+        return Some(reason(
+            ReasonCode::NotVisible,
+            sentences::HIDDEN.to_owned(),
+            None,
+        ));
+    }
+    let check = Check {
+        asker,
+        resource: dependency,
+        action: Action::Use,
+        env_id,
+        risk: dependency.risk,
+    };
+    check.permission_and_risk(None).into_iter().next()
+}
+
+/// Depth-first pre-order over R's closure, then E and E's closure; each once, R never.
+fn first_blocking_dependency(
+    asker: &Asker<'_>,
+    resource: &Res<'_>,
+    action: Action,
+    environment: Option<&Res<'_>>,
+    env_id: Option<&str>,
+) -> Option<Reason> {
+    let mut visited: Vec<&str> = vec![resource.id];
+    let mut roots: Vec<Res<'_>> = Vec::new();
+    roots.extend(
+        resource
+            .depends_on
+            .iter()
+            .filter_map(|id| find_resource(asker.org, id)),
+    );
+    roots.extend(environment.copied());
+    for root in roots {
+        if let Some((blocker, cause)) = walk(asker, root, env_id, &mut visited) {
+            let shown = visible(asker, &blocker, env_id);
+            let message = sentences::restricted_dependency(resource, action, &blocker, shown);
+            let object = ObjectRef {
+                kind: blocker.kind.to_owned(),
+                id: shown.then(|| blocker.id.to_owned()),
+            };
+            return Some(Reason {
+                code: ReasonCode::RestrictedDependency,
+                message,
+                object: Some(object),
+                cause: Some(Box::new(cause)),
+            });
+        }
+    }
+    None
+}
+
+fn walk<'d>(
+    asker: &Asker<'d>,
+    node: Res<'d>,
+    env_id: Option<&str>,
+    visited: &mut Vec<&'d str>,
+) -> Option<(Res<'d>, Reason)> {
+    if visited.contains(&node.id) {
+        return None;
+    }
+    visited.push(node.id);
+    if let Some(cause) = use_blocker(asker, &node, env_id) {
+        return Some((node, cause));
+    }
+    for id in node.depends_on {
+        if let Some(child) = find_resource(asker.org, id)
+            && let Some(found) = walk(asker, child, env_id, visited)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
