@@ -8,30 +8,50 @@
 //! finds the line of the first match, or nothing, and the error is still
 //! reported, only without a line.
 
-/// The value of a `key: value` / `"key": "value",` line, if the line is one.
+/// The value of `key` if the line holds `key: value`, in block style
+/// (`key: value`, `- key: value`) or flow style (`{ a: 1, key: value }`,
+/// `"key": "value",`). Unquoted values end at `,`, `}`, `]` or ` #`.
 fn value_of<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let line = line.trim_start();
-    let line = line.strip_prefix("- ").map_or(line, str::trim_start);
-    let line = line.trim_start_matches(['{', '[']).trim_start();
-    let rest = line
-        .strip_prefix(key)
-        .or_else(|| {
-            line.strip_prefix('"')
-                .and_then(|l| l.strip_prefix(key))
-                .and_then(|l| l.strip_prefix('"'))
-        })
-        .or_else(|| {
-            line.strip_prefix('\'')
-                .and_then(|l| l.strip_prefix(key))
-                .and_then(|l| l.strip_prefix('\''))
-        })?;
-    let rest = rest.trim_start().strip_prefix(':')?;
-    let rest = match rest.find(" #") {
-        Some(i) => &rest[..i],
-        None => rest,
-    };
-    let value = rest.trim().trim_end_matches(',').trim_end();
-    Some(value.trim_matches('"').trim_matches('\''))
+    let bytes = line.as_bytes();
+    for (at, _) in line.match_indices(key) {
+        let mut start = at;
+        let mut end = at + key.len();
+        let quoted = start > 0
+            && matches!(bytes[start - 1], b'"' | b'\'')
+            && bytes.get(end) == Some(&bytes[start - 1]);
+        if quoted {
+            start -= 1;
+            end += 1;
+        }
+        let boundary = start == 0 || matches!(bytes[start - 1], b' ' | b'\t' | b'{' | b',');
+        let Some(rest) = line[end..].trim_start().strip_prefix(':') else {
+            continue;
+        };
+        if !boundary
+            || !line[..start]
+                .trim_start_matches([' ', '\t', '-', '{', '['])
+                .is_empty()
+                && !flow_context(&line[..start])
+        {
+            continue;
+        }
+        let rest = rest.trim_start();
+        let value = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or_default(),
+            _ => {
+                let cut = rest.find([',', '}', ']']).unwrap_or(rest.len());
+                let cut = rest.find(" #").map_or(cut, |c| c.min(cut));
+                rest[..cut].trim_end()
+            }
+        };
+        return Some(value);
+    }
+    None
+}
+
+/// Whether the text before a key puts it inside a flow mapping (`{ a: 1, `).
+fn flow_context(before: &str) -> bool {
+    before.contains('{') && before.trim_end().ends_with([',', '{'])
 }
 
 fn line_number(index: usize) -> u32 {
@@ -45,12 +65,13 @@ pub(crate) fn key_line(text: &str, key: &str) -> Option<u32> {
         .map(line_number)
 }
 
-/// Line of the first `key:` after the first `section:` line.
+/// Line of the first `key:` from the first `section:` line on (the section
+/// line itself counts: `listen: { proxy: … }`).
 pub(crate) fn key_line_in(text: &str, section: &str, key: &str) -> Option<u32> {
     let start = text.lines().position(|l| value_of(l, section).is_some())?;
     text.lines()
         .enumerate()
-        .skip(start + 1)
+        .skip(start)
         .find(|(_, l)| value_of(l, key).is_some())
         .map(|(i, _)| line_number(i))
 }
@@ -62,9 +83,9 @@ pub(crate) fn value_line(text: &str, key: &str, value: &str) -> Option<u32> {
         .map(line_number)
 }
 
-/// Line of the first `id: <id>` after the first `section:` line (or anywhere
-/// when `section` is empty).
-pub(crate) fn id_line_in(text: &str, section: &str, id: &str) -> Option<u32> {
+/// Line of the `nth` (0-based) `id: <id>` after the first `section:` line
+/// (or anywhere when `section` is empty).
+pub(crate) fn id_line_in(text: &str, section: &str, id: &str, nth: usize) -> Option<u32> {
     let start = if section.is_empty() {
         0
     } else {
@@ -73,7 +94,8 @@ pub(crate) fn id_line_in(text: &str, section: &str, id: &str) -> Option<u32> {
     text.lines()
         .enumerate()
         .skip(start)
-        .find(|(_, l)| value_of(l, "id") == Some(id))
+        .filter(|(_, l)| value_of(l, "id") == Some(id))
+        .nth(nth)
         .map(|(i, _)| line_number(i))
 }
 
@@ -112,17 +134,27 @@ mod tests {
 
     #[test]
     fn finds_routes_and_keys() {
-        assert_eq!(id_line_in(TEXT, "routes", "a"), Some(4));
-        assert_eq!(id_line_in(TEXT, "routes", "b"), Some(6));
-        assert_eq!(id_line_in(TEXT, "routes", "c"), None);
+        assert_eq!(id_line_in(TEXT, "routes", "a", 0), Some(4));
+        assert_eq!(id_line_in(TEXT, "routes", "b", 0), Some(6));
+        assert_eq!(id_line_in(TEXT, "routes", "c", 0), None);
         assert_eq!(key_line(TEXT, "proxy"), Some(2));
         assert_eq!(key_line_in(TEXT, "routes", "path"), Some(5));
     }
 
     #[test]
+    fn reads_flow_style() {
+        let text = "listen: { proxy: \"1.2.3.4:80\", admin: x }\nroutes:\n  - { id: a, path: \"/x/{y}\" }\n";
+        assert_eq!(key_line_in(text, "listen", "admin"), Some(1));
+        assert_eq!(id_line_in(text, "routes", "a", 0), Some(3));
+        assert_eq!(value_of("  - { id: a, path: x }", "id"), Some("a"));
+        assert_eq!(value_of("  - { kid: k1, algorithm: RS256 }", "id"), None);
+        assert_eq!(value_of("    user_id: 3", "id"), None);
+    }
+
+    #[test]
     fn finds_json_lines() {
         let json = "{\n  \"routes\": [\n    {\"id\": \"a\",\n     \"path\": \"/x\"}\n  ]\n}";
-        assert_eq!(id_line_in(json, "routes", "a"), Some(3));
+        assert_eq!(id_line_in(json, "routes", "a", 0), Some(3));
     }
 
     #[test]

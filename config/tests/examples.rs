@@ -8,7 +8,15 @@ use reqflo_policy::{Request, decide};
 fn snapshot() -> reqflo_config::Snapshot {
     match reqflo_config::load(&common::examples().join("gateway.yaml")) {
         Ok(s) => s,
-        Err(errors) => panic!("examples do not load:\n{}", errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")),
+        Err(errors) => panic!(
+            "examples do not load:\n{}",
+            errors
+                .0
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
@@ -20,7 +28,9 @@ fn examples_load_with_both_keys() {
     match &s.settings.identity {
         Identity::Jwt(jwt) => {
             assert_eq!(jwt.keys.len(), 2);
-            assert!(jwt.keys.contains_key("demo-rsa-2026") && jwt.keys.contains_key("demo-ec-2026"));
+            assert!(
+                jwt.keys.contains_key("demo-rsa-2026") && jwt.keys.contains_key("demo-ec-2026")
+            );
         }
         other => panic!("expected jwt identity, got {other:?}"),
     }
@@ -30,25 +40,50 @@ fn examples_load_with_both_keys() {
 #[test]
 fn examples_route_runs_with_their_environment_source() {
     let s = snapshot();
-    let m = s.routes.lookup("POST", "/api/v1/orgs/acme/journeys/refund/runs").unwrap();
+    let m = s
+        .routes
+        .lookup("POST", "/api/v1/orgs/acme/journeys/refund/runs")
+        .unwrap();
     assert_eq!(&*m.route.id, "journey-run");
     assert_eq!(m.param("journey"), Some("refund"));
-    let Access::Decide(check) = &m.route.access else { panic!("journey-run is not public") };
-    assert_eq!(check.environment, Some(EnvironmentSource::Body("environment".into())));
+    let Access::Decide(check) = &m.route.access else {
+        panic!("journey-run is not public")
+    };
+    assert_eq!(
+        check.environment,
+        Some(EnvironmentSource::Body("environment".into()))
+    );
     assert!(check.environment_required);
-    assert_eq!(check.resource.render(|p| m.param(p)).as_deref(), Some("refund"));
+    assert_eq!(
+        check.resource.render(|p| m.param(p)).as_deref(),
+        Some("refund")
+    );
     assert_eq!(check.org.render(|p| m.param(p)).as_deref(), Some("acme"));
 
-    let m = s.routes.lookup("POST", "/api/v1/orgs/acme/runbooks/tenant-deletion/runs").unwrap();
+    let m = s
+        .routes
+        .lookup("POST", "/api/v1/orgs/acme/runbooks/tenant-deletion/runs")
+        .unwrap();
     assert_eq!(&*m.route.id, "runbook-run");
     let m = s.routes.lookup("GET", "/api/v1/health").unwrap();
     assert!(matches!(m.route.access, Access::Public));
-    let m = s.routes.lookup("GET", "/api/v1/public/status/page").unwrap();
+    let m = s
+        .routes
+        .lookup("GET", "/api/v1/public/status/page")
+        .unwrap();
     assert_eq!(&*m.route.id, "public-status");
     assert_eq!(s.routes.get("integration-view").unwrap().mode, Mode::Shadow);
     // Fail closed: unknown paths, unknown methods, a parameter never spans `/`.
-    assert!(s.routes.lookup("DELETE", "/api/v1/orgs/acme/journeys/refund").is_none());
-    assert!(s.routes.lookup("GET", "/api/v1/orgs/acme/journeys/a/b").is_none());
+    assert!(
+        s.routes
+            .lookup("DELETE", "/api/v1/orgs/acme/journeys/refund")
+            .is_none()
+    );
+    assert!(
+        s.routes
+            .lookup("GET", "/api/v1/orgs/acme/journeys/a/b")
+            .is_none()
+    );
     assert!(s.routes.lookup("GET", "/api/v1/unknown").is_none());
 }
 
@@ -56,7 +91,16 @@ fn examples_route_runs_with_their_environment_source() {
 fn examples_decide_like_the_readme_says() {
     let s = snapshot();
     let run = |user, resource, environment| {
-        decide(&s.policy, &Request { org: "acme", user, action: "run", resource, environment })
+        decide(
+            &s.policy,
+            &Request {
+                org: "acme",
+                user,
+                action: "run",
+                resource,
+                environment,
+            },
+        )
     };
     // Support Tier 2 runs the destructive refund in staging, not in production.
     assert!(run("tess", "refund", Some("staging")).allowed);
@@ -72,7 +116,17 @@ fn examples_decide_like_the_readme_says() {
     assert!(run("rudy", "checkout-smoke", Some("staging")).allowed);
     assert!(!run("mia", "checkout-smoke", Some("staging")).allowed);
     let admin = |user, action, resource| {
-        decide(&s.policy, &Request { org: "acme", user, action, resource, environment: None }).allowed
+        decide(
+            &s.policy,
+            &Request {
+                org: "acme",
+                user,
+                action,
+                resource,
+                environment: None,
+            },
+        )
+        .allowed
     };
     assert!(admin("sam", "manage_scopes", "payments-oauth"));
     assert!(!admin("mia", "manage_scopes", "payments-oauth"));
@@ -81,5 +135,29 @@ fn examples_decide_like_the_readme_says() {
     assert!(admin("bill", "manage_billing", "billing"));
     assert!(admin("sam", "manage_secrets", "stripe-api-key"));
     assert!(admin("vic", "view", "browse-catalog"));
+    assert!(admin("tess", "view", "support-toolkit"));
+    let hidden = decide(
+        &s.policy,
+        &Request {
+            org: "acme",
+            user: "mia",
+            action: "view",
+            resource: "support-toolkit",
+            environment: None,
+        },
+    );
+    assert!(hidden.code().is_some_and(|c| c.is_hidden()), "{hidden:?}");
+    assert!(run("tess", "incident-response", Some("staging")).allowed);
+    assert!(run("tess", "diagnostics", Some("staging")).allowed);
+    assert!(!run("mia", "diagnostics", Some("staging")).allowed);
+    assert!(!run("mia", "tenant-deletion", Some("staging")).allowed);
+    assert!(!run("rudy", "checkout-smoke", Some("production")).allowed);
+    assert!(admin("cora", "edit", "checkout-smoke"));
+    assert!(!admin("rudy", "edit", "checkout-smoke"));
+    // Attach = `attach` on the component and `edit` on the journey (the route's `also`).
+    assert!(
+        admin("olivia", "attach", "pagination-helper") && admin("olivia", "edit", "browse-catalog")
+    );
+    assert!(admin("mia", "attach", "pagination-helper") && !admin("mia", "edit", "browse-catalog"));
     assert!(!run("vic", "browse-catalog", Some("staging")).allowed);
 }

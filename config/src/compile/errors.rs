@@ -27,7 +27,19 @@ impl<'a> Errors<'a> {
 
     /// An error about one route (or public prefix), located at its `id:` line.
     pub fn route(&mut self, kind: ErrorKind, section: &str, id: &str, message: String) {
-        let line = lines::id_line_in(self.text, section, id);
+        self.route_nth(kind, section, id, 0, message);
+    }
+
+    /// [`Errors::route`] at the `nth` (0-based) route with this id.
+    pub fn route_nth(
+        &mut self,
+        kind: ErrorKind,
+        section: &str,
+        id: &str,
+        nth: usize,
+        message: String,
+    ) {
+        let line = lines::id_line_in(self.text, section, id, nth);
         self.list.push(ConfigError {
             kind,
             file: self.file.clone(),

@@ -46,8 +46,8 @@ pub(super) fn compile(
         .unwrap_or_default();
     let kinds = document.map(policy::known_kinds);
     let mut ids = HashSet::new();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut routes = Vec::new();
-    // (route index, template) for the overlap check, for routes whose path parsed.
     let mut templates = Vec::new();
 
     if raw.routes.is_empty() {
@@ -70,13 +70,16 @@ pub(super) fn compile(
                 ),
             );
         } else if !ids.insert(r.id.clone()) {
-            errors.route(
+            let nth = seen.get(r.id.as_str()).copied().unwrap_or(1);
+            errors.route_nth(
                 ErrorKind::DuplicateRoute,
                 ROUTES,
                 &r.id,
+                nth,
                 format!("route id `{}` is used by an earlier route", r.id),
             );
         }
+        *seen.entry(r.id.as_str()).or_insert(0) += 1;
         let methods = methods(ROUTES, &r.id, &r.methods, errors);
         let path = match PathTemplate::parse(&r.path) {
             Ok(path) => Some(path),
@@ -111,8 +114,17 @@ pub(super) fn compile(
             path.as_ref()
                 .and_then(|p| check(r, p, &methods, kinds.as_ref(), errors))
         };
-        if let (Some(path), Some(access)) = (path, access) {
-            templates.push((routes.len(), path));
+        if let Some(template) = path {
+            // Overlaps are checked for every route whose path parsed, even
+            // if something else about it is wrong: report all faults at once.
+            templates.push(Shape {
+                id: r.id.clone(),
+                methods: methods.clone(),
+                path: r.path.clone(),
+                template,
+            });
+        }
+        if let Some(access) = access {
             routes.push(Route {
                 id: Arc::from(r.id.as_str()),
                 methods,
@@ -120,12 +132,12 @@ pub(super) fn compile(
                 upstream: Arc::from(r.upstream.as_str()),
                 mode,
                 access,
-                line: crate::lines::id_line_in(errors.text(), ROUTES, &r.id),
+                line: crate::lines::id_line_in(errors.text(), ROUTES, &r.id, 0),
             });
         }
     }
-    overlaps(&routes, &templates, errors);
-    let prefixes = prefixes(inputs, &routes, &templates, &mut ids, errors);
+    overlaps(&templates, errors);
+    let prefixes = prefixes(inputs, &templates, &mut ids, errors);
 
     if errors.len() != before {
         return None;
@@ -374,23 +386,27 @@ fn environment(
     }
 }
 
+/// What the overlap checks need of a route.
+struct Shape {
+    id: String,
+    methods: Vec<String>,
+    path: String,
+    template: PathTemplate,
+}
+
 /// Two routes sharing a method whose templates can match the same path.
-fn overlaps(routes: &[Route], templates: &[(usize, PathTemplate)], errors: &mut Errors<'_>) {
-    for (i, (a_index, a)) in templates.iter().enumerate() {
-        for (b_index, b) in &templates[..i] {
-            let (ra, rb) = (&routes[*a_index], &routes[*b_index]);
-            let Some(method) = ra.methods.iter().find(|m| rb.methods.contains(m)) else {
+fn overlaps(shapes: &[Shape], errors: &mut Errors<'_>) {
+    for (i, a) in shapes.iter().enumerate() {
+        for b in &shapes[..i] {
+            let Some(method) = a.methods.iter().find(|m| b.methods.contains(m)) else {
                 continue;
             };
-            if let Some(example) = a.overlap(b) {
+            if let Some(example) = a.template.overlap(&b.template) {
                 errors.route(
                     ErrorKind::Overlap,
                     ROUTES,
-                    &ra.id,
-                    format!(
-                        "overlaps route `{}`: both match `{method} {example}`",
-                        rb.id
-                    ),
+                    &a.id,
+                    format!("overlaps route `{}`: both match `{method} {example}`", b.id),
                 );
             }
         }
@@ -399,8 +415,7 @@ fn overlaps(routes: &[Route], templates: &[(usize, PathTemplate)], errors: &mut 
 
 fn prefixes(
     inputs: &Inputs,
-    routes: &[Route],
-    templates: &[(usize, PathTemplate)],
+    shapes: &[Shape],
     ids: &mut HashSet<String>,
     errors: &mut Errors<'_>,
 ) -> Vec<PublicPrefix> {
@@ -454,10 +469,9 @@ fn prefixes(
             );
         }
         if shape_ok {
-            for (index, template) in templates {
-                let route = &routes[*index];
+            for route in shapes {
                 if route.methods.iter().any(|m| methods.contains(m))
-                    && template.may_start_with(&p.prefix)
+                    && route.template.may_start_with(&p.prefix)
                 {
                     errors.route(
                         ErrorKind::Overlap,

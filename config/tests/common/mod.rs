@@ -57,7 +57,13 @@ pub fn policy(allow: bool, extra: usize) -> String {
 
 /// Whether `mia` may run `j` in `acme` on this snapshot.
 pub fn mia_may_run(snapshot: &reqflo_config::Snapshot) -> bool {
-    let request = reqflo_policy::Request { org: "acme", user: "mia", action: "run", resource: "j", environment: None };
+    let request = reqflo_policy::Request {
+        org: "acme",
+        user: "mia",
+        action: "run",
+        resource: "j",
+        environment: None,
+    };
     reqflo_policy::decide(&snapshot.policy, &request).allowed
 }
 
@@ -74,7 +80,10 @@ pub fn write_atomic(path: &Path, text: &str) {
 }
 
 /// An event channel for [`reqflo_config::watch`].
-pub fn events() -> (impl FnMut(ReloadEvent) + Send + 'static, Receiver<ReloadEvent>) {
+pub fn events() -> (
+    impl FnMut(ReloadEvent) + Send + 'static,
+    Receiver<ReloadEvent>,
+) {
     let (tx, rx) = channel();
     (move |event| drop(tx.send(event)), rx)
 }
