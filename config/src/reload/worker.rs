@@ -90,16 +90,21 @@ pub(super) struct Reloader {
 
 impl Reloader {
     pub fn run(mut self, rx: &Receiver<Message>) {
-        // Catch a change made between the caller's `load()` and the watch.
-        self.reload(false);
+        // Catch a change made between the caller's `load()` and the watch,
+        // debounced like any other: a write may be in progress right now.
+        // Report `Unchanged` only if a file event asked for this reload.
+        match self.debounce(rx, false) {
+            Settled::Reload { saw_event } => self.reload(saw_event),
+            Settled::Stop => return,
+        }
         while let Ok(message) = rx.recv() {
             match message {
                 Message::Stop => return,
                 Message::ReloadNow => self.reload(true),
                 Message::Fs(Ok(event)) if !self.watched.is_relevant(&event) => {}
                 // An error (e.g. a lost-event overflow) may hide a change: reload.
-                Message::Fs(_) => match self.debounce(rx) {
-                    Settled::Reload => self.reload(true),
+                Message::Fs(_) => match self.debounce(rx, true) {
+                    Settled::Reload { .. } => self.reload(true),
                     Settled::Stop => return,
                 },
             }
@@ -108,7 +113,7 @@ impl Reloader {
 
     /// Waits until no relevant event arrived for `quiet`, or `max_delay` after
     /// the first one: a burst of writes becomes one reload.
-    fn debounce(&self, rx: &Receiver<Message>) -> Settled {
+    fn debounce(&self, rx: &Receiver<Message>, mut saw_event: bool) -> Settled {
         let first = Instant::now();
         let mut last = first;
         loop {
@@ -116,8 +121,12 @@ impl Reloader {
             let wait = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
                 Ok(Message::Fs(Ok(event))) if !self.watched.is_relevant(&event) => {}
-                Ok(Message::Fs(_)) => last = Instant::now(),
-                Ok(Message::ReloadNow) | Err(RecvTimeoutError::Timeout) => return Settled::Reload,
+                Ok(Message::Fs(_)) => {
+                    last = Instant::now();
+                    saw_event = true;
+                }
+                Ok(Message::ReloadNow) => return Settled::Reload { saw_event: true },
+                Err(RecvTimeoutError::Timeout) => return Settled::Reload { saw_event },
                 Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return Settled::Stop,
             }
         }
@@ -173,6 +182,9 @@ impl Reloader {
 }
 
 enum Settled {
-    Reload,
+    /// Time to reload; `saw_event` when a file event or a manual request asked for it.
+    Reload {
+        saw_event: bool,
+    },
     Stop,
 }
