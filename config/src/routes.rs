@@ -137,7 +137,7 @@ impl RouteTable {
             })
             .collect();
         // Longest prefix first.
-        prefixes.sort_by(|a, b| b.0.prefix.len().cmp(&a.0.prefix.len()));
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.prefix.len()));
         Ok(RouteTable {
             routes,
             by_method,

@@ -2,6 +2,8 @@
 //! events: every shape of change is seen, changes decisions, and only what
 //! compiled is ever served.
 
+#![expect(clippy::unwrap_used, reason = "test setup helpers: a failed setup step fails the test")]
+
 mod common;
 
 use std::path::{Path, PathBuf};
