@@ -82,7 +82,7 @@ pub enum ScenarioError {
 /// Reads a scenario (YAML, or JSON), checks it is coherent, and returns it.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     let scenario: Scenario =
-        serde_yaml_ng::from_str(text).map_err(|e| ScenarioError::Parse(e.to_string()))?;
+        crate::document::from_yaml_str(text).map_err(|e| ScenarioError::Parse(e.to_string()))?;
     let faults = check::faults(&scenario);
     if faults.is_empty() {
         Ok(scenario)

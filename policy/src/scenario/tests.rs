@@ -125,3 +125,29 @@ fn an_invalid_policy_is_a_validation_error() {
         Err(ScenarioError::Validation(_))
     ));
 }
+
+#[test]
+fn inline_policies_write_principals_as_single_key_maps() {
+    let text = r#"
+policy:
+  users: [{ id: ann, memberships: [{ org: acme, status: active }] }]
+  orgs:
+    - id: acme
+      groups: [{ id: ops, members: [ann] }]
+      resources:
+        - { id: j, kind: journey, access_mode: restricted, roles: [{ principal: { group: ops }, role: user }] }
+      grants: [{ id: g, principal: { user: ann }, scope: { kind: journey }, actions: [edit] }]
+org: acme
+requests:
+  - { name: runs, user: ann, action: run, resource: j, expect: { decision: allow, allowed_by: { source: resource_role, role: user } } }
+  - { name: edits, user: ann, action: edit, resource: j, expect: { decision: allow, allowed_by: { source: grant, id: g } } }
+"#;
+    let loaded = load(text, |_| Err(String::new())).unwrap();
+    assert!(
+        loaded
+            .run()
+            .iter()
+            .chain(&loaded.run_reference())
+            .all(Outcome::passed)
+    );
+}
