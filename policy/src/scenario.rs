@@ -67,8 +67,9 @@ impl fmt::Display for Fault {
 /// The scenario could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    /// The text is not a scenario (the YAML error carries the position).
     #[error("cannot read scenario: {0}")]
-    Parse(String),
+    Parse(ParseError),
     #[error("{} fault(s) in scenario; first: {}", .0.len(), .0.first().map(|f| f.to_string()).unwrap_or_default())]
     Invalid(Vec<Fault>),
     #[error("cannot read policy `{path}`: {message}")]
@@ -81,8 +82,8 @@ pub enum ScenarioError {
 
 /// Reads a scenario (YAML, or JSON), checks it is coherent, and returns it.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
-    let scenario: Scenario =
-        crate::document::from_yaml_str(text).map_err(|e| ScenarioError::Parse(e.to_string()))?;
+    let scenario: Scenario = crate::document::from_yaml_str(text)
+        .map_err(|e| ScenarioError::Parse(ParseError::Yaml(e)))?;
     let faults = check::faults(&scenario);
     if faults.is_empty() {
         Ok(scenario)
