@@ -28,8 +28,12 @@ pub struct CompareArgs {
     #[arg(long)]
     pub rate: Option<f64>,
     /// Worker threads (pingora) / worker processes (nginx) of the proxies.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// `RUST_LOG` of the gateway processes. `warn` (default) leaves out the
+    /// per-decision info lines, as the other proxies run without access logs.
+    #[arg(long, default_value = "warn")]
+    pub gateway_log: String,
     /// Only these contenders, comma-separated ids (default: all).
     /// Ids: upstream, pingora, nginx, gw-header, gw-jwt, gw-jwt-nocache,
     /// gw-denied, gw-policy-l, gw-reload.
@@ -99,6 +103,7 @@ pub async fn run(args: CompareArgs) -> ExitCode {
         connections: args.connections.max(1),
         rate: args.rate,
         threads: args.threads.max(1),
+        gateway_log: args.gateway_log.clone(),
         only,
         gateway_bin: args
             .gateway_bin

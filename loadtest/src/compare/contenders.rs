@@ -91,6 +91,8 @@ pub struct Contender {
     pub process: Option<Running>,
     /// Policy files to rewrite while this contender is measured.
     pub reload: Option<GatewayFiles>,
+    /// The gateway's admin listener (`/metrics`).
+    pub admin: Option<SocketAddr>,
 }
 
 /// Where things are and how they are set up.
@@ -103,6 +105,8 @@ pub struct Setup {
     pub gateway_bin: Option<PathBuf>,
     pub nginx_bin: Option<PathBuf>,
     pub threads: usize,
+    /// `RUST_LOG` for the gateway processes.
+    pub gateway_log: String,
     pub seed: u64,
     pub ready_timeout: Duration,
 }
@@ -192,12 +196,14 @@ pub fn prepare(kind: Kind, setup: &Setup) -> Result<Prepared, PrepareError> {
             probe: Probe::new(setup.upstream_pid),
             process: None,
             reload: None,
+            admin: None,
         })));
     }
     let addr = free_port()?;
     let dir = setup.dir.join(kind.id());
     std::fs::create_dir_all(&dir)?;
     let mut reload = None;
+    let mut admin = None;
     let mut running = match kind {
         Kind::Upstream => unreachable!("handled above"),
         Kind::Pingora => {
@@ -229,8 +235,10 @@ pub fn prepare(kind: Kind, setup: &Setup) -> Result<Prepared, PrepareError> {
                 .gateway_bin
                 .as_deref()
                 .ok_or(PrepareError::NoGateway)?;
-            let files = gateway_files(kind, setup, &dir, addr)?;
-            let running = gateway::start(kind.id(), bin, &files)?;
+            let (files, admin_addr) = gateway_files(kind, setup, &dir, addr)?;
+            admin = Some(admin_addr);
+            let running =
+                gateway::start(kind.id(), bin, &files, setup.threads, &setup.gateway_log)?;
             if kind == Kind::GatewayReloading {
                 reload = Some(files);
             }
@@ -250,6 +258,7 @@ pub fn prepare(kind: Kind, setup: &Setup) -> Result<Prepared, PrepareError> {
         probe: Probe::new(running.pid()),
         process: Some(running),
         reload,
+        admin,
     })))
 }
 
@@ -258,7 +267,7 @@ fn gateway_files(
     setup: &Setup,
     dir: &Path,
     addr: SocketAddr,
-) -> Result<GatewayFiles, PrepareError> {
+) -> Result<(GatewayFiles, SocketAddr), PrepareError> {
     let identity = match kind {
         Kind::GatewayJwt => IdentityMode::Jwt { cache: true },
         Kind::GatewayJwtNoCache => IdentityMode::Jwt { cache: false },
@@ -271,5 +280,5 @@ fn gateway_files(
     };
     let admin = free_port()?;
     let config = gateway::route_config(addr, admin, setup.upstream, identity, "policy.yaml");
-    Ok(gateway::write_files(dir, &config, &policy)?)
+    Ok((gateway::write_files(dir, &config, &policy)?, admin))
 }

@@ -2,9 +2,11 @@
 //! configs and policy documents generated into a temporary directory (format:
 //! `docs/route-config.md`).
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -191,15 +193,23 @@ pub fn replace_policy(files: &GatewayFiles, text: &str) -> Result<(), std::io::E
     std::fs::rename(&tmp, &files.policy)
 }
 
-/// Starts `gateway serve --config FILE`.
-pub fn start(name: &str, binary: &Path, files: &GatewayFiles) -> Result<Running, StartError> {
+/// Starts `gateway serve --config FILE --threads N` with `RUST_LOG=log_filter`.
+pub fn start(
+    name: &str,
+    binary: &Path,
+    files: &GatewayFiles,
+    threads: usize,
+    log_filter: &str,
+) -> Result<Running, StartError> {
     let mut command = Command::new(binary);
     command
         .arg("serve")
         .arg("--config")
         .arg(&files.config)
+        .arg("--threads")
+        .arg(threads.to_string())
         .current_dir(&files.dir)
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", log_filter);
     Running::spawn(
         name,
         command,
@@ -227,4 +237,67 @@ pub fn large_policy(seed: u64) -> Result<String, LargePolicyError> {
     document.orgs.extend(small.orgs);
     document.users.extend(small.users);
     Ok(serde_json::to_string(&document)?)
+}
+
+/// `reqflo_gateway_reloads_total` by outcome, from the admin `/metrics`.
+pub fn reload_counts(admin: SocketAddr) -> Option<BTreeMap<String, f64>> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {admin}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(parse_reload_counts(&text))
+}
+
+/// The `reqflo_gateway_reloads_total{outcome="…"} N` samples of a scrape.
+pub fn parse_reload_counts(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("reqflo_gateway_reloads_total{")?;
+            let (labels, value) = rest.split_once('}')?;
+            let outcome = labels
+                .split(',')
+                .find_map(|l| l.trim().strip_prefix("outcome=\""))?
+                .trim_end_matches('"');
+            Some((outcome.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reload_counts_are_read_by_outcome() {
+        let text = "# TYPE reqflo_gateway_reloads_total counter\n\
+                    reqflo_gateway_reloads_total{outcome=\"applied\"} 42\n\
+                    reqflo_gateway_reloads_total{outcome=\"rejected\"} 1\n\
+                    reqflo_gateway_reloads_total_other 9\n";
+        let counts = parse_reload_counts(text);
+        assert_eq!(counts.get("applied"), Some(&42.0));
+        assert_eq!(counts.get("rejected"), Some(&1.0));
+        assert_eq!(counts.len(), 2);
+    }
+
+    #[test]
+    fn generated_policy_and_config_parse_as_documents() {
+        let small = reqflo_policy::Document::from_yaml(&small_policy(Some(3))).unwrap();
+        assert_eq!(small.users.len(), 3);
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let config = route_config(
+            addr,
+            addr,
+            addr,
+            IdentityMode::Jwt { cache: false },
+            "p.yaml",
+        );
+        let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&config).unwrap();
+        assert_eq!(
+            value["identity"]["jwt"]["cache"],
+            serde_yaml_ng::Value::Bool(false)
+        );
+        assert!(!token(ALLOWED_USER).unwrap().is_empty());
+    }
 }

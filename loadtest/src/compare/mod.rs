@@ -30,6 +30,8 @@ pub struct CompareOptions {
     pub connections: usize,
     pub rate: Option<f64>,
     pub threads: usize,
+    /// `RUST_LOG` for the gateway processes.
+    pub gateway_log: String,
     pub only: Vec<Kind>,
     pub gateway_bin: Option<PathBuf>,
     pub passthrough_bin: PathBuf,
@@ -111,14 +113,15 @@ fn probe_spec(c: &Contender) -> LoadSpec {
     }
 }
 
-/// Rewrites a contender's policy file every 100 ms until stopped.
+/// Rewrites a contender's policy file every 100 ms, and signals the gateway
+/// to reload it, until stopped.
 struct Reloader {
     stop: Arc<AtomicBool>,
     writes: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
-fn start_reloader(files: &gateway::GatewayFiles, counter: u64) -> Reloader {
+fn start_reloader(files: &gateway::GatewayFiles, counter: u64, pid: u32) -> Reloader {
     let stop = Arc::new(AtomicBool::new(false));
     let writes = Arc::new(AtomicU64::new(0));
     let files = gateway::GatewayFiles {
@@ -135,6 +138,13 @@ fn start_reloader(files: &gateway::GatewayFiles, counter: u64) -> Reloader {
             n += 1;
             if gateway::replace_policy(&files, &gateway::small_policy(Some(n))).is_ok() {
                 w.fetch_add(1, Ordering::Relaxed);
+                // The file watcher debounces (a write every 100 ms would be
+                // folded into one reload every couple of seconds); SIGHUP
+                // makes the gateway re-read now, so every write is a reload.
+                let _ = tokio::process::Command::new("kill")
+                    .args(["-HUP", &pid.to_string()])
+                    .status()
+                    .await;
             }
         }
     });
@@ -183,6 +193,8 @@ struct Tally {
     cpu_seconds: f64,
     rounds: Vec<Round>,
     reload_writes: u64,
+    /// Reloads the gateway reported, by outcome.
+    reloads_seen: std::collections::BTreeMap<String, f64>,
 }
 
 /// Starts everything, runs the rounds, stops everything, and reports.
@@ -223,6 +235,7 @@ pub async fn compare(options: &CompareOptions) -> Result<CompareReport, CompareE
         gateway_bin: options.gateway_bin.clone(),
         nginx_bin: if options.nginx { nginx::find() } else { None },
         threads: options.threads,
+        gateway_log: options.gateway_log.clone(),
         seed: options.seed,
         ready_timeout: options.ready_timeout,
     };
@@ -268,15 +281,20 @@ pub async fn compare(options: &CompareOptions) -> Result<CompareReport, CompareE
             cpu_seconds: 0.0,
             rounds: Vec::new(),
             reload_writes: 0,
+            reloads_seen: Default::default(),
         })
         .collect();
     let mut reload_counter = 0;
     for round in 1..=options.rounds {
         for (c, tally) in running.iter().zip(&mut tallies) {
+            let reloads_before = match (&c.reload, c.admin) {
+                (Some(_), Some(admin)) => gateway::reload_counts(admin),
+                _ => None,
+            };
             let reloader = c
                 .reload
                 .as_ref()
-                .map(|files| start_reloader(files, reload_counter));
+                .map(|files| start_reloader(files, reload_counter, c.probe.pid));
             let before = sample(c)?;
             let outcome = drive(&spec(c, options, options.duration, round)).await;
             let after = sample(c)?;
@@ -284,6 +302,16 @@ pub async fn compare(options: &CompareOptions) -> Result<CompareReport, CompareE
                 let writes = r.finish().await;
                 reload_counter += writes;
                 tally.reload_writes += writes;
+                if let (Some(before), Some(admin)) = (reloads_before, c.admin) {
+                    // Let the last write's debounce settle before counting.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if let Some(after) = gateway::reload_counts(admin) {
+                        for (outcome, n) in after {
+                            let delta = n - before.get(&outcome).copied().unwrap_or(0.0);
+                            *tally.reloads_seen.entry(outcome).or_default() += delta;
+                        }
+                    }
+                }
             }
             let cpu = (after.cpu_seconds - before.cpu_seconds).max(0.0);
             tally.cpu_seconds += cpu;
@@ -316,9 +344,19 @@ pub async fn compare(options: &CompareOptions) -> Result<CompareReport, CompareE
         let per_round: Vec<f64> = tally.rounds.iter().map(|r| r.cpu_us_per_request).collect();
         let mut notes = Vec::new();
         if c.reload.is_some() {
+            let seen: Vec<String> = tally
+                .reloads_seen
+                .iter()
+                .map(|(outcome, n)| format!("{n:.0} {outcome}"))
+                .collect();
             notes.push(format!(
-                "policy file rewritten {} times while measured",
-                tally.reload_writes
+                "policy file rewritten {} times while measured; gateway reloads: {}",
+                tally.reload_writes,
+                if seen.is_empty() {
+                    "not reported".to_owned()
+                } else {
+                    seen.join(", ")
+                }
             ));
         }
         contenders.push(ContenderResult {

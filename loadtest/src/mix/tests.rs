@@ -84,3 +84,18 @@ fn bad_mixes_are_rejected_with_the_template_named() {
     let err = Mix::from_yaml("requests: [{name: x, path: /, wieght: 1}]", &no_env).unwrap_err();
     assert!(matches!(err, MixError::Parse(_)));
 }
+
+#[test]
+fn shipped_mix_files_compile() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mixes");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mix = Mix::from_yaml(&text, &|_| Some("token".to_owned()))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(mix.total_weight() > 0);
+        seen += 1;
+    }
+    assert!(seen >= 3);
+}
