@@ -67,21 +67,33 @@ pub fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>>
             }
         }
         "/policy" => policy(shared),
-        _ => text(StatusCode::NOT_FOUND, "not found; try /metrics, /healthz, /readyz, /policy\n"),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; try /metrics, /healthz, /readyz, /policy\n",
+        ),
     }
 }
 
 fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
     let snapshot = shared.snapshot.load();
-    let age = SystemTime::now().duration_since(snapshot.loaded_at).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+    let age = SystemTime::now()
+        .duration_since(snapshot.loaded_at)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     shared.metrics.snapshot_age.set(age);
     match shared.metrics.encode() {
         Ok(body) => Response::builder()
             .status(StatusCode::OK)
-            .header(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+            .header(
+                http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
             .body(Full::new(Bytes::from(body)))
             .unwrap_or_default(),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot encode metrics: {e}\n")),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot encode metrics: {e}\n"),
+        ),
     }
 }
 

@@ -55,7 +55,11 @@ impl Options {
     /// Both listeners on `127.0.0.1:0`, no signal handling: for tests.
     pub fn ephemeral(config: impl Into<PathBuf>) -> Options {
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        Options { proxy_addr: Some(local), admin_addr: Some(local), ..Options::new(config) }
+        Options {
+            proxy_addr: Some(local),
+            admin_addr: Some(local),
+            ..Options::new(config)
+        }
     }
 }
 
@@ -65,7 +69,11 @@ pub enum StartError {
     #[error("{0}")]
     Config(#[from] ConfigErrors),
     #[error("cannot bind the {which} listener on `{addr}`: {source}")]
-    Bind { which: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        which: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start the config watcher: {0}")]
     Watch(#[from] WatchError),
     #[error("cannot register metrics: {0}")]
@@ -106,7 +114,10 @@ impl Gateway {
     }
 
     /// Starts on an already-loaded snapshot handle (a test can swap into it directly).
-    pub fn start_with(handle: Arc<ArcSwap<Snapshot>>, options: Options) -> Result<Running, StartError> {
+    pub fn start_with(
+        handle: Arc<ArcSwap<Snapshot>>,
+        options: Options,
+    ) -> Result<Running, StartError> {
         let shared = Arc::new(Shared::new(handle.clone(), Metrics::new()?));
         let listen = handle.load().settings.listen;
 
@@ -114,23 +125,42 @@ impl Gateway {
         let admin_listener = bind(options.admin_addr.unwrap_or(listen.admin), "admin")?;
         let admin_addr = admin_listener
             .local_addr()
-            .map_err(|source| StartError::Bind { which: "admin", addr: listen.admin, source })?;
+            .map_err(|source| StartError::Bind {
+                which: "admin",
+                addr: listen.admin,
+                source,
+            })?;
 
         let watcher = Arc::new(Mutex::new(None));
         if options.watch {
             let on_reload = shared.clone();
-            let w = reqflo_config::watch(&options.config, handle, move |event| on_reload.on_reload(&event))?;
+            let w = reqflo_config::watch(&options.config, handle, move |event| {
+                on_reload.on_reload(&event)
+            })?;
             if let Ok(mut slot) = watcher.lock() {
                 *slot = Some(w);
             }
         }
 
         let (stop, stop_rx) = watch::channel(None);
-        let admin = spawn_admin(admin_listener, shared.clone(), stop_rx.clone(), watcher.clone(), options.handle_signals)?;
+        let admin = spawn_admin(
+            admin_listener,
+            shared.clone(),
+            stop_rx.clone(),
+            watcher.clone(),
+            options.handle_signals,
+        )?;
         let server = spawn_server(proxy_addr, shared.clone(), stop_rx, &options)?;
 
-        let running =
-            Running { proxy_addr, admin_addr, shared, stop, server: Some(server), admin: Some(admin), watcher };
+        let running = Running {
+            proxy_addr,
+            admin_addr,
+            shared,
+            stop,
+            server: Some(server),
+            admin: Some(admin),
+            watcher,
+        };
         wait_until_listening(proxy_addr)?;
         tracing::info!(
             target: "reqflo_gateway::lifecycle",
@@ -209,14 +239,22 @@ impl Drop for Running {
 }
 
 fn bind(addr: SocketAddr, which: &'static str) -> Result<StdListener, StartError> {
-    StdListener::bind(addr).map_err(|source| StartError::Bind { which, addr, source })
+    StdListener::bind(addr).map_err(|source| StartError::Bind {
+        which,
+        addr,
+        source,
+    })
 }
 
 /// pingora binds the proxy listener itself and cannot report an ephemeral
 /// port, so port 0 is resolved here: bind, read the port, release it.
 fn reserve(addr: SocketAddr, which: &'static str) -> Result<SocketAddr, StartError> {
     let listener = bind(addr, which)?;
-    listener.local_addr().map_err(|source| StartError::Bind { which, addr, source })
+    listener.local_addr().map_err(|source| StartError::Bind {
+        which,
+        addr,
+        source,
+    })
 }
 
 fn wait_until_listening(addr: SocketAddr) -> Result<(), StartError> {
@@ -244,13 +282,26 @@ fn spawn_server(
     };
     let mut server = Server::new_with_opt_and_conf(None::<Opt>, conf);
     server.bootstrap();
-    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Gate { shared: shared.clone() });
+    let mut proxy = pingora::proxy::http_proxy_service(
+        &server.configuration,
+        Gate {
+            shared: shared.clone(),
+        },
+    );
     proxy.add_tcp(&proxy_addr.to_string());
     server.add_service(proxy);
-    let signal = StopSignal { stop, shared, handle_signals: options.handle_signals };
+    let signal = StopSignal {
+        stop,
+        shared,
+        handle_signals: options.handle_signals,
+    };
     std::thread::Builder::new()
         .name("reqflo-gateway".into())
-        .spawn(move || server.run(RunArgs { shutdown_signal: Box::new(signal) }))
+        .spawn(move || {
+            server.run(RunArgs {
+                shutdown_signal: Box::new(signal),
+            })
+        })
         .map_err(StartError::Thread)
 }
 
@@ -262,7 +313,10 @@ fn spawn_admin(
     handle_signals: bool,
 ) -> Result<JoinHandle<()>, StartError> {
     listener.set_nonblocking(true).map_err(StartError::Thread)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(StartError::Thread)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Thread)?;
     std::thread::Builder::new()
         .name("reqflo-admin".into())
         .spawn(move || {
@@ -322,7 +376,11 @@ impl ShutdownSignalWatch for StopSignal {
                 _ => StopKind::Fast,
             }
         };
-        let kind = if self.handle_signals { with_signals(requested).await } else { requested.await };
+        let kind = if self.handle_signals {
+            with_signals(requested).await
+        } else {
+            requested.await
+        };
         self.shared.draining.store(true, Ordering::Relaxed);
         tracing::info!(target: "reqflo_gateway::lifecycle", graceful = kind == StopKind::Graceful, "gateway stopping");
         match kind {
@@ -334,7 +392,10 @@ impl ShutdownSignalWatch for StopSignal {
 
 async fn with_signals(requested: impl std::future::Future<Output = StopKind>) -> StopKind {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         return requested.await;
     };
     tokio::select! {

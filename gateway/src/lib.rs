@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod canon;
+pub mod demo;
 pub mod environment;
 pub mod launch;
 pub mod logging;

@@ -18,12 +18,19 @@ pub const DEFAULT_FILTER: &str = "info,pingora=warn,pingora_core=warn,pingora_pr
 /// overrides [`DEFAULT_FILTER`].
 pub fn init(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let installed = match format {
         LogFormat::Text => tracing::subscriber::set_global_default(builder.finish()),
         LogFormat::Json => tracing::subscriber::set_global_default(
-            builder.json().flatten_event(true).with_current_span(false).finish(),
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .finish(),
         ),
     };
     if installed.is_ok() {

@@ -33,10 +33,11 @@ enum Command {
         config: PathBuf,
     },
     /// Serve: the enforcement proxy and its admin listener.
-    Serve {
-        #[arg(long)]
-        config: PathBuf,
-    },
+    ///
+    /// Refuses to start (exit 2) when the config or policy is invalid, printing
+    /// every error. SIGTERM drains gracefully, SIGINT stops at once, SIGHUP
+    /// reloads the files now.
+    Serve(commands::serve::Args),
     /// Start the gateway with the bundled examples and a mock Reqflo backend.
     Demo(commands::demo::Args),
 }
@@ -47,7 +48,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => commands::decide::run(&args),
         Command::Test { files } => commands::test::run(&files),
         Command::Validate { config } => commands::validate::run(&config),
-        Command::Serve { config } => commands::serve::run(&config),
+        Command::Serve(args) => commands::serve::run(&args),
         Command::Demo(args) => commands::demo::run(&args),
     }
 }

@@ -4,8 +4,8 @@
 //! resource id.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 /// Decision latency buckets, seconds: 50 ns to 1 ms.
@@ -15,7 +15,8 @@ const DECISION_BUCKETS: &[f64] = &[
 
 /// Request latency buckets, seconds: 100 µs to 10 s.
 const REQUEST_BUCKETS: &[f64] = &[
-    100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0, 10.0,
+    100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0,
+    2.5, 5.0, 10.0,
 ];
 
 /// Every metric, registered on [`Metrics::registry`].
@@ -49,13 +50,23 @@ pub struct Metrics {
     pub token_cache_entries: IntGauge,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<IntCounterVec, prometheus::Error> {
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(c.clone()))?;
     Ok(c)
 }
 
-fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, prometheus::Error> {
+fn gauge_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<GaugeVec, prometheus::Error> {
     let g = GaugeVec::new(Opts::new(name, help), labels)?;
     registry.register(Box::new(g.clone()))?;
     Ok(g)
@@ -80,12 +91,18 @@ impl Metrics {
         )?;
         r.register(Box::new(decision_seconds.clone()))?;
         let request_seconds = HistogramVec::new(
-            HistogramOpts::new("reqflo_gateway_request_duration_seconds", "End-to-end request latency by route and outcome")
-                .buckets(REQUEST_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "reqflo_gateway_request_duration_seconds",
+                "End-to-end request latency by route and outcome",
+            )
+            .buckets(REQUEST_BUCKETS.to_vec()),
             &["route", "outcome"],
         )?;
         r.register(Box::new(request_seconds.clone()))?;
-        let token_cache_entries = IntGauge::new("reqflo_gateway_token_cache_entries", "Verified tokens currently cached")?;
+        let token_cache_entries = IntGauge::new(
+            "reqflo_gateway_token_cache_entries",
+            "Verified tokens currently cached",
+        )?;
         r.register(Box::new(token_cache_entries.clone()))?;
         Ok(Metrics {
             decisions: counter(
@@ -108,7 +125,12 @@ impl Metrics {
                 "Failures talking to an upstream, by route and kind",
                 &["route", "kind"],
             )?,
-            reloads: counter(r, "reqflo_gateway_reloads_total", "Config and policy reload attempts by outcome", &["outcome"])?,
+            reloads: counter(
+                r,
+                "reqflo_gateway_reloads_total",
+                "Config and policy reload attempts by outcome",
+                &["outcome"],
+            )?,
             last_reload_success: gauge(
                 r,
                 "reqflo_gateway_last_reload_success_timestamp_seconds",
@@ -126,7 +148,11 @@ impl Metrics {
                 "Objects in the serving snapshot by kind",
                 &["kind"],
             )?,
-            snapshot_age: gauge(r, "reqflo_gateway_snapshot_age_seconds", "Seconds since the serving snapshot was built")?,
+            snapshot_age: gauge(
+                r,
+                "reqflo_gateway_snapshot_age_seconds",
+                "Seconds since the serving snapshot was built",
+            )?,
             shadow_would_deny: counter(
                 r,
                 "reqflo_gateway_shadow_would_deny_total",
@@ -163,15 +189,23 @@ mod tests {
     #[test]
     fn names_follow_prometheus_conventions() {
         let m = Metrics::new().unwrap();
-        m.decisions.with_label_values(&["r", "run", "allow", "none", "enforce"]).inc();
-        m.rejected.with_label_values(&["canonicalize", "dot_segment"]).inc();
+        m.decisions
+            .with_label_values(&["r", "run", "allow", "none", "enforce"])
+            .inc();
+        m.rejected
+            .with_label_values(&["canonicalize", "dot_segment"])
+            .inc();
         m.upstream_errors.with_label_values(&["r", "connect"]).inc();
         m.reloads.with_label_values(&["applied"]).inc();
         m.snapshot_info.with_label_values(&["a", "b", "c"]).set(1.0);
         m.snapshot_objects.with_label_values(&["users"]).set(3.0);
-        m.shadow_would_deny.with_label_values(&["r", "run", "permission_missing"]).inc();
+        m.shadow_would_deny
+            .with_label_values(&["r", "run", "permission_missing"])
+            .inc();
         m.internal_errors.with_label_values(&["panic"]).inc();
-        m.request_seconds.with_label_values(&["r", "allow"]).observe(0.001);
+        m.request_seconds
+            .with_label_values(&["r", "allow"])
+            .observe(0.001);
         m.decision_seconds.observe(300e-9);
         let text = m.encode().unwrap();
         for family in m.registry().gather() {
@@ -179,13 +213,23 @@ mod tests {
             assert!(name.starts_with("reqflo_gateway_"), "{name}");
             let kind = family.get_field_type();
             match kind {
-                prometheus::proto::MetricType::COUNTER => assert!(name.ends_with("_total"), "{name}"),
-                prometheus::proto::MetricType::HISTOGRAM => assert!(name.ends_with("_seconds"), "{name}"),
+                prometheus::proto::MetricType::COUNTER => {
+                    assert!(name.ends_with("_total"), "{name}")
+                }
+                prometheus::proto::MetricType::HISTOGRAM => {
+                    assert!(name.ends_with("_seconds"), "{name}")
+                }
                 _ => assert!(!name.ends_with("_total"), "{name}"),
             }
         }
-        assert!(text.contains("reqflo_gateway_decision_duration_seconds_bucket{le=\"0.00000025\"} 0"), "{text}");
-        assert!(text.contains("reqflo_gateway_decision_duration_seconds_bucket{le=\"0.0000005\"} 1"), "{text}");
+        assert!(
+            text.contains("reqflo_gateway_decision_duration_seconds_bucket{le=\"0.00000025\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("reqflo_gateway_decision_duration_seconds_bucket{le=\"0.0000005\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("reqflo_gateway_decisions_total{action=\"run\",code=\"none\",decision=\"allow\",mode=\"enforce\",route=\"r\"} 1"));
     }
 }

@@ -63,9 +63,13 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
             let allowed = decision.allowed;
             let shadow = !allowed && ctx.mode == Mode::Shadow;
             let verdict = if allowed { "allow" } else { "deny" };
-            m.decisions.with_label_values(&[route, action, verdict, code, ctx.mode.as_str()]).inc();
+            m.decisions
+                .with_label_values(&[route, action, verdict, code, ctx.mode.as_str()])
+                .inc();
             if shadow {
-                m.shadow_would_deny.with_label_values(&[route, action, code]).inc();
+                m.shadow_would_deny
+                    .with_label_values(&[route, action, code])
+                    .inc();
             }
             if let Some(took) = ctx.decision_time {
                 m.decision_seconds.observe(took.as_secs_f64());
@@ -98,11 +102,7 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
                     "deny reason"
                 );
             }
-            if shadow {
-                "shadow_deny"
-            } else {
-                verdict
-            }
+            if shadow { "shadow_deny" } else { verdict }
         }
         Verdict::Refused { stage, refusal } => {
             let code = refusal.code();
@@ -138,8 +138,14 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
             }
         }
     };
-    let outcome = if ctx.upstream_failure.is_some() { "upstream_error" } else { outcome };
-    m.request_seconds.with_label_values(&[route, outcome]).observe(latency.as_secs_f64());
+    let outcome = if ctx.upstream_failure.is_some() {
+        "upstream_error"
+    } else {
+        outcome
+    };
+    m.request_seconds
+        .with_label_values(&[route, outcome])
+        .observe(latency.as_secs_f64());
 }
 
 fn refusal_message(refusal: &Refusal) -> String {

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -98,7 +98,11 @@ impl Shared {
         let m = &self.metrics;
         m.snapshot_info.reset();
         m.snapshot_info
-            .with_label_values(&[&snapshot.revision, &snapshot.config_revision, &snapshot.policy_revision])
+            .with_label_values(&[
+                &snapshot.revision,
+                &snapshot.config_revision,
+                &snapshot.policy_revision,
+            ])
             .set(1.0);
         let counts = snapshot.policy.counts();
         for (kind, n) in [
@@ -117,9 +121,16 @@ impl Shared {
 
     /// Records one reload attempt: log line, metrics and admin status together.
     pub fn on_reload(&self, event: &ReloadEvent) {
-        self.metrics.reloads.with_label_values(&[event.outcome()]).inc();
+        self.metrics
+            .reloads
+            .with_label_values(&[event.outcome()])
+            .inc();
         match event {
-            ReloadEvent::Applied { revision, previous, took } => {
+            ReloadEvent::Applied {
+                revision,
+                previous,
+                took,
+            } => {
                 let current = self.snapshot.load_full();
                 self.publish_snapshot(&current);
                 if let Ok(mut status) = self.reloads.lock() {
@@ -137,7 +148,11 @@ impl Shared {
             ReloadEvent::Unchanged { revision } => {
                 tracing::debug!(target: "reqflo_gateway::reload", outcome = "unchanged", revision = %revision, "files changed, content did not");
             }
-            ReloadEvent::Rejected { revision_tried, current, errors } => {
+            ReloadEvent::Rejected {
+                revision_tried,
+                current,
+                errors,
+            } => {
                 if let Ok(mut status) = self.reloads.lock() {
                     status.last_rejected = Some(RejectedReload {
                         at: SystemTime::now(),
@@ -145,7 +160,11 @@ impl Shared {
                         errors: errors.0.clone(),
                     });
                 }
-                let first = errors.0.first().map(ToString::to_string).unwrap_or_default();
+                let first = errors
+                    .0
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 tracing::warn!(
                     target: "reqflo_gateway::reload",
                     outcome = "rejected",
@@ -168,7 +187,11 @@ impl Shared {
 
 /// The first address of `host:port`; an IP literal needs no lookup.
 fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
-    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    if let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         return Some(SocketAddr::new(ip, port));
     }
     (host, port).to_socket_addrs().ok()?.next()
@@ -176,7 +199,9 @@ fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
 
 /// Seconds since the epoch as a float, 0 before it.
 pub fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Unique decision ids: a random per-process prefix and a counter.
@@ -188,9 +213,15 @@ pub struct DecisionIds {
 
 impl DecisionIds {
     pub fn new() -> DecisionIds {
-        let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let prefix = RandomState::new().hash_one((nanos, std::process::id()));
-        DecisionIds { prefix, next: AtomicU64::new(1) }
+        DecisionIds {
+            prefix,
+            next: AtomicU64::new(1),
+        }
     }
 
     /// 24 hex digits, unique within this process and unlikely to repeat across processes.

@@ -40,7 +40,11 @@ impl TokenCache {
         if *inner.scope != *scope {
             return None;
         }
-        inner.entries.get(token).filter(|e| now < e.exp).map(|e| e.user.clone())
+        inner
+            .entries
+            .get(token)
+            .filter(|e| now < e.exp)
+            .map(|e| e.user.clone())
     }
 
     /// Remembers a token verified in `scope`; entries of any other scope are dropped.

@@ -36,12 +36,18 @@ struct RawHeader {
 /// RSA public key used as an HMAC secret) can pass.
 pub fn verify(settings: &JwtSettings, token: &str, now: u64) -> Result<Verified, AuthError> {
     let header = read_header(token)?;
-    let alg: Algorithm = header.alg.parse().map_err(|_| AuthError::AlgorithmNotAllowed(header.alg.clone()))?;
+    let alg: Algorithm = header
+        .alg
+        .parse()
+        .map_err(|_| AuthError::AlgorithmNotAllowed(header.alg.clone()))?;
     if !settings.algorithms.contains(&alg) {
         return Err(AuthError::AlgorithmNotAllowed(header.alg));
     }
     let kid = header.kid.ok_or(AuthError::MissingKid)?;
-    let key = settings.keys.get(&kid).ok_or_else(|| AuthError::UnknownKid(kid.clone()))?;
+    let key = settings
+        .keys
+        .get(&kid)
+        .ok_or_else(|| AuthError::UnknownKid(kid.clone()))?;
     if key.algorithm != alg {
         return Err(AuthError::AlgorithmNotAllowed(header.alg));
     }
@@ -55,10 +61,14 @@ pub fn verify(settings: &JwtSettings, token: &str, now: u64) -> Result<Verified,
     validation.validate_exp = true;
     validation.validate_aud = true;
 
-    let data = jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(token, &key.key, &validation)
-        .map_err(|e| map_error(e.kind()))?;
+    let data =
+        jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(token, &key.key, &validation)
+            .map_err(|e| map_error(e.kind()))?;
     let claims = data.claims;
-    let exp = claims.get("exp").and_then(serde_json::Value::as_u64).ok_or_else(|| AuthError::BadClaim("exp".into()))?;
+    let exp = claims
+        .get("exp")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or_else(|| AuthError::BadClaim("exp".into()))?;
     // `jsonwebtoken` checks `exp` against its own clock; check against ours too
     // so tests and the cache agree on time.
     if exp.saturating_add(settings.leeway.as_secs()) <= now {
@@ -74,10 +84,14 @@ pub fn verify(settings: &JwtSettings, token: &str, now: u64) -> Result<Verified,
 
 fn read_header(token: &str) -> Result<RawHeader, AuthError> {
     let mut parts = token.split('.');
-    let (Some(head), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(head), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(AuthError::Malformed);
     };
-    let bytes = URL_SAFE_NO_PAD.decode(head).map_err(|_| AuthError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(head)
+        .map_err(|_| AuthError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| AuthError::Malformed)
 }
 
@@ -90,14 +104,17 @@ fn map_error(kind: &ErrorKind) -> AuthError {
         ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c.clone()),
         ErrorKind::InvalidClaimFormat(c) => AuthError::BadClaim(c.clone()),
         ErrorKind::InvalidSignature => AuthError::BadSignature,
-        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::MissingAlgorithm => {
-            AuthError::AlgorithmNotAllowed(String::from("?"))
-        }
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::MissingAlgorithm => AuthError::AlgorithmNotAllowed(String::from("?")),
         _ => AuthError::Malformed,
     }
 }
 
 /// Seconds since the epoch.
 pub fn now_seconds() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
 }

@@ -146,14 +146,20 @@ pub fn authenticate(
             let token = bearer_token(value)?;
             let cache = cache.filter(|_| settings.cache);
             if let Some(user) = cache.and_then(|(c, scope)| c.get(scope, token, now)) {
-                return Ok(Principal { user, source: "jwt_cached" });
+                return Ok(Principal {
+                    user,
+                    source: "jwt_cached",
+                });
             }
             let verified = jwt::verify(settings, token, now)?;
             let user: Arc<str> = Arc::from(verified.user);
             if let Some((c, scope)) = cache {
                 c.insert(scope, token, user.clone(), verified.exp, now);
             }
-            Ok(Principal { user, source: "jwt" })
+            Ok(Principal {
+                user,
+                source: "jwt",
+            })
         }
         Identity::TrustedHeader(settings) => trusted_header(settings, headers, peer),
     }
@@ -164,7 +170,11 @@ pub fn authenticate(
 /// `None` when identity is not a JWT.
 pub fn cache_scope(identity: &Identity, revision: &str) -> Option<String> {
     match identity {
-        Identity::Jwt(s) => Some(format!("{revision}\n{}\n{}", s.issuer, s.audiences.join("\n"))),
+        Identity::Jwt(s) => Some(format!(
+            "{revision}\n{}\n{}",
+            s.issuer,
+            s.audiences.join("\n")
+        )),
         Identity::TrustedHeader(_) => None,
     }
 }
@@ -191,7 +201,10 @@ fn trusted_header(
         return Err(AuthError::Missing.into());
     }
     match canon::decision_header(headers, &settings.header)? {
-        Some(user) if !user.is_empty() => Ok(Principal { user: Arc::from(user), source: "trusted_header" }),
+        Some(user) if !user.is_empty() => Ok(Principal {
+            user: Arc::from(user),
+            source: "trusted_header",
+        }),
         _ => Err(AuthError::Missing.into()),
     }
 }

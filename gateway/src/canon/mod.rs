@@ -164,11 +164,19 @@ pub struct Canonical {
 
 /// The headers through which a client asks a backend to treat the request as
 /// another method; all refused (with their underscore spellings).
-const METHOD_OVERRIDE_HEADERS: &[&str] = &["x-http-method-override", "x-http-method", "x-method-override"];
+const METHOD_OVERRIDE_HEADERS: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// Canonicalizes the request target and checks the headers every request is
 /// held to, or says why the request is ambiguous.
-pub fn canonicalize(raw_target: &[u8], headers: &HeaderMap, rules: &Rules) -> Result<Canonical, Rejection> {
+pub fn canonicalize(
+    raw_target: &[u8],
+    headers: &HeaderMap,
+    rules: &Rules,
+) -> Result<Canonical, Rejection> {
     check_headers(headers, rules)?;
     let (raw_path, raw_query) = match raw_target.iter().position(|b| *b == b'?') {
         Some(i) => (&raw_target[..i], Some(&raw_target[i + 1..])),
@@ -186,7 +194,10 @@ pub fn canonicalize(raw_target: &[u8], headers: &HeaderMap, rules: &Rules) -> Re
     if std::str::from_utf8(raw_target).is_err() {
         return Err(Rejection::InvalidUtf8);
     }
-    let mut canonical = Canonical { path: String::with_capacity(raw_path.len()), ..Canonical::default() };
+    let mut canonical = Canonical {
+        path: String::with_capacity(raw_path.len()),
+        ..Canonical::default()
+    };
     let mut target = String::with_capacity(raw_target.len());
     if raw_path == b"/" {
         canonical.path.push('/');
@@ -227,7 +238,12 @@ pub fn canonicalize(raw_target: &[u8], headers: &HeaderMap, rules: &Rules) -> Re
             if key.eq_ignore_ascii_case("_method") {
                 return Err(Rejection::MethodOverride);
             }
-            if rules.reject_any_duplicate_query && canonical.query.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) {
+            if rules.reject_any_duplicate_query
+                && canonical
+                    .query
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case(&key))
+            {
                 return Err(Rejection::DuplicateQuery);
             }
             if n > 0 {
@@ -270,8 +286,14 @@ impl Canonical {
 ///
 /// Refused: the header twice, a comma-joined value, a value that is not
 /// visible ASCII, and any header whose name with `_` read as `-` is this one.
-pub fn decision_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, Rejection> {
-    if headers.keys().any(|k| k.as_str().contains('_') && same_name(k.as_str(), name)) {
+pub fn decision_header<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+) -> Result<Option<&'h str>, Rejection> {
+    if headers
+        .keys()
+        .any(|k| k.as_str().contains('_') && same_name(k.as_str(), name))
+    {
         return Err(Rejection::UnderscoreHeader);
     }
     let mut values = headers.get_all(name).iter();
@@ -295,14 +317,23 @@ pub fn decision_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<
 pub fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes().zip(b.bytes()).all(|(x, y)| {
-            let norm = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+            let norm = |c: u8| {
+                if c == b'_' {
+                    b'-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            };
             norm(x) == norm(y)
         })
 }
 
 fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
     for name in headers.keys() {
-        if METHOD_OVERRIDE_HEADERS.iter().any(|m| same_name(name.as_str(), m)) {
+        if METHOD_OVERRIDE_HEADERS
+            .iter()
+            .any(|m| same_name(name.as_str(), m))
+        {
             return Err(Rejection::MethodOverride);
         }
         if rules.reject_any_duplicate_header && headers.get_all(name).iter().nth(1).is_some() {
@@ -311,7 +342,8 @@ fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
         // A `Content_Length` or `Transfer_Encoding` is a framing header some
         // backend may honour.
         if name.as_str().contains('_')
-            && (same_name(name.as_str(), "content-length") || same_name(name.as_str(), "transfer-encoding"))
+            && (same_name(name.as_str(), "content-length")
+                || same_name(name.as_str(), "transfer-encoding"))
         {
             return Err(Rejection::UnderscoreHeader);
         }
@@ -322,8 +354,14 @@ fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
 /// One unambiguous body framing: at most one `Content-Length` with one
 /// decimal value, or `Transfer-Encoding: chunked` alone, never both.
 fn check_framing(headers: &HeaderMap) -> Result<(), Rejection> {
-    let lengths: Vec<_> = headers.get_all(http::header::CONTENT_LENGTH).iter().collect();
-    let encodings: Vec<_> = headers.get_all(http::header::TRANSFER_ENCODING).iter().collect();
+    let lengths: Vec<_> = headers
+        .get_all(http::header::CONTENT_LENGTH)
+        .iter()
+        .collect();
+    let encodings: Vec<_> = headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .collect();
     if !lengths.is_empty() && !encodings.is_empty() {
         return Err(Rejection::ConflictingLength);
     }

@@ -15,14 +15,20 @@ pub(super) enum Part {
 /// Refused: a malformed escape, `%25` (double encoding), invalid UTF-8 after
 /// decoding (overlong forms included), control characters (NUL too), a raw
 /// backslash, and, in a path segment, an encoded `/ \ ; # ?`.
-pub(super) fn decode(raw: &[u8], part: Part, reject_encoded_unreserved: bool) -> Result<String, Rejection> {
+pub(super) fn decode(
+    raw: &[u8],
+    part: Part,
+    reject_encoded_unreserved: bool,
+) -> Result<String, Rejection> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
         if b == b'%' {
-            let (Some(hi), Some(lo)) = (raw.get(i + 1).and_then(|h| hex(*h)), raw.get(i + 2).and_then(|l| hex(*l)))
-            else {
+            let (Some(hi), Some(lo)) = (
+                raw.get(i + 1).and_then(|h| hex(*h)),
+                raw.get(i + 2).and_then(|l| hex(*l)),
+            ) else {
                 return Err(Rejection::InvalidEncoding);
             };
             let byte = hi << 4 | lo;
@@ -82,10 +88,26 @@ pub(super) fn encode_into(out: &mut String, text: &str, part: Part) {
     for &b in text.as_bytes() {
         let keep = is_unreserved(b)
             || match part {
-                Part::PathSegment => matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@'),
+                Part::PathSegment => matches!(
+                    b,
+                    b'!' | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b'='
+                        | b':'
+                        | b'@'
+                ),
                 // `+` is encoded so that no upstream reads it as a space: the
                 // decision took it literally.
-                Part::Query => matches!(b, b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b',' | b':' | b'@' | b'/' | b'?'),
+                Part::Query => matches!(
+                    b,
+                    b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b',' | b':' | b'@' | b'/' | b'?'
+                ),
             };
         if keep {
             out.push(char::from(b));

@@ -5,7 +5,10 @@ use super::*;
 fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (k, v) in pairs {
-        map.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_bytes(v.as_bytes()).unwrap());
+        map.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+        );
     }
     map
 }
@@ -18,7 +21,11 @@ fn canon(target: &[u8]) -> Result<Canonical, Rejection> {
 fn accepted_targets_and_their_canonical_forms() {
     let table: &[(&[u8], &str, &str)] = &[
         (b"/", "/", "/"),
-        (b"/api/v1/orgs/acme/journeys/j1", "/api/v1/orgs/acme/journeys/j1", "/api/v1/orgs/acme/journeys/j1"),
+        (
+            b"/api/v1/orgs/acme/journeys/j1",
+            "/api/v1/orgs/acme/journeys/j1",
+            "/api/v1/orgs/acme/journeys/j1",
+        ),
         (b"/a/%41b", "/a/Ab", "/a/Ab"),
         (b"/a/b%20c", "/a/b c", "/a/b%20c"),
         (b"/a/caf%C3%A9", "/a/caf\u{e9}", "/a/caf%C3%A9"),
@@ -30,9 +37,15 @@ fn accepted_targets_and_their_canonical_forms() {
         (b"/a/.well-known", "/a/.well-known", "/a/.well-known"),
     ];
     for (target, path, forwarded) in table {
-        let c = canon(target).unwrap_or_else(|e| panic!("{:?} rejected: {e}", String::from_utf8_lossy(target)));
+        let c = canon(target)
+            .unwrap_or_else(|e| panic!("{:?} rejected: {e}", String::from_utf8_lossy(target)));
         assert_eq!(c.path, *path, "{:?}", String::from_utf8_lossy(target));
-        assert_eq!(c.target, *forwarded, "{:?}", String::from_utf8_lossy(target));
+        assert_eq!(
+            c.target,
+            *forwarded,
+            "{:?}",
+            String::from_utf8_lossy(target)
+        );
     }
 }
 
@@ -82,7 +95,12 @@ fn rejected_targets() {
         (b"/a/b?x=%00", ControlCharacter),
     ];
     for (target, expected) in table {
-        assert_eq!(canon(target), Err(*expected), "{:?}", String::from_utf8_lossy(target));
+        assert_eq!(
+            canon(target),
+            Err(*expected),
+            "{:?}",
+            String::from_utf8_lossy(target)
+        );
     }
 }
 
@@ -96,12 +114,27 @@ fn stricter_rules() {
         max_path_bytes: Some(16),
     };
     let h = HeaderMap::new();
-    assert_eq!(canonicalize(b"/a/%41", &h, &strict), Err(Rejection::EncodedUnreserved));
-    assert_eq!(canonicalize(b"/a/caf%C3%A9", &h, &strict), Err(Rejection::NonAsciiPath));
-    assert_eq!(canonicalize(b"/a/b?x=1&X=2", &h, &strict), Err(Rejection::DuplicateQuery));
-    assert_eq!(canonicalize(b"/aaaaaaaaaaaaaaaaaaaa", &h, &strict), Err(Rejection::PathTooLong));
+    assert_eq!(
+        canonicalize(b"/a/%41", &h, &strict),
+        Err(Rejection::EncodedUnreserved)
+    );
+    assert_eq!(
+        canonicalize(b"/a/caf%C3%A9", &h, &strict),
+        Err(Rejection::NonAsciiPath)
+    );
+    assert_eq!(
+        canonicalize(b"/a/b?x=1&X=2", &h, &strict),
+        Err(Rejection::DuplicateQuery)
+    );
+    assert_eq!(
+        canonicalize(b"/aaaaaaaaaaaaaaaaaaaa", &h, &strict),
+        Err(Rejection::PathTooLong)
+    );
     let dup = headers(&[("accept", "a"), ("accept", "b")]);
-    assert_eq!(canonicalize(b"/a", &dup, &strict), Err(Rejection::DuplicateHeader));
+    assert_eq!(
+        canonicalize(b"/a", &dup, &strict),
+        Err(Rejection::DuplicateHeader)
+    );
     assert!(canonicalize(b"/a", &dup, &Rules::default()).is_ok());
 }
 
@@ -113,20 +146,53 @@ fn header_rules() {
         (&[("x-http-method", "DELETE")], MethodOverride),
         (&[("x-method-override", "DELETE")], MethodOverride),
         (&[("x_http_method_override", "DELETE")], MethodOverride),
-        (&[("content-length", "5"), ("transfer-encoding", "chunked")], ConflictingLength),
-        (&[("content-length", "5"), ("content-length", "6")], ConflictingLength),
-        (&[("content-length", "5"), ("content-length", "5")], ConflictingLength),
+        (
+            &[("content-length", "5"), ("transfer-encoding", "chunked")],
+            ConflictingLength,
+        ),
+        (
+            &[("content-length", "5"), ("content-length", "6")],
+            ConflictingLength,
+        ),
+        (
+            &[("content-length", "5"), ("content-length", "5")],
+            ConflictingLength,
+        ),
         (&[("content-length", "5, 6")], ConflictingLength),
         (&[("content-length", "-1")], ConflictingLength),
         (&[("transfer-encoding", "gzip, chunked")], ConflictingLength),
-        (&[("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")], ConflictingLength),
+        (
+            &[
+                ("transfer-encoding", "chunked"),
+                ("transfer-encoding", "chunked"),
+            ],
+            ConflictingLength,
+        ),
         (&[("content_length", "5")], UnderscoreHeader),
     ];
     for (pairs, expected) in table {
-        assert_eq!(canonicalize(b"/a", &headers(pairs), &Rules::default()), Err(*expected), "{pairs:?}");
+        assert_eq!(
+            canonicalize(b"/a", &headers(pairs), &Rules::default()),
+            Err(*expected),
+            "{pairs:?}"
+        );
     }
-    assert!(canonicalize(b"/a", &headers(&[("content-length", "12")]), &Rules::default()).is_ok());
-    assert!(canonicalize(b"/a", &headers(&[("transfer-encoding", "Chunked")]), &Rules::default()).is_ok());
+    assert!(
+        canonicalize(
+            b"/a",
+            &headers(&[("content-length", "12")]),
+            &Rules::default()
+        )
+        .is_ok()
+    );
+    assert!(
+        canonicalize(
+            b"/a",
+            &headers(&[("transfer-encoding", "Chunked")]),
+            &Rules::default()
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -146,21 +212,36 @@ fn decision_values() {
     assert_eq!(decision_header(&h, "x-env"), Ok(Some("prod")));
     assert_eq!(decision_header(&h, "x-other"), Ok(None));
     let h = headers(&[("x-env", "prod"), ("x-env", "staging")]);
-    assert_eq!(decision_header(&h, "x-env"), Err(Rejection::DuplicateHeader));
+    assert_eq!(
+        decision_header(&h, "x-env"),
+        Err(Rejection::DuplicateHeader)
+    );
     let h = headers(&[("x-env", "prod, staging")]);
     assert_eq!(decision_header(&h, "x-env"), Err(Rejection::CommaJoined));
     let h = headers(&[("x-env", "prod"), ("x_env", "staging")]);
-    assert_eq!(decision_header(&h, "x-env"), Err(Rejection::UnderscoreHeader));
+    assert_eq!(
+        decision_header(&h, "x-env"),
+        Err(Rejection::UnderscoreHeader)
+    );
     let h = headers(&[("x_env", "staging")]);
-    assert_eq!(decision_header(&h, "x-env"), Err(Rejection::UnderscoreHeader));
+    assert_eq!(
+        decision_header(&h, "x-env"),
+        Err(Rejection::UnderscoreHeader)
+    );
     let h = headers(&[("x-env", "caf\u{e9}")]);
-    assert_eq!(decision_header(&h, "x-env"), Err(Rejection::InvalidHeaderValue));
+    assert_eq!(
+        decision_header(&h, "x-env"),
+        Err(Rejection::InvalidHeaderValue)
+    );
 }
 
 #[test]
 fn codes_are_unique_and_snake_case() {
     let mut codes: Vec<_> = Rejection::ALL.iter().map(|r| r.code()).collect();
-    assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+    assert!(codes.iter().all(|c| {
+        c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }));
     codes.sort_unstable();
     codes.dedup();
     assert_eq!(codes.len(), Rejection::ALL.len());

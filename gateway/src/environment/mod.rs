@@ -21,7 +21,9 @@ pub enum EnvError {
     Missing(String),
     #[error("the target environment is empty ({0})")]
     Empty(String),
-    #[error("the request body is larger than the {limit}-byte limit for reading the target environment")]
+    #[error(
+        "the request body is larger than the {limit}-byte limit for reading the target environment"
+    )]
     BodyTooLarge { limit: usize },
     #[error("the request body could not be read")]
     BodyUnreadable,
@@ -113,7 +115,9 @@ pub fn from_body(body: &[u8], field: &str) -> Result<Option<String>, EnvError> {
     };
     match map.get(field) {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) if s.is_empty() => Err(EnvError::Empty(format!("body field `{field}`"))),
+        Some(serde_json::Value::String(s)) if s.is_empty() => {
+            Err(EnvError::Empty(format!("body field `{field}`")))
+        }
         Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(EnvError::NotString(field.to_owned())),
     }

@@ -6,34 +6,70 @@ use crate::canon::{Rules, canonicalize};
 
 #[test]
 fn body_field() {
-    assert_eq!(from_body(br#"{"environment":"production","x":1}"#, "environment"), Ok(Some("production".into())));
+    assert_eq!(
+        from_body(br#"{"environment":"production","x":1}"#, "environment"),
+        Ok(Some("production".into()))
+    );
     assert_eq!(from_body(br#"{"x":1}"#, "environment"), Ok(None));
-    assert_eq!(from_body(br#"{"environment":null}"#, "environment"), Ok(None));
-    assert_eq!(from_body(br#"{"environment":7}"#, "environment"), Err(EnvError::NotString("environment".into())));
-    assert_eq!(from_body(br#"{"environment":""}"#, "environment").map_err(|e| e.code()), Err("environment_empty"));
-    assert_eq!(from_body(br#"["production"]"#, "environment"), Err(EnvError::NotObject));
-    assert_eq!(from_body(b"", "environment").map_err(|e| e.code()), Err("body_not_json"));
-    assert_eq!(from_body(br#"{"environment":"a"} x"#, "environment").map_err(|e| e.code()), Err("body_not_json"));
-    assert_eq!(from_body(br#"{"environment":"a""#, "environment").map_err(|e| e.code()), Err("body_not_json"));
+    assert_eq!(
+        from_body(br#"{"environment":null}"#, "environment"),
+        Ok(None)
+    );
+    assert_eq!(
+        from_body(br#"{"environment":7}"#, "environment"),
+        Err(EnvError::NotString("environment".into()))
+    );
+    assert_eq!(
+        from_body(br#"{"environment":""}"#, "environment").map_err(|e| e.code()),
+        Err("environment_empty")
+    );
+    assert_eq!(
+        from_body(br#"["production"]"#, "environment"),
+        Err(EnvError::NotObject)
+    );
+    assert_eq!(
+        from_body(b"", "environment").map_err(|e| e.code()),
+        Err("body_not_json")
+    );
+    assert_eq!(
+        from_body(br#"{"environment":"a"} x"#, "environment").map_err(|e| e.code()),
+        Err("body_not_json")
+    );
+    assert_eq!(
+        from_body(br#"{"environment":"a""#, "environment").map_err(|e| e.code()),
+        Err("body_not_json")
+    );
 }
 
 #[test]
 fn duplicate_keys_are_refused_at_any_depth() {
     assert_eq!(
-        from_body(br#"{"environment":"staging","environment":"production"}"#, "environment"),
+        from_body(
+            br#"{"environment":"staging","environment":"production"}"#,
+            "environment"
+        ),
         Err(EnvError::DuplicateKey("environment".into()))
     );
     assert_eq!(
-        from_body(br#"{"environment":"staging","inputs":{"a":1,"a":2}}"#, "environment"),
+        from_body(
+            br#"{"environment":"staging","inputs":{"a":1,"a":2}}"#,
+            "environment"
+        ),
         Err(EnvError::DuplicateKey("a".into()))
     );
     assert_eq!(
-        from_body(br#"{"environment":"staging","list":[{"b":1,"b":1}]}"#, "environment"),
+        from_body(
+            br#"{"environment":"staging","list":[{"b":1,"b":1}]}"#,
+            "environment"
+        ),
         Err(EnvError::DuplicateKey("b".into()))
     );
     // Escaped spellings of the same key are the same key.
     assert_eq!(
-        from_body(br#"{"environment":"staging","\u0065nvironment":"production"}"#, "environment"),
+        from_body(
+            br#"{"environment":"staging","\u0065nvironment":"production"}"#,
+            "environment"
+        ),
         Err(EnvError::DuplicateKey("environment".into()))
     );
 }
@@ -42,19 +78,43 @@ fn duplicate_keys_are_refused_at_any_depth() {
 fn request_sources() {
     let mut headers = HeaderMap::new();
     headers.insert("x-reqflo-environment", HeaderValue::from_static("staging"));
-    let c = canonicalize(b"/a?environment=production&e2=", &headers, &Rules::default()).unwrap();
+    let c = canonicalize(
+        b"/a?environment=production&e2=",
+        &headers,
+        &Rules::default(),
+    )
+    .unwrap();
     let param = |name: &str| if name == "env" { Some("dev") } else { None };
     let get = |s: EnvironmentSource| from_request(&s, param, &c, &headers);
     assert_eq!(get(EnvironmentSource::Path("env".into())), Ok(Some("dev")));
     assert_eq!(get(EnvironmentSource::Path("other".into())), Ok(None));
-    assert_eq!(get(EnvironmentSource::Query("environment".into())), Ok(Some("production")));
-    assert_eq!(get(EnvironmentSource::Query("e2".into())).map_err(|e| e.code()), Err("environment_empty"));
-    assert_eq!(get(EnvironmentSource::Header("x-reqflo-environment".into())), Ok(Some("staging")));
+    assert_eq!(
+        get(EnvironmentSource::Query("environment".into())),
+        Ok(Some("production"))
+    );
+    assert_eq!(
+        get(EnvironmentSource::Query("e2".into())).map_err(|e| e.code()),
+        Err("environment_empty")
+    );
+    assert_eq!(
+        get(EnvironmentSource::Header("x-reqflo-environment".into())),
+        Ok(Some("staging"))
+    );
     assert_eq!(get(EnvironmentSource::Header("x-other".into())), Ok(None));
 
-    let c = canonicalize(b"/a?environment=production&environment=staging", &headers, &Rules::default()).unwrap();
+    let c = canonicalize(
+        b"/a?environment=production&environment=staging",
+        &headers,
+        &Rules::default(),
+    )
+    .unwrap();
     assert_eq!(
-        from_request(&EnvironmentSource::Query("environment".into()), param, &c, &headers),
+        from_request(
+            &EnvironmentSource::Query("environment".into()),
+            param,
+            &c,
+            &headers
+        ),
         Err(EnvError::Ambiguous(Rejection::DuplicateQuery))
     );
 }

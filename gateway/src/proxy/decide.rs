@@ -29,10 +29,27 @@ pub struct Answer {
 }
 
 /// Renders the check's org and resource from the path parameters.
-pub fn resolve(check: &Check, matched: &RouteMatch<'_, '_>, environment: Option<String>) -> Result<Asked, Internal> {
-    let org = check.org.render(|p| matched.param(p)).ok_or(Internal::Route)?.into_owned();
-    let resource = check.resource.render(|p| matched.param(p)).ok_or(Internal::Route)?.into_owned();
-    Ok(Asked { org, action: check.action, resource, environment })
+pub fn resolve(
+    check: &Check,
+    matched: &RouteMatch<'_, '_>,
+    environment: Option<String>,
+) -> Result<Asked, Internal> {
+    let org = check
+        .org
+        .render(|p| matched.param(p))
+        .ok_or(Internal::Route)?
+        .into_owned();
+    let resource = check
+        .resource
+        .render(|p| matched.param(p))
+        .ok_or(Internal::Route)?
+        .into_owned();
+    Ok(Asked {
+        org,
+        action: check.action,
+        resource,
+        environment,
+    })
 }
 
 /// Decides the route's check, then each `also` check (same user, org and
@@ -47,22 +64,46 @@ pub fn decide(
     let start = Instant::now();
     let first = decide_one(policy, user, &main)?;
     if !first.allowed {
-        return Ok(Answer { asked: main, decision: first, took: start.elapsed() });
+        return Ok(Answer {
+            asked: main,
+            decision: first,
+            took: start.elapsed(),
+        });
     }
     for also in &check.also {
-        let resource = also.resource.render(|p| matched.param(p)).ok_or(Internal::Route)?.into_owned();
-        let asked =
-            Asked { org: main.org.clone(), action: also.action, resource, environment: main.environment.clone() };
+        let resource = also
+            .resource
+            .render(|p| matched.param(p))
+            .ok_or(Internal::Route)?
+            .into_owned();
+        let asked = Asked {
+            org: main.org.clone(),
+            action: also.action,
+            resource,
+            environment: main.environment.clone(),
+        };
         let decision = decide_one(policy, user, &asked)?;
         if !decision.allowed {
-            return Ok(Answer { asked, decision, took: start.elapsed() });
+            return Ok(Answer {
+                asked,
+                decision,
+                took: start.elapsed(),
+            });
         }
     }
-    Ok(Answer { asked: main, decision: first, took: start.elapsed() })
+    Ok(Answer {
+        asked: main,
+        decision: first,
+        took: start.elapsed(),
+    })
 }
 
 /// One decision; a panic in the engine becomes [`Internal::Panic`], never an allow.
-pub fn decide_one(policy: &reqflo_policy::Snapshot, user: &str, asked: &Asked) -> Result<Decision, Internal> {
+pub fn decide_one(
+    policy: &reqflo_policy::Snapshot,
+    user: &str,
+    asked: &Asked,
+) -> Result<Decision, Internal> {
     let request = Request {
         org: &asked.org,
         user,
@@ -70,5 +111,6 @@ pub fn decide_one(policy: &reqflo_policy::Snapshot, user: &str, asked: &Asked) -
         resource: &asked.resource,
         environment: asked.environment.as_deref(),
     };
-    catch_unwind(AssertUnwindSafe(|| reqflo_policy::decide(policy, &request))).map_err(|_| Internal::Panic)
+    catch_unwind(AssertUnwindSafe(|| reqflo_policy::decide(policy, &request)))
+        .map_err(|_| Internal::Panic)
 }

@@ -51,10 +51,13 @@ pub fn request_headers(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     if let Some(target) = &ctx.target {
         request.set_raw_path(target.as_bytes())?;
     }
-    let trusted = ctx.snapshot.as_ref().and_then(|s| match &s.settings.identity {
-        Identity::TrustedHeader(t) => Some(t.header.clone()),
-        Identity::Jwt(_) => None,
-    });
+    let trusted = ctx
+        .snapshot
+        .as_ref()
+        .and_then(|s| match &s.settings.identity {
+            Identity::TrustedHeader(t) => Some(t.header.clone()),
+            Identity::Jwt(_) => None,
+        });
     let strip: Vec<http::HeaderName> = request
         .headers
         .keys()
@@ -116,7 +119,9 @@ pub fn classify_failure(e: &Error, ctx: &Ctx) -> Option<Refusal> {
 
 fn upstream_kind(e: &Error) -> UpstreamFailure {
     match e.etype() {
-        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => UpstreamFailure::Timeout,
+        ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+            UpstreamFailure::Timeout
+        }
         _ => UpstreamFailure::Unavailable,
     }
 }

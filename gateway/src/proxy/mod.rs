@@ -38,7 +38,13 @@ pub struct Gate {
 impl Gate {
     /// Writes a gateway-built response: `Content-Length` set, so the client
     /// connection stays usable (pingora issue #766).
-    async fn answer(&self, session: &mut Session, ctx: &mut Ctx, stage: Stage, refusal: Refusal) -> Result<bool> {
+    async fn answer(
+        &self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+        stage: Stage,
+        refusal: Refusal,
+    ) -> Result<bool> {
         let response = refusal.render(&ctx.decision_id, ctx.revision());
         ctx.verdict = match (ctx.verdict_taken(), refusal) {
             (Some(v), _) => v,
@@ -50,17 +56,28 @@ impl Gate {
 }
 
 /// Sends `response` with its status, JSON body, length and decision id.
-pub async fn write_response(session: &mut Session, decision_id: &str, response: &Response) -> Result<()> {
+pub async fn write_response(
+    session: &mut Session,
+    decision_id: &str,
+    response: &Response,
+) -> Result<()> {
     let mut header = ResponseHeader::build(response.status, Some(4))?;
     header.insert_header(http::header::CONTENT_TYPE, "application/json")?;
-    header.insert_header(http::header::CONTENT_LENGTH, response.body.len().to_string())?;
+    header.insert_header(
+        http::header::CONTENT_LENGTH,
+        response.body.len().to_string(),
+    )?;
     header.insert_header(http::header::CACHE_CONTROL, "no-store")?;
     header.insert_header(DECISION_ID_HEADER, decision_id)?;
     if let Some(challenge) = &response.challenge {
         header.insert_header(http::header::WWW_AUTHENTICATE, challenge.as_str())?;
     }
-    session.write_response_header(Box::new(header), false).await?;
-    session.write_response_body(Some(response.body.clone()), true).await?;
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session
+        .write_response_body(Some(response.body.clone()), true)
+        .await?;
     Ok(())
 }
 
@@ -75,7 +92,9 @@ impl ProxyHttp for Gate {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         match pipeline::run(&self.shared, session, ctx).await {
             pipeline::Next::Forward => Ok(false),
-            pipeline::Next::Answer(stage, refusal) => self.answer(session, ctx, stage, refusal).await,
+            pipeline::Next::Answer(stage, refusal) => {
+                self.answer(session, ctx, stage, refusal).await
+            }
         }
     }
 
@@ -104,12 +123,23 @@ impl ProxyHttp for Gate {
         forward::request_headers(upstream_request, ctx)
     }
 
-    async fn response_filter(&self, _session: &mut Session, response: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
         response.insert_header(DECISION_ID_HEADER, ctx.decision_id.as_str())?;
         Ok(())
     }
 
-    fn fail_to_connect(&self, _session: &mut Session, _peer: &HttpPeer, _ctx: &mut Ctx, mut e: Box<Error>) -> Box<Error> {
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        _ctx: &mut Ctx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
         // Never retry: a retry could reach a different backend state than the
         // one the decision was made for, and must not repeat a write.
         e.set_retry(false);
@@ -142,14 +172,23 @@ impl ProxyHttp for Gate {
                 if let Refusal::Internal(_) = &refusal
                     && matches!(ctx.verdict, Verdict::Pending)
                 {
-                    ctx.verdict = Verdict::Refused { stage: Stage::Decide, refusal: refusal.clone() };
+                    ctx.verdict = Verdict::Refused {
+                        stage: Stage::Decide,
+                        refusal: refusal.clone(),
+                    };
                 }
-                if write_response(session, &ctx.decision_id, &response).await.is_err() {
+                if write_response(session, &ctx.decision_id, &response)
+                    .await
+                    .is_err()
+                {
                     code = 0;
                 }
             }
         }
-        FailToProxy { error_code: code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {

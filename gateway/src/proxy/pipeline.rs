@@ -60,15 +60,32 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
 
     // Identity comes before "no such route", so an anonymous caller learns
     // nothing about which paths exist.
-    let peer = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-    let cache = derived.token_scope.as_deref().map(|scope| (&shared.tokens, scope));
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let cache = derived
+        .token_scope
+        .as_deref()
+        .map(|scope| (&shared.tokens, scope));
     let now = crate::auth::now_seconds();
-    let principal = match auth::authenticate(&settings.identity, &session.req_header().headers, peer, cache, now) {
+    let principal = match auth::authenticate(
+        &settings.identity,
+        &session.req_header().headers,
+        peer,
+        cache,
+        now,
+    ) {
         Ok(p) => p,
         Err(AuthFailure::Ambiguous(r)) => answer!(Stage::Authenticate, Refusal::Malformed(r)),
-        Err(AuthFailure::Unauthenticated(e)) => answer!(Stage::Authenticate, Refusal::Unauthenticated(e)),
+        Err(AuthFailure::Unauthenticated(e)) => {
+            answer!(Stage::Authenticate, Refusal::Unauthenticated(e))
+        }
     };
-    shared.metrics.token_cache_entries.set(i64::try_from(shared.tokens.len()).unwrap_or(i64::MAX));
+    shared
+        .metrics
+        .token_cache_entries
+        .set(i64::try_from(shared.tokens.len()).unwrap_or(i64::MAX));
     ctx.user = Some(principal.user.clone());
 
     let Some(matched) = matched else {
@@ -78,10 +95,11 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         answer!(Stage::Route, Refusal::NoRoute);
     };
 
-    let environment = match read_environment(session, &snapshot, &matched, check, &canonical, ctx).await {
-        Ok(e) => e,
-        Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
-    };
+    let environment =
+        match read_environment(session, &snapshot, &matched, check, &canonical, ctx).await {
+            Ok(e) => e,
+            Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
+        };
 
     let asked = match decide::resolve(check, &matched, environment) {
         Ok(a) => a,
@@ -100,7 +118,10 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         environment: answer.asked.environment.clone(),
         policy_revision: snapshot.revision.clone(),
     });
-    ctx.verdict = Verdict::Decided { asked: answer.asked, decision: answer.decision };
+    ctx.verdict = Verdict::Decided {
+        asked: answer.asked,
+        decision: answer.decision,
+    };
     match denial {
         Some(d) => Next::Answer(Stage::Decide, Refusal::Denied(Box::new(d))),
         None => Next::Forward,
@@ -110,7 +131,13 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
 fn select_route(ctx: &mut Ctx, derived: &Derived, m: &RouteMatch<'_, '_>) {
     ctx.route = Some(m.route.id.clone());
     ctx.upstream = Some(m.route.upstream.clone());
-    ctx.upstream_addr = Some(derived.upstream_addrs.get(&m.route.upstream).copied().flatten());
+    ctx.upstream_addr = Some(
+        derived
+            .upstream_addrs
+            .get(&m.route.upstream)
+            .copied()
+            .flatten(),
+    );
     ctx.mode = m.route.mode;
 }
 
@@ -135,7 +162,8 @@ async fn read_environment(
         }
         other => {
             let headers = &session.req_header().headers;
-            environment::from_request(other, |p| matched.param(p), canonical, headers)?.map(str::to_owned)
+            environment::from_request(other, |p| matched.param(p), canonical, headers)?
+                .map(str::to_owned)
         }
     };
     if value.is_none() && check.environment_required {

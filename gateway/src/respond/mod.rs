@@ -155,7 +155,12 @@ impl Refusal {
                 if status == 404 {
                     // `not_visible` and `resource_not_found` must be
                     // indistinguishable: same code, sentence and reasons.
-                    let sentence = d.decision.reasons.first().map(|r| r.message.clone()).unwrap_or_default();
+                    let sentence = d
+                        .decision
+                        .reasons
+                        .first()
+                        .map(|r| r.message.clone())
+                        .unwrap_or_default();
                     hidden_reasons = [Reason {
                         code: ReasonCode::ResourceNotFound,
                         message: sentence,
@@ -177,7 +182,9 @@ impl Refusal {
             Refusal::Upstream(_) => {
                 body.decision = "error";
                 message = match self {
-                    Refusal::Upstream(UpstreamFailure::Timeout) => "the backend did not answer in time",
+                    Refusal::Upstream(UpstreamFailure::Timeout) => {
+                        "the backend did not answer in time"
+                    }
                     _ => "the backend could not be reached",
                 };
                 body.message = message;
@@ -190,12 +197,24 @@ impl Refusal {
                     Refusal::Environment(e) => e.to_string(),
                     _ => String::new(),
                 };
-                let bytes = serde_json::to_vec(&Body { message: &text, ..body }).unwrap_or_default();
-                return Response { status, body: Bytes::from(bytes), challenge: self.challenge() };
+                let bytes = serde_json::to_vec(&Body {
+                    message: &text,
+                    ..body
+                })
+                .unwrap_or_default();
+                return Response {
+                    status,
+                    body: Bytes::from(bytes),
+                    challenge: self.challenge(),
+                };
             }
         }
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        Response { status, body: Bytes::from(bytes), challenge: self.challenge() }
+        Response {
+            status,
+            body: Bytes::from(bytes),
+            challenge: self.challenge(),
+        }
     }
 
     fn challenge(&self) -> Option<String> {
@@ -206,7 +225,9 @@ impl Refusal {
             None => format!("Bearer realm=\"{REALM}\""),
             Some(error) => {
                 let description = e.to_string().replace(['"', '\\'], "'");
-                format!("Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{description}\"")
+                format!(
+                    "Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{description}\""
+                )
             }
         })
     }

@@ -7,7 +7,10 @@ fn reason(code: ReasonCode, message: &str, object: Option<(&str, Option<&str>)>)
     Reason {
         code,
         message: message.to_owned(),
-        object: object.map(|(kind, id)| ObjectRef { kind: kind.into(), id: id.map(Into::into) }),
+        object: object.map(|(kind, id)| ObjectRef {
+            kind: kind.into(),
+            id: id.map(Into::into),
+        }),
         cause: None,
     }
 }
@@ -62,28 +65,67 @@ fn policy_denial_is_403_with_the_explanation() {
 #[test]
 fn hidden_denials_are_identical_404s() {
     let sentence = "This resource does not exist, or you do not have access to it.";
-    let not_visible = denial(vec![reason(ReasonCode::NotVisible, sentence, Some(("oauth_config", Some("x"))))]);
-    let not_found = denial(vec![reason(ReasonCode::ResourceNotFound, sentence, Some(("resource", None)))]);
+    let not_visible = denial(vec![reason(
+        ReasonCode::NotVisible,
+        sentence,
+        Some(("oauth_config", Some("x"))),
+    )]);
+    let not_found = denial(vec![reason(
+        ReasonCode::ResourceNotFound,
+        sentence,
+        Some(("resource", None)),
+    )]);
     let a = not_visible.render("same", None);
     let b = not_found.render("same", None);
     assert_eq!(a.status, 404);
     assert_eq!(a, b);
     assert_eq!(body(&a)["code"], "resource_not_found");
-    assert_eq!(body(&a)["reasons"], json!([{"code": "resource_not_found", "message": sentence}]));
+    assert_eq!(
+        body(&a)["reasons"],
+        json!([{"code": "resource_not_found", "message": sentence}])
+    );
 }
 
 #[test]
 fn statuses_are_chosen_in_one_place() {
     let table: Vec<(Refusal, u16, &str)> = vec![
-        (Refusal::Malformed(Rejection::DotSegment), 400, "dot_segment"),
-        (Refusal::Unauthenticated(AuthError::Expired), 401, "token_expired"),
+        (
+            Refusal::Malformed(Rejection::DotSegment),
+            400,
+            "dot_segment",
+        ),
+        (
+            Refusal::Unauthenticated(AuthError::Expired),
+            401,
+            "token_expired",
+        ),
         (Refusal::NoRoute, 404, "no_route"),
-        (Refusal::Environment(EnvError::BodyTooLarge { limit: 10 }), 413, "body_too_large"),
-        (Refusal::Environment(EnvError::DuplicateKey("environment".into())), 400, "body_duplicate_key"),
-        (Refusal::Environment(EnvError::Missing("query parameter `environment`".into())), 400, "environment_missing"),
+        (
+            Refusal::Environment(EnvError::BodyTooLarge { limit: 10 }),
+            413,
+            "body_too_large",
+        ),
+        (
+            Refusal::Environment(EnvError::DuplicateKey("environment".into())),
+            400,
+            "body_duplicate_key",
+        ),
+        (
+            Refusal::Environment(EnvError::Missing("query parameter `environment`".into())),
+            400,
+            "environment_missing",
+        ),
         (Refusal::Internal(Internal::Panic), 500, "internal_error"),
-        (Refusal::Upstream(UpstreamFailure::Unavailable), 502, "upstream_unavailable"),
-        (Refusal::Upstream(UpstreamFailure::Timeout), 504, "upstream_timeout"),
+        (
+            Refusal::Upstream(UpstreamFailure::Unavailable),
+            502,
+            "upstream_unavailable",
+        ),
+        (
+            Refusal::Upstream(UpstreamFailure::Timeout),
+            504,
+            "upstream_timeout",
+        ),
     ];
     for (refusal, status, code) in table {
         let r = refusal.render("id", Some("rev"));
@@ -91,7 +133,10 @@ fn statuses_are_chosen_in_one_place() {
         let b = body(&r);
         assert_eq!(b["code"], code, "{refusal:?}");
         assert_eq!(b["decision_id"], "id");
-        assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()), "{refusal:?}");
+        assert!(
+            b["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{refusal:?}"
+        );
     }
 }
 
@@ -102,6 +147,8 @@ fn unauthenticated_carries_a_challenge() {
     let r = Refusal::Unauthenticated(AuthError::WrongAudience).render("id", None);
     assert_eq!(
         r.challenge.as_deref(),
-        Some("Bearer realm=\"reqflo\", error=\"invalid_token\", error_description=\"the token is meant for another audience\"")
+        Some(
+            "Bearer realm=\"reqflo\", error=\"invalid_token\", error_description=\"the token is meant for another audience\""
+        )
     );
 }
