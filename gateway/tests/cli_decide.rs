@@ -16,12 +16,12 @@ fn decide(policy: &std::path::Path, args: &[&str]) -> Output {
         .arg(policy)
         .args(args)
         .output()
-        .unwrap()
+        .unwrap_or_else(|e| panic!("run reqflo-gateway: {e}"))
 }
 
 fn worked(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let output = decide(&workspace_file("policy/examples/worked.yaml"), args);
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is JSON ({e}): {stdout}\nstderr: {}",
@@ -32,8 +32,7 @@ fn worked(args: &[&str]) -> (Option<i32>, serde_json::Value) {
 }
 
 fn stderr_lines(output: &Output) -> Vec<String> {
-    String::from_utf8(output.stderr.clone())
-        .unwrap()
+    String::from_utf8_lossy(&output.stderr)
         .lines()
         .map(str::to_string)
         .collect()
