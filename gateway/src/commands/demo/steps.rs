@@ -91,6 +91,9 @@ pub fn sections() -> Vec<(&'static str, Vec<Step>)> {
                 step("… and in production", Some("SUPPORT"), "POST", "/api/v1/orgs/acme/journeys/refund/runs")
                     .body(r#"{"environment":"production"}"#)
                     .denied(403, "risk_privilege_missing", Some("You can run this journey in staging, but not production.")),
+                step("Mia, a member, may not run the destructive Refund journey at all", Some("MEMBER"), "POST", "/api/v1/orgs/acme/journeys/refund/runs")
+                    .body(r#"{"environment":"staging"}"#)
+                    .denied(403, "risk_privilege_missing", Some("You cannot run this journey without the destructive privilege.")),
                 step("Olivia, the org owner, may run it in production", Some("OWNER"), "POST", "/api/v1/orgs/acme/journeys/refund/runs")
                     .body(r#"{"environment":"production"}"#),
             ],
@@ -98,7 +101,7 @@ pub fn sections() -> Vec<(&'static str, Vec<Step>)> {
         (
             "The seeds' example denials",
             vec![
-                step("Mia runs Refund in staging: it needs the restricted Payments OAuth config", Some("MEMBER"), "POST", "/api/v1/orgs/acme/journeys/refund/runs")
+                step("Mia runs Partner payout in staging: it uses the restricted Payments OAuth config", Some("MEMBER"), "POST", "/api/v1/orgs/acme/journeys/partner-payout/runs")
                     .body(r#"{"environment":"staging"}"#)
                     .denied(403, "restricted_dependency", Some("You can view this journey, but you cannot run it because it uses a restricted OAuth config.")),
                 step("Mia edits the OAuth scopes of Payments OAuth", Some("MEMBER"), "PUT", "/api/v1/orgs/acme/oauth-configs/payments-oauth/scopes")
@@ -106,8 +109,11 @@ pub fn sections() -> Vec<(&'static str, Vec<Step>)> {
                     .denied(403, "admin_role_required", Some("Only Security Admins can edit OAuth scopes.")),
                 step("Sam, a security admin, may", Some("SECURITY"), "PUT", "/api/v1/orgs/acme/oauth-configs/payments-oauth/scopes")
                     .body(r#"{"scopes":["refunds:write"]}"#),
-                step("Mia runs the Incident response runbook in staging", Some("MEMBER"), "POST", "/api/v1/orgs/acme/runbooks/incident-response/runs?environment=staging")
-                    .denied(403, "permission_missing", Some("This runbook is restricted to the Support Tier 2 group.")),
+                step("Mia invokes the Refund console component", Some("MEMBER"), "POST", "/api/v1/orgs/acme/components/refund-console/invocations")
+                    .body(r#"{"order":"A-1001"}"#)
+                    .denied(403, "permission_missing", Some("This component is restricted to the Support Tier 2 group.")),
+                step("Tess, in Support Tier 2, may", Some("SUPPORT"), "POST", "/api/v1/orgs/acme/components/refund-console/invocations")
+                    .body(r#"{"order":"A-1001"}"#),
                 step("Mia runs Customer diagnostics, whose component she may not see", Some("MEMBER"), "POST", "/api/v1/orgs/acme/journeys/diagnostics/runs")
                     .body(r#"{"environment":"staging"}"#)
                     .denied(403, "restricted_dependency", Some("You have access to the journey, but not to one of its required components.")),
