@@ -1,16 +1,13 @@
-//! Starting the real `reqflo-gateway` binary on ephemeral ports, with a route
-//! config and a policy document written to a temp dir, and stopping it on drop.
-//!
-//! The ports are found by binding `127.0.0.1:0` and releasing the socket just
-//! before the gateway starts; if another process grabs one in between, the
-//! gateway exits and [`Gateway::start`] tries again with fresh ports (a
-//! bounded number of times).
+//! Starting the real gateway (`reqflo_gateway::Gateway`, the same code
+//! `reqflo-gateway serve` runs: pingora proxy, admin listener, file watcher)
+//! on ephemeral ports, with a route config and a policy document written to
+//! a temp dir, and stopping it on drop.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reqflo_gateway::{Options, Running};
 use tempfile::TempDir;
 
 use crate::client::Client;
@@ -22,10 +19,10 @@ use crate::upstream::Upstream;
 pub const READY_BOUND: Duration = Duration::from_secs(30);
 
 /// The two files a gateway is started with. The route config may use the
-/// placeholders `{{PROXY}}`, `{{ADMIN}}`, `{{UPSTREAM}}` (the recording
-/// upstream's `host:port`), `{{DEAD}}` (a `host:port` nothing listens on) and
-/// `{{KEYS}}` (the absolute directory of the test keys); it must name the
-/// policy file `policy.yaml`.
+/// placeholders `{{UPSTREAM}}` (the recording upstream's `host:port`),
+/// `{{DEAD}}` (a `host:port` nothing listens on) and `{{KEYS}}` (the absolute
+/// directory of the test keys); it must name the policy file `policy.yaml`.
+/// Its `listen` addresses are overridden with `127.0.0.1:0`.
 #[derive(Clone, Debug)]
 pub struct Files {
     pub config: String,
@@ -40,124 +37,74 @@ pub fn fixture_files() -> Files {
     }
 }
 
-/// The path of the gateway binary: `$REQFLO_GATEWAY_BIN`, else the
-/// `reqflo-gateway-under-test` binary of this crate beside the running test.
-pub fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("REQFLO_GATEWAY_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().or_panic("current test executable");
-    // target/<profile>/deps/<test> → target/<profile>/<bin>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .or_panic("target profile dir");
-    let bin = profile_dir.join(format!(
-        "reqflo-gateway-under-test{}",
-        std::env::consts::EXE_SUFFIX
-    ));
-    assert!(
-        bin.exists(),
-        "the gateway binary {} is not built; run the tests with `cargo test`",
-        bin.display()
-    );
-    bin
-}
-
-fn free_addr() -> SocketAddr {
+/// A free `host:port` (bound, then released): nothing listens there.
+pub fn dead_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").or_panic("bind an ephemeral port");
     listener.local_addr().or_panic("ephemeral address")
 }
 
-/// A running gateway; killed (and its temp dir removed) when dropped.
+/// A running gateway; stopped (and its temp dir removed) when dropped.
 #[derive(Debug)]
 pub struct Gateway {
-    child: Child,
+    // Declared before `dir`: the gateway stops before its files go away.
+    running: Option<Running>,
     dir: TempDir,
     pub proxy: SocketAddr,
     pub admin: SocketAddr,
 }
 
 impl Gateway {
-    /// Starts the gateway with `files` in front of `upstream` and waits for `/readyz`.
+    /// Starts a gateway with `files` in front of `upstream` and waits for `/readyz`.
     pub async fn start(upstream: &Upstream, files: &Files) -> Gateway {
-        let mut last_log = String::new();
-        for _attempt in 0..3 {
-            match Gateway::try_start(upstream, files).await {
-                Ok(gateway) => return gateway,
-                Err(log) => last_log = log,
-            }
-        }
-        panic!("the gateway did not become ready; its output:\n{last_log}");
-    }
-
-    async fn try_start(upstream: &Upstream, files: &Files) -> Result<Gateway, String> {
         let dir = tempfile::tempdir().or_panic("temp dir");
-        let (proxy, admin, dead) = (free_addr(), free_addr(), free_addr());
         let config = files
             .config
-            .replace("{{PROXY}}", &proxy.to_string())
-            .replace("{{ADMIN}}", &admin.to_string())
             .replace("{{UPSTREAM}}", &upstream.addr().to_string())
-            .replace("{{DEAD}}", &dead.to_string())
+            .replace("{{DEAD}}", &dead_addr().to_string())
             .replace("{{KEYS}}", &jwt::keys_dir().display().to_string());
-        std::fs::write(dir.path().join("gateway.yaml"), config).or_panic("write gateway.yaml");
+        let config_path = dir.path().join("gateway.yaml");
+        std::fs::write(&config_path, config).or_panic("write gateway.yaml");
         std::fs::write(dir.path().join("policy.yaml"), &files.policy).or_panic("write policy.yaml");
-        let log =
-            std::fs::File::create(dir.path().join("gateway.log")).or_panic("create gateway.log");
-        let child = Command::new(binary())
-            .arg("serve")
-            .arg("--config")
-            .arg(dir.path().join("gateway.yaml"))
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
-            )
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().or_panic("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .or_panic("spawn the gateway");
-        let mut gateway = Gateway {
-            child,
+        let options = Options::ephemeral(&config_path);
+        let running = tokio::task::spawn_blocking(move || reqflo_gateway::Gateway::start(options))
+            .await
+            .or_panic("the gateway start task")
+            .or_panic("start the gateway");
+        let gateway = Gateway {
+            proxy: running.proxy_addr,
+            admin: running.admin_addr,
+            running: Some(running),
             dir,
-            proxy,
-            admin,
         };
-        match gateway.wait_ready().await {
-            Ok(()) => Ok(gateway),
-            Err(why) => Err(format!("{why}\n{}", gateway.log())),
-        }
+        gateway.wait_ready().await;
+        gateway
     }
 
-    async fn wait_ready(&mut self) -> Result<(), String> {
-        let admin = Client::new(self.admin);
+    async fn wait_ready(&self) {
+        let admin = self.admin();
         let deadline = Instant::now() + READY_BOUND;
         loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("the gateway exited with {status}"));
-            }
             if let Ok(response) = admin
                 .try_send("GET", "/readyz", &[], bytes::Bytes::new())
                 .await
                 && response.status == 200
             {
-                return Ok(());
+                return;
             }
-            if Instant::now() > deadline {
-                return Err(format!("not ready within {READY_BOUND:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(
+                Instant::now() < deadline,
+                "the gateway was not ready within {READY_BOUND:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
-
-    /// The gateway's stdout and stderr so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
     }
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.yaml")
     }
 
     pub fn policy_path(&self) -> PathBuf {
@@ -182,18 +129,17 @@ impl Gateway {
         Client::new(self.admin)
     }
 
-    /// Whether the gateway process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+    /// The in-process gateway handle.
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().or_panic("the gateway is running")
     }
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("---- gateway output ----\n{}", self.log());
+        if let Some(running) = self.running.take() {
+            // Stopping joins the gateway's threads; keep that off the async runtime.
+            let _ = std::thread::spawn(move || running.stop()).join();
         }
     }
 }

@@ -2,7 +2,9 @@
 //! (generated with openssl; see that folder's README), and the forged ones the
 //! adversarial tests need (`alg=none`, HS256 keyed with the RSA public key).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -163,7 +165,17 @@ fn b64_json(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
 
-/// `Authorization: Bearer …` for a valid RS256 token of `user`.
+/// `Authorization: Bearer …` for a valid RS256 token of `user`, signed once
+/// per user and test process (RSA signing is slow in debug builds; the token
+/// is valid for an hour).
 pub fn bearer(user: &str) -> String {
-    format!("Bearer {}", Claims::for_user(user).rs256())
+    static CACHE: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache
+        .entry(user.to_owned())
+        .or_insert_with(|| format!("Bearer {}", Claims::for_user(user).rs256()))
+        .clone()
 }

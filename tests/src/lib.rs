@@ -10,7 +10,8 @@ pub mod raw;
 pub mod upstream;
 
 pub use answer::{
-    Answer, DECISION_ID, Deny, assert_allowed, assert_deny, assert_rejected, assert_unauthenticated,
+    Answer, DECISION_ID, Deny, assert_allowed, assert_deny, assert_rejected,
+    assert_unauthenticated, body_of,
 };
 pub use client::{Client, HttpResponse};
 pub use fail::OrPanic;

@@ -1,0 +1,267 @@
+//! Hot reload under traffic, through real file writes and the real watcher:
+//! a policy edit changes decisions; a bad edit keeps the old revision and
+//! says so in `/metrics` and `/policy`; 100 reloads while clients keep
+//! sending requests, and every response is a well-formed allow or deny.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use reqflo_tests::{Env, HttpResponse, assert_allowed, bearer, fixture_files};
+use serde_json::Value;
+
+const PROD_RUN: &str = "/api/v1/orgs/acme/environments/production/journeys/checkout-smoke/runs";
+const VIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke";
+/// How long one reload may take to show before the test gives up (a bound, not a timing assertion).
+const RELOAD_BOUND: Duration = Duration::from_secs(20);
+
+/// The fixture policy plus a grant that lets alice run checkout-smoke in production.
+fn policy_with_grant(marker: usize) -> String {
+    let base = fixture_files().policy;
+    let grant = "    grants:\n      - id: alice-production\n        principal: { user: alice }\n        \
+                 scope: { resource: checkout-smoke }\n        actions: [run]\n        privileges: [production]\n      \
+                 - id: alice-production-environment\n        principal: { user: alice }\n        \
+                 scope: { resource: production }\n        actions: [use]\n        privileges: [production]\n";
+    let edited = base.replacen("    grants:\n", grant, 1);
+    assert_ne!(
+        edited, base,
+        "the fixture policy has no grants block to extend"
+    );
+    format!("{edited}\n# edit {marker}\n")
+}
+
+/// The fixture policy, made distinct by a comment (so its revision changes).
+fn policy_without_grant(marker: usize) -> String {
+    format!("{}\n# edit {marker}\n", fixture_files().policy)
+}
+
+async fn revision(env: &Env) -> String {
+    env.policy_status().await["revision"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Polls `/policy` until `done` holds, within [`RELOAD_BOUND`].
+async fn wait_for_policy(env: &Env, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + RELOAD_BOUND;
+    loop {
+        let status = env.policy_status().await;
+        if done(&status) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not seen within {RELOAD_BOUND:?}; /policy: {status:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn prod_run(env: &Env) -> HttpResponse {
+    env.client
+        .post(PROD_RUN, &[("authorization", &bearer("alice"))], "")
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_edit_changes_decisions_and_a_bad_edit_is_refused() {
+    let env = Env::start().await;
+    let first = revision(&env).await;
+    assert!(!first.is_empty());
+    let response = prod_run(&env).await;
+    assert_eq!(response.status, 403, "{}", response.text());
+    assert_eq!(response.json()["code"], "risk_privilege_missing");
+
+    // A good edit: alice may now run in production.
+    env.gateway.write_policy(&policy_with_grant(0));
+    let status = wait_for_policy(&env, "the edit", |s| s["revision"] != first.as_str()).await;
+    let second = status["revision"].as_str().unwrap_or_default().to_owned();
+    assert_allowed("after the edit", &prod_run(&env).await);
+    assert_eq!(env.upstream.take().len(), 1);
+    let metrics = env.metrics().await;
+    assert!(
+        metrics.sum("reqflo_gateway_reloads_total", &[("outcome", "applied")]) >= 1.0,
+        "applied reload not counted"
+    );
+
+    // A bad edit: a grant naming a resource that does not exist.
+    let bad = policy_with_grant(1).replace(
+        "scope: { resource: checkout-smoke }",
+        "scope: { resource: no-such-thing }",
+    );
+    env.gateway.write_policy(&bad);
+    let status = wait_for_policy(&env, "the rejected edit", |s| {
+        !s["last_rejected_reload"].is_null()
+    })
+    .await;
+    assert_eq!(
+        status["revision"],
+        second.as_str(),
+        "a bad edit replaced the serving revision"
+    );
+    let rejected = &status["last_rejected_reload"];
+    let errors = rejected["errors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !errors.is_empty(),
+        "a rejected reload without errors: {status:#}"
+    );
+    assert!(
+        rejected.to_string().contains("no-such-thing"),
+        "the error does not name the bad reference: {rejected}"
+    );
+    let metrics = env.metrics().await;
+    assert!(
+        metrics.sum("reqflo_gateway_reloads_total", &[("outcome", "rejected")]) >= 1.0,
+        "rejected reload not counted"
+    );
+    // Still serving the second revision: alice may still run in production.
+    assert_allowed("after the bad edit", &prod_run(&env).await);
+    assert_eq!(env.upstream.take().len(), 1);
+
+    // Unparseable YAML is refused the same way.
+    let before = env.policy_status().await["last_rejected_reload"]["at"].clone();
+    env.gateway.write_policy("orgs: [ this is not: yaml\n");
+    wait_for_policy(&env, "the unparseable edit", |s| {
+        s["last_rejected_reload"]["at"] != before
+            || s["last_rejected_reload"]["revision_tried"] != rejected["revision_tried"]
+    })
+    .await;
+    assert_eq!(revision(&env).await, second);
+    assert_allowed("after the unparseable edit", &prod_run(&env).await);
+
+    // Back to the original policy: denied again, with the new revision in the body.
+    env.gateway.write_policy(&policy_without_grant(2));
+    let status = wait_for_policy(&env, "the revert", |s| s["revision"] != second.as_str()).await;
+    let response = prod_run(&env).await;
+    assert_eq!(response.status, 403, "{}", response.text());
+    let revision_in_body = response.json()["policy_revision"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        revision_in_body == status["revision"] || revision_in_body == status["policy_revision"],
+        "deny body revision {revision_in_body} is not the serving one: {status:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_fails_during_100_reloads() {
+    let env = Arc::new(Env::start().await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for worker in 0..2 {
+        let env = Arc::clone(&env);
+        let stop = Arc::clone(&stop);
+        clients.push(tokio::spawn(async move {
+            let token = bearer("alice");
+            let (mut allows, mut denies, mut failures) = (0usize, 0usize, Vec::new());
+            let mut deny_revisions = HashSet::new();
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let (path, view) = if (i + worker).is_multiple_of(3) {
+                    (VIEW, true)
+                } else {
+                    (PROD_RUN, false)
+                };
+                let method = if view { "GET" } else { "POST" };
+                match env
+                    .client
+                    .try_send(method, path, &[("authorization", &token)], "")
+                    .await
+                {
+                    Ok(r) if r.status == 200 && r.header("x-reqflo-decision-id").is_some() => {
+                        allows += 1
+                    }
+                    Ok(r) if r.status == 403 && !view => {
+                        let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                        if body["code"] == "risk_privilege_missing"
+                            && body["message"]
+                                == "You can run this journey in staging, but not production."
+                        {
+                            denies += 1;
+                            deny_revisions.insert(
+                                body["policy_revision"]
+                                    .as_str()
+                                    .unwrap_or_default()
+                                    .to_owned(),
+                            );
+                        } else {
+                            failures.push(format!("malformed deny: {body}"));
+                        }
+                    }
+                    Ok(r) => failures.push(format!("{method} {path}: {} {}", r.status, r.text())),
+                    Err(e) => failures.push(format!("{method} {path}: {e}")),
+                }
+            }
+            (allows, denies, failures, deny_revisions)
+        }));
+    }
+
+    let initial = env.policy_status().await;
+    let mut revisions = vec![initial["revision"].as_str().unwrap_or_default().to_owned()];
+    let mut policy_revisions: HashSet<String> = ["revision", "policy_revision"]
+        .iter()
+        .map(|k| initial[*k].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for i in 0..100usize {
+        let text = if i.is_multiple_of(2) {
+            policy_with_grant(i)
+        } else {
+            policy_without_grant(i)
+        };
+        env.gateway.write_policy(&text);
+        let previous = revisions.last().cloned().unwrap_or_default();
+        let status = wait_for_policy(&env, &format!("reload {i}"), |s| {
+            s["revision"] != previous.as_str()
+        })
+        .await;
+        revisions.push(status["revision"].as_str().unwrap_or_default().to_owned());
+        policy_revisions.insert(
+            status["policy_revision"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        policy_revisions.insert(status["revision"].as_str().unwrap_or_default().to_owned());
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (mut allows, mut denies, mut failures, mut seen) = (0, 0, Vec::new(), HashSet::new());
+    for client in clients {
+        let (a, d, f, r) = client.await.expect("client task");
+        allows += a;
+        denies += d;
+        failures.extend(f);
+        seen.extend(r);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} request(s) failed during the reloads:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        allows > 0 && denies > 0,
+        "the traffic did not see both revisions: {allows} allows, {denies} denies"
+    );
+    for revision in &seen {
+        assert!(
+            policy_revisions.contains(revision),
+            "a deny carried revision {revision}, never served"
+        );
+    }
+    let metrics = env.metrics().await;
+    assert!(
+        metrics.sum("reqflo_gateway_reloads_total", &[("outcome", "applied")]) >= 100.0,
+        "fewer than 100 applied reloads counted"
+    );
+    // Snapshot info must not keep one series per past revision.
+    let info = metrics.select("reqflo_gateway_snapshot_info", &[]).count();
+    assert!(
+        info <= 1,
+        "reqflo_gateway_snapshot_info keeps {info} series after 100 reloads (unbounded labels)"
+    );
+    eprintln!("{allows} allows and {denies} denies across 100 reloads");
+}
