@@ -277,7 +277,7 @@ fn spawn_server(
     let conf = ServerConf {
         threads: options.threads.max(1),
         grace_period_seconds: Some(options.grace_period.as_secs()),
-        graceful_shutdown_timeout_seconds: Some(options.grace_period.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None::<Opt>, conf);

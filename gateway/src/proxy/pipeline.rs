@@ -8,7 +8,7 @@ use reqflo_config::{Access, EnvironmentSource, Mode, RouteMatch, Snapshot};
 use super::ctx::{Ctx, Stage, Verdict};
 use super::decide;
 use crate::auth::{self, AuthFailure};
-use crate::canon::{self, Canonical, Rules};
+use crate::canon::{self, Canonical, Rejection, Rules};
 use crate::environment::{self, EnvError};
 use crate::respond::{Denial, Refusal};
 use crate::state::{Derived, Shared};
@@ -39,6 +39,12 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     let derived = shared.derived(&snapshot);
     let settings = &snapshot.settings;
 
+    if framing_was_ambiguous(session) {
+        answer!(
+            Stage::Canonicalize,
+            Refusal::Malformed(Rejection::ConflictingLength)
+        );
+    }
     let canonical = {
         let req = session.req_header();
         match canon::canonicalize(req.raw_path(), &req.headers, &Rules::from(&settings.strict)) {
@@ -126,6 +132,30 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         Some(d) => Next::Answer(Stage::Decide, Refusal::Denied(Box::new(d))),
         None => Next::Forward,
     }
+}
+
+/// Whether the client sent both `Transfer-Encoding` and `Content-Length`.
+///
+/// pingora resolves that conflict itself before any filter runs (it drops
+/// `Content-Length` and turns keep-alive off, RFC 9112 §6.1), so the parsed
+/// headers no longer show it: look at the raw header bytes. A
+/// `Transfer-Encoding` on HTTP/1.0 is refused too.
+fn framing_was_ambiguous(session: &Session) -> bool {
+    let req = session.req_header();
+    if !req.headers.contains_key(http::header::TRANSFER_ENCODING) {
+        return false;
+    }
+    if req.version != http::Version::HTTP_11 {
+        return true;
+    }
+    let Some(h1) = session.as_downstream().as_http1() else {
+        return false;
+    };
+    let raw = h1.get_headers_raw_bytes();
+    raw.split(|b| *b == b'\n').any(|line| {
+        let line = line.strip_prefix(b" ").unwrap_or(line);
+        line.len() >= 15 && line[..15].eq_ignore_ascii_case(b"content-length:")
+    })
 }
 
 fn select_route(ctx: &mut Ctx, derived: &Derived, m: &RouteMatch<'_, '_>) {
