@@ -141,11 +141,20 @@ pub(crate) struct Member {
     pub seats: Box<[(u32, ServiceRoleBits)]>,
     /// Sorted keys of every principal that matches the user.
     pub keys: Box<[PrincipalKey]>,
+    /// One bit per key ([`bloom_bit`]): a key whose bit is clear is not in `keys`.
+    pub bloom: u64,
+}
+
+/// The bit of a principal key in [`Member::bloom`].
+#[inline]
+pub(crate) const fn bloom_bit(key: PrincipalKey) -> u64 {
+    1 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 impl Member {
+    #[inline]
     pub fn matches(&self, principal: PrincipalKey) -> bool {
-        self.keys.binary_search(&principal).is_ok()
+        self.bloom & bloom_bit(principal) != 0 && self.keys.binary_search(&principal).is_ok()
     }
 
     pub fn seat_roles(&self, service: u32) -> ServiceRoleBits {

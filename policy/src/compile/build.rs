@@ -443,6 +443,7 @@ impl MemberBuild {
             roles: self.roles,
             role_via: self.via,
             seats: seats.into_boxed_slice(),
+            bloom: keys.iter().fold(0, |b, k| b | super::bloom_bit(*k)),
             keys: keys.into_boxed_slice(),
         }
     }

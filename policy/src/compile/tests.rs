@@ -95,20 +95,20 @@ fn memberships_expand_groups_and_seats() {
     );
 }
 
-/// More grants in one scope than are scanned: the bucket is probed by the
+/// More grants in one scope than are scanned (`SCAN_LIMIT`): the bucket is probed by the
 /// user's principal keys and still finds the first grant in document order.
 #[test]
 fn large_buckets_are_probed_by_principal() {
     let mut text = String::from(
         "users:\n  - { id: u, memberships: [{ org: o, status: active, roles: [viewer] }] }\n",
     );
-    for i in 0..40 {
+    for i in 0..520 {
         text.push_str(&format!(
             "  - {{ id: x{i}, memberships: [{{ org: o, status: active }}] }}\n"
         ));
     }
     text.push_str("orgs:\n  - id: o\n    groups:\n      - { id: g, members: [u] }\n    resources:\n      - { id: j, kind: journey }\n    grants:\n");
-    for i in 0..40 {
+    for i in 0..520 {
         text.push_str(&format!("      - {{ id: k{i}, principal: {{ user: x{i} }}, scope: {{ kind: journey }}, actions: [run] }}\n"));
     }
     text.push_str(

@@ -7,8 +7,9 @@ use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
 };
 
-/// Buckets up to this size are scanned; larger ones are probed per principal key.
-const SCAN_LIMIT: usize = 16;
+/// Buckets up to this size are scanned (sequentially, most entries rejected by
+/// the member's bloom bits); larger ones are probed per principal key.
+const SCAN_LIMIT: usize = 512;
 
 /// The user in the org, and the request's target environment.
 #[derive(Clone, Copy, Debug)]
@@ -198,17 +199,36 @@ impl<'a> Ctx<'a> {
 
     /// Facts about the user on R for `action`; `env_risk`: whether the target
     /// environment's risk adds to R's (for `use`/`run` on the request's R).
+    ///
+    /// Grants are read only when they can change the outcome or `allowed_by`:
+    /// not for org owners, and not when a role (which precedes grants in
+    /// `allowed_by`) already carries the action on a visible resource whose
+    /// risk needs no privilege. Then `explicit` lacks the grants' actions and
+    /// `first_grant` is `None`, which no caller can tell apart.
     pub fn facts(&self, index: u32, r: &ResourceData, action: Action, env_risk: bool) -> Facts {
         let m = self.member;
+        let owner = m.roles.contains(OrgRole::OrgOwner);
+        let mut risk = r.risk;
+        if env_risk
+            && action.checks_dependencies()
+            && let Some(e) = self.env.and_then(|e| self.org.resource(e))
+        {
+            risk |= e.risk;
+        }
+        if owner {
+            return Facts {
+                explicit: ActionSet::ALL,
+                effective: ActionSet::ALL,
+                privileges: ALL_PRIVILEGES,
+                visible: true,
+                risk,
+                first_grant: None,
+            };
+        }
         let mut explicit = ActionSet::EMPTY;
         for role in m.roles.iter() {
             explicit = explicit.union(org_role_actions(role, r));
         }
-        let mut privileges = if m.roles.contains(OrgRole::OrgOwner) {
-            ALL_PRIVILEGES
-        } else {
-            0
-        };
         let seats = r.service.map_or(0, |s| m.seat_roles(s));
         for role in service_roles(seats) {
             explicit = explicit.union(service_role_actions(role, r));
@@ -218,36 +238,41 @@ impl<'a> Ctx<'a> {
                 explicit = explicit.union(resource_role_actions(role));
             }
         }
-        let mut first_grant: Option<u32> = None;
-        let grants = &self.org.grants;
-        self.covering_grants(index, r, |g| {
-            if !self.grant_env_ok(g) {
-                return;
-            }
-            let Some(grant) = grants.get(g as usize) else {
-                return;
-            };
-            explicit = explicit.union(grant.actions);
-            privileges |= grant.privileges;
-            if grant.actions.contains(action) && first_grant.is_none_or(|f| g < f) {
-                first_grant = Some(g);
-            }
-        });
-        let explicit = explicit.with_implied();
-
-        let visible = r.visibility == Visibility::Org
-            || m.roles.contains(OrgRole::OrgOwner)
+        explicit = explicit.with_implied();
+        let seen = r.visibility == Visibility::Org
             || r.visible_to.iter().any(|p| m.matches(*p))
             || !explicit.is_empty()
             || seats != 0;
+        let needs_privilege = (matches!(
+            action,
+            Action::Use | Action::Run | Action::Edit | Action::Attach
+        ) && risk & risk_bit(RiskLevel::Production) != 0)
+            || (action == Action::Run && risk & risk_bit(RiskLevel::Destructive) != 0);
+        let settled =
+            seen && explicit.contains(action) && action != Action::Attach && !needs_privilege;
 
-        let mut risk = r.risk;
-        if env_risk
-            && action.checks_dependencies()
-            && let Some(e) = self.env.and_then(|e| self.org.resource(e))
-        {
-            risk |= e.risk;
+        let mut privileges = 0;
+        let mut first_grant: Option<u32> = None;
+        if !settled {
+            let grants = &self.org.grants;
+            let mut from_grants = ActionSet::EMPTY;
+            self.covering_grants(index, r, |g| {
+                if !self.grant_env_ok(g) {
+                    return;
+                }
+                let Some(grant) = grants.get(g as usize) else {
+                    return;
+                };
+                from_grants = from_grants.union(grant.actions);
+                privileges |= grant.privileges;
+                if grant.actions.contains(action) && first_grant.is_none_or(|f| g < f) {
+                    first_grant = Some(g);
+                }
+            });
+            explicit = explicit.union(from_grants);
         }
+        let visible = seen || !explicit.is_empty();
+
         let mut effective = explicit;
         if visible {
             effective = effective.union(Action::View.bit());
@@ -311,7 +336,23 @@ impl<'a> Ctx<'a> {
     /// Step 6: the first resource on R's closure, then E and E's closure,
     /// for which `use` would be denied (R itself excluded).
     fn first_blocking(&self, index: u32, r: &ResourceData) -> Option<u32> {
-        let blocks = |d: u32| d != index && self.check(d, Action::Use, false).0.any();
+        let roles = self.member.roles;
+        if roles.contains(OrgRole::OrgOwner) {
+            return None;
+        }
+        // Most dependencies are open, org-visible and neither sensitive nor
+        // production: a member may use them without reading any grant.
+        let member = has_member_rights(roles);
+        let plain = risk_bit(RiskLevel::Sensitive) | risk_bit(RiskLevel::Production);
+        let blocks = |d: u32| {
+            let easy = member
+                && self.org.resource(d).is_some_and(|d| {
+                    d.visibility == Visibility::Org
+                        && d.access_mode == AccessMode::Open
+                        && d.risk & plain == 0
+                });
+            !easy && d != index && self.check(d, Action::Use, false).0.any()
+        };
         if let Some(&d) = r.closure.iter().find(|d| blocks(**d)) {
             return Some(d);
         }
