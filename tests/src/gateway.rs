@@ -56,15 +56,21 @@ pub struct Gateway {
 impl Gateway {
     /// Starts a gateway with `files` in front of `upstream` and waits for `/readyz`.
     pub async fn start(upstream: &Upstream, files: &Files) -> Gateway {
-        let dir = tempfile::tempdir().or_panic("temp dir");
         let config = files
             .config
             .replace("{{UPSTREAM}}", &upstream.addr().to_string())
             .replace("{{DEAD}}", &dead_addr().to_string())
             .replace("{{KEYS}}", &jwt::keys_dir().display().to_string());
+        Gateway::start_text(&config, &files.policy).await
+    }
+
+    /// Starts a gateway from a route config and a policy text as they are
+    /// (the config must name the policy `policy.yaml`), and waits for `/readyz`.
+    pub async fn start_text(config: &str, policy: &str) -> Gateway {
+        let dir = tempfile::tempdir().or_panic("temp dir");
         let config_path = dir.path().join("gateway.yaml");
         std::fs::write(&config_path, config).or_panic("write gateway.yaml");
-        std::fs::write(dir.path().join("policy.yaml"), &files.policy).or_panic("write policy.yaml");
+        std::fs::write(dir.path().join("policy.yaml"), policy).or_panic("write policy.yaml");
         let options = Options::ephemeral(&config_path);
         let running = tokio::task::spawn_blocking(move || reqflo_gateway::Gateway::start(options))
             .await

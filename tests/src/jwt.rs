@@ -90,6 +90,18 @@ impl Claims {
         )
     }
 
+    /// RS256 with any RSA private key (PEM) under any key id.
+    pub fn rs256_with(&self, kid: &str, private_pem: &[u8]) -> String {
+        let key = EncodingKey::from_rsa_pem(private_pem).or_panic("rsa private key");
+        self.sign(Algorithm::RS256, Some(kid), &key)
+    }
+
+    /// ES256 with any P-256 private key (PEM) under any key id.
+    pub fn es256_with(&self, kid: &str, private_pem: &[u8]) -> String {
+        let key = EncodingKey::from_ec_pem(private_pem).or_panic("ec private key");
+        self.sign(Algorithm::ES256, Some(kid), &key)
+    }
+
     /// RS256 under the configured RSA key id but signed with another RSA key.
     pub fn rs256_wrong_key(&self) -> String {
         let key = EncodingKey::from_rsa_pem(RSA_OTHER_PRIVATE).or_panic("other rsa key");
