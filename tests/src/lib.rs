@@ -55,6 +55,31 @@ impl Env {
             .unwrap_or_else(|e| panic!("/metrics does not parse: {e}"))
     }
 
+    /// Scrapes `/metrics` until `settled` holds (within [`gateway::READY_BOUND`]).
+    ///
+    /// The gateway counts a request in pingora's `logging` phase, which runs
+    /// after the response has been sent, so a scrape right after a response
+    /// may not include it yet.
+    pub async fn metrics_until(
+        &self,
+        what: &str,
+        settled: impl Fn(&Exposition) -> bool,
+    ) -> Exposition {
+        let deadline = std::time::Instant::now() + gateway::READY_BOUND;
+        loop {
+            let metrics = self.metrics().await;
+            if settled(&metrics) {
+                return metrics;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: metrics did not settle; names: {:?}",
+                metrics.names_with_prefix("")
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// `GET /policy` on the admin listener, as JSON.
     pub async fn policy_status(&self) -> serde_json::Value {
         let response = self.gateway.admin().get("/policy", &[]).await;

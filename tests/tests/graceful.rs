@@ -10,8 +10,10 @@ const ACME: &str = "/api/v1/orgs/acme";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_down_is_502_json() {
     let env = Env::start().await;
+    // Fresh clients: whether a connection survives a 502 is the next test's business.
     let response = env
-        .client
+        .gateway
+        .client()
         .get(
             &format!("{ACME}/journeys/checkout-smoke/logs"),
             &[("authorization", &bearer("alice"))],
@@ -27,21 +29,72 @@ async fn upstream_down_is_502_json() {
     );
     // A denied request to the same route is still a 403/404: the decision comes first.
     let response = env
-        .client
+        .gateway
+        .client()
         .get(
             &format!("{ACME}/journeys/incident-drill/logs"),
             &[("authorization", &bearer("alice"))],
         )
         .await;
     body_of("denied before the dead upstream", &response, 404);
-    let metrics = env.metrics().await;
-    assert!(
-        metrics.sum(
+    env.metrics_until("the upstream error", |m| {
+        m.sum(
             "reqflo_gateway_upstream_errors_total",
-            &[("route", "journey-logs")]
-        ) >= 1.0,
-        "no upstream error counted"
+            &[("route", "journey-logs")],
+        ) >= 1.0
+    })
+    .await;
+}
+
+/// After a 502 or 504 the gateway may close the client connection, but then
+/// it must say so (`Connection: close`); a response that announces
+/// keep-alive must leave the connection usable. Otherwise a client reuses
+/// the connection and its next request fails with a reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_failure_responses_are_honest_about_the_connection() {
+    let env = Env::start().await;
+    let auth = format!("Authorization: {}", bearer("alice"));
+    let allowed = raw::request(
+        "GET",
+        format!("{ACME}/journeys/checkout-smoke").as_bytes(),
+        &[&auth],
+        b"",
     );
+    let mut failures = Vec::new();
+    for (name, path, status, hold) in [
+        (
+            "502 upstream down",
+            "/journeys/checkout-smoke/logs",
+            502,
+            false,
+        ),
+        (
+            "504 upstream timeout",
+            "/journeys/checkout-smoke/report",
+            504,
+            true,
+        ),
+    ] {
+        env.upstream.set_hold(hold);
+        let mut conn = RawConn::connect(env.gateway.proxy).await;
+        let failing = raw::request("GET", format!("{ACME}{path}").as_bytes(), &[&auth], b"");
+        let response = conn.roundtrip(&failing).await.response(name);
+        assert_eq!(response.status, status, "{name}");
+        env.upstream.set_hold(false);
+        if response.closes() {
+            continue;
+        }
+        match conn.roundtrip(&allowed).await {
+            reqflo_tests::Outcome::Response(next) => {
+                assert_allowed(&format!("after the {name}"), &next);
+            }
+            reqflo_tests::Outcome::Closed => failures.push(format!(
+                "{name}: answered with `Connection: {}` and then closed the connection",
+                response.header("connection").unwrap_or("(none)")
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

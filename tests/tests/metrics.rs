@@ -69,8 +69,16 @@ async fn counters_move_and_labels_stay_bounded() {
         .await;
     assert_eq!(r.status, 400);
 
-    let after = env.metrics().await;
     let decisions = "reqflo_gateway_decisions_total";
+    let rejected = "reqflo_gateway_rejected_total";
+    // Requests are counted after their response is sent: wait until all nine show.
+    let after = env
+        .metrics_until("all nine requests counted", |m| {
+            delta(&before, m, decisions, &[("route", "journey-view")]) >= 4.0
+                && delta(&before, m, decisions, &[("route", "oauth-scopes")]) >= 1.0
+                && delta(&before, m, rejected, &[]) >= 4.0
+        })
+        .await;
     assert_eq!(
         delta(
             &before,
@@ -107,7 +115,6 @@ async fn counters_move_and_labels_stay_bounded() {
         &[("route", "journey-view"), ("decision", "deny")],
     );
     assert_eq!(hidden, 2.0, "the two 404 denials (hidden and nonexistent)");
-    let rejected = "reqflo_gateway_rejected_total";
     assert_eq!(
         delta(&before, &after, rejected, &[("reason", "dot_segment")]),
         1.0,

@@ -560,21 +560,15 @@ async fn shadow_route_forwards_would_be_denials() {
     let id = assert_allowed("shadow", &response);
     let got = env.upstream.take_one("shadow");
     assert_eq!(got.header(DECISION_ID), id);
-    let metrics = env.metrics().await;
-    let would_deny: f64 = metrics
-        .samples
-        .iter()
-        .filter(|s| {
-            s.name.contains("shadow")
-                && s.labels
-                    .get("route")
-                    .is_some_and(|r| r == "journey-evidence")
-        })
-        .map(|s| s.value)
-        .sum();
-    assert!(
-        would_deny >= 1.0,
-        "no shadow would-deny counted: {:?}",
-        metrics.names_with_prefix("reqflo")
-    );
+    let would_deny = |metrics: &reqflo_tests::Exposition| {
+        metrics.sum(
+            "reqflo_gateway_shadow_would_deny_total",
+            &[
+                ("route", "journey-evidence"),
+                ("code", "restricted_dependency"),
+            ],
+        )
+    };
+    env.metrics_until("the shadow would-deny counter", |m| would_deny(m) >= 1.0)
+        .await;
 }
