@@ -50,9 +50,29 @@ impl Gate {
             (Some(v), _) => v,
             (None, refusal) => Verdict::Refused { stage, refusal },
         };
+        drain_small_body(session).await;
         write_response(session, &ctx.decision_id, &response).await?;
         Ok(true)
     }
+}
+
+/// The largest unread request body drained so the connection can be kept
+/// after a gateway-built answer; anything larger (or chunked, or behind
+/// `Expect: 100-continue`) is not read, and the connection is closed.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+
+async fn drain_small_body(session: &mut Session) {
+    let headers = &session.req_header().headers;
+    let small = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > 0 && n <= DRAIN_LIMIT);
+    if !small || headers.contains_key(http::header::EXPECT) {
+        return;
+    }
+    let drain = session.as_downstream_mut().drain_request_body();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
 }
 
 /// Sends `response` with its status, JSON body, length and decision id.
@@ -169,6 +189,9 @@ impl ProxyHttp for Gate {
             let response = refusal.render(&ctx.decision_id, ctx.revision());
             code = response.status;
             if session.response_written().is_none() {
+                // pingora will not reuse this connection: say so, so the
+                // client does not send its next request into a closed socket.
+                session.set_keepalive(None);
                 if let Refusal::Internal(_) = &refusal
                     && matches!(ctx.verdict, Verdict::Pending)
                 {

@@ -47,7 +47,9 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     }
     let canonical = {
         let req = session.req_header();
-        match canon::canonicalize(req.raw_path(), &req.headers, &Rules::from(&settings.strict)) {
+        let raw = raw_target(session);
+        let target = raw.as_deref().unwrap_or_else(|| req.raw_path());
+        match canon::canonicalize(target, &req.headers, &Rules::from(&settings.strict)) {
             Ok(c) => c,
             Err(r) => answer!(Stage::Canonicalize, Refusal::Malformed(r)),
         }
@@ -156,6 +158,22 @@ fn framing_was_ambiguous(session: &Session) -> bool {
         let line = line.strip_prefix(b" ").unwrap_or(line);
         line.len() >= 15 && line[..15].eq_ignore_ascii_case(b"content-length:")
     })
+}
+
+/// The request target exactly as the client sent it on the request line.
+///
+/// pingora's `raw_path()` drops a `#fragment`, which a backend might not:
+/// canonicalize what was on the wire instead.
+fn raw_target(session: &Session) -> Option<Bytes> {
+    let raw = session.as_downstream().as_http1()?.get_headers_raw_bytes();
+    let line_end = raw
+        .iter()
+        .position(|b| *b == b'\r' || *b == b'\n')
+        .unwrap_or(raw.len());
+    let line = &raw[..line_end];
+    let start = line.iter().position(|b| *b == b' ')? + 1;
+    let end = line.iter().rposition(|b| *b == b' ')?;
+    (end > start).then(|| raw.slice(start..end))
 }
 
 fn select_route(ctx: &mut Ctx, derived: &Derived, m: &RouteMatch<'_, '_>) {
