@@ -125,6 +125,15 @@ impl Gateway {
         std::fs::rename(&tmp, self.policy_path()).or_panic("rename the new policy into place");
     }
 
+    /// Rewrites the route config atomically, applying `edit` to its current text.
+    pub fn edit_config(&self, edit: impl FnOnce(&str) -> String) {
+        let current = std::fs::read_to_string(self.config_path()).or_panic("read gateway.yaml");
+        let tmp = self.dir.path().join(".gateway.yaml.tmp");
+        std::fs::write(&tmp, edit(&current)).or_panic("write the new route config");
+        std::fs::rename(&tmp, self.config_path())
+            .or_panic("rename the new route config into place");
+    }
+
     /// A client for the proxy listener.
     pub fn client(&self) -> Client {
         Client::new(self.proxy)
