@@ -68,7 +68,7 @@ pub(crate) fn policy_path_of(config_path: &Path, config: &str) -> Option<PathBuf
         .map(|raw| resolve(config_path, &raw.policy))
 }
 
-fn read_text(source: &dyn Source, path: &Path) -> Result<(Vec<u8>, String), ConfigError> {
+fn read_text(source: &dyn Source, path: &Path) -> Result<String, ConfigError> {
     let read_error = |message: String| ConfigError {
         kind: ErrorKind::Read,
         file: path.to_owned(),
@@ -80,9 +80,7 @@ fn read_text(source: &dyn Source, path: &Path) -> Result<(Vec<u8>, String), Conf
     let bytes = source
         .read(path)
         .map_err(|e| read_error(format!("cannot read file: {e}")))?;
-    let text = String::from_utf8(bytes.clone())
-        .map_err(|_| read_error("file is not valid UTF-8".to_owned()))?;
-    Ok((bytes, text))
+    String::from_utf8(bytes).map_err(|_| read_error("file is not valid UTF-8".to_owned()))
 }
 
 /// Reads the config, the policy and key files, and hashes them all.
@@ -90,11 +88,11 @@ fn read_text(source: &dyn Source, path: &Path) -> Result<(Vec<u8>, String), Conf
 /// Fails only when the config itself cannot be read or parsed; a missing
 /// policy or key file is reported later by [`compile`], with the rest.
 pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inputs, Rejection> {
-    let (config_bytes, config_text) = read_text(source, config_path).map_err(|e| Rejection {
+    let config_text = read_text(source, config_path).map_err(|e| Rejection {
         revision: None,
         errors: ConfigErrors(vec![e]),
     })?;
-    let config_revision = short_hash(&config_bytes);
+    let config_revision = short_hash(config_text.as_bytes());
     let raw = RawConfig::parse(&config_text).map_err(|e| {
         let (line, column) = e.position().unzip();
         Rejection {
@@ -120,27 +118,24 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         }
     }
 
+    // The combined revision hashes each input's own hash (each file is read
+    // and hashed once, which matters for a 100 MB policy).
     let mut all = Sha256::new();
-    let mut part = |label: &[u8], bytes: &[u8]| {
+    let mut part = |label: &[u8], digest: &[u8]| {
         all.update(label);
-        all.update((bytes.len() as u64).to_le_bytes());
-        all.update(bytes);
+        all.update([0]);
+        all.update(digest);
     };
-    part(b"config", &config_bytes);
+    part(b"config", config_revision.as_bytes());
     let policy_revision = match &policy {
-        Ok((bytes, _)) => {
-            part(b"policy", bytes);
-            short_hash(bytes)
-        }
-        Err(_) => {
-            part(b"policy-unreadable", &[]);
-            String::new()
-        }
+        Ok(text) => short_hash(text.as_bytes()),
+        Err(_) => String::new(),
     };
+    part(b"policy", policy_revision.as_bytes());
     for (path, bytes) in &keys {
         part(
             path.as_os_str().as_encoded_bytes(),
-            bytes.as_deref().unwrap_or_default(),
+            &Sha256::digest(bytes.as_deref().unwrap_or_default()),
         );
     }
     let revision = hex::encode(&all.finalize()[..8]);
@@ -150,7 +145,7 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         config_text,
         raw,
         policy_path,
-        policy_text: policy.map(|(_, text)| text),
+        policy_text: policy,
         keys,
         revision,
         config_revision,
