@@ -737,6 +737,47 @@ fn rows() -> Vec<Row> {
             ),
             Status(404, ""),
         ),
+        row(
+            "env header twice in different case",
+            as_alice(
+                "POST",
+                DRY_RUN.as_bytes(),
+                &[
+                    "X-Reqflo-Environment: staging",
+                    "X-REQFLO-ENVIRONMENT: production",
+                ],
+                b"",
+            ),
+            Status(400, "duplicate_header"),
+        ),
+        row(
+            "double space in the request line",
+            {
+                let mut bytes = get(VIEW);
+                bytes.splice(3..4, b"  ".iter().copied());
+                bytes
+            },
+            Refused,
+        ),
+        row(
+            "HTTP/0.9 request line",
+            format!("GET {HIDDEN}\r\n\r\n").into_bytes(),
+            Refused,
+        ),
+        row(
+            "NUL byte in a header value",
+            as_alice("GET", VIEW.as_bytes(), &["X-Note: a\0b"], b""),
+            Refused,
+        ),
+        row(
+            "bare LF line endings",
+            format!(
+                "GET {HIDDEN} HTTP/1.1\nHost: gateway.test\nAuthorization: {}\n\n",
+                reqflo_tests::bearer("olga")
+            )
+            .into_bytes(),
+            AnyOf(&[200, 400]),
+        ),
     ]
 }
 

@@ -80,6 +80,25 @@ async fn identity_header_from_an_untrusted_source_is_never_trusted() {
         assert_eq!(body["decision"], "deny", "{body}");
         env.upstream.assert_nothing(user);
     }
+    // Forwarding headers claiming a trusted address do not help either.
+    for header in [
+        "x-forwarded-for",
+        "x-real-ip",
+        "forwarded",
+        "true-client-ip",
+    ] {
+        let value = if header == "forwarded" {
+            "for=10.1.2.3"
+        } else {
+            "10.1.2.3"
+        };
+        let response = env
+            .client
+            .get(HIDDEN, &[(header, value), ("x-reqflo-user", "olga")])
+            .await;
+        body_of(header, &response, 401);
+        env.upstream.assert_nothing(header);
+    }
     // A bearer token does not help: this gateway takes identity from the header only.
     let response = env
         .client
