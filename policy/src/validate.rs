@@ -76,7 +76,7 @@ pub fn validate(document: &Document) -> Result<(), ValidationErrors> {
     }
     let index = index::DocumentIndex::new(document, &mut report);
     for (org, name) in document.orgs.iter().zip(&index.org_names) {
-        org::check(org, &format!("orgs[{name}]"), &index, &mut report);
+        org::check(org, *name, &index, &mut report);
     }
     users::check(document, &index, &mut report);
     if report.errors.is_empty() {
@@ -101,30 +101,48 @@ impl Report {
     }
 }
 
+/// How an object is named in a path: by id, or by position in its list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Name<'a> {
+    Id(&'a str),
+    Position(usize),
+}
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Name::Id(id) => f.write_str(id),
+            Name::Position(position) => write!(f, "{position}"),
+        }
+    }
+}
+
 /// How each object of a list is named in paths: by id when the id is
 /// non-empty and not already taken in its id space, by position otherwise.
-/// Reports empty and repeated ids (at `{prefix}[…].id`) as it goes.
+/// Reports empty and repeated ids (at `{prefix}{list}[…].id`) as it goes.
+/// `taken` maps each id of the id space to the list that first used it.
 fn name_objects<'a>(
     ids: impl Iterator<Item = &'a str>,
-    prefix: &str,
-    taken: &mut rustc_hash::FxHashMap<&'a str, String>,
+    prefix: &dyn fmt::Display,
+    list: &'static str,
+    taken: &mut rustc_hash::FxHashMap<&'a str, &'static str>,
     report: &mut Report,
-) -> Vec<String> {
+) -> Vec<Name<'a>> {
     ids.enumerate()
         .map(|(position, id)| {
             if id.is_empty() {
-                report.push(format!("{prefix}[{position}].id"), "id is empty");
-                return position.to_string();
+                report.push(format!("{prefix}{list}[{position}].id"), "id is empty");
+                return Name::Position(position);
             }
             if let Some(first) = taken.get(id) {
                 report.push(
-                    format!("{prefix}[{position}].id"),
-                    format!("id `{id}` is already used by `{first}`"),
+                    format!("{prefix}{list}[{position}].id"),
+                    format!("id `{id}` is already used by `{prefix}{first}[{id}]`"),
                 );
-                return position.to_string();
+                return Name::Position(position);
             }
-            taken.insert(id, format!("{prefix}[{id}]"));
-            id.to_string()
+            taken.insert(id, list);
+            Name::Id(id)
         })
         .collect()
 }

@@ -7,7 +7,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::Report;
+use super::org::InOrg;
+use super::{Name, Report};
 use crate::document::Org;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -17,9 +18,10 @@ enum Mark {
     Done,
 }
 
-pub(super) fn check(org: &Org, path: &str, names: &[String], report: &mut Report) {
+pub(super) fn check(org: &Org, path: InOrg<'_>, names: &[Name<'_>], report: &mut Report) {
     let resources = &org.resources;
-    let mut position: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut position: FxHashMap<&str, usize> =
+        FxHashMap::with_capacity_and_hasher(resources.len(), Default::default());
     for (at, resource) in resources.iter().enumerate() {
         position.entry(resource.id.as_str()).or_insert(at);
     }
@@ -65,8 +67,8 @@ fn report_cycle(
     stack: &[(usize, usize)],
     start: usize,
     resources: &[crate::document::Resource],
-    path: &str,
-    names: &[String],
+    path: InOrg<'_>,
+    names: &[Name<'_>],
     report: &mut Report,
 ) {
     let Some(from) = stack.iter().position(|&(node, _)| node == start) else {
@@ -81,7 +83,7 @@ fn report_cycle(
     // The frame's counter is one past the entry that continued the path.
     let edge = cycle[0].1.saturating_sub(1);
     report.push(
-        format!("{path}.resources[{}].depends_on[{edge}]", names[start]),
+        format!("{path}resources[{}].depends_on[{edge}]", names[start]),
         format!("dependency cycle `{}`", text.join(" -> ")),
     );
 }

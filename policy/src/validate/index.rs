@@ -2,16 +2,16 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{Report, name_objects};
+use super::{Name, Report, name_objects};
 use crate::document::Document;
 
 /// What every org's checks need to know about the rest of the document.
 #[derive(Debug)]
 pub(super) struct DocumentIndex<'a> {
     /// Path segment of each org, in document order.
-    pub org_names: Vec<String>,
+    pub org_names: Vec<Name<'a>>,
     /// Path segment of each user, in document order.
-    pub user_names: Vec<String>,
+    pub user_names: Vec<Name<'a>>,
     pub orgs: FxHashSet<&'a str>,
     pub users: FxHashSet<&'a str>,
     /// (user id, org id) pairs with a membership, whatever its status.
@@ -26,6 +26,7 @@ impl<'a> DocumentIndex<'a> {
         let mut taken = FxHashMap::default();
         let org_names = name_objects(
             document.orgs.iter().map(|o| o.id.as_str()),
+            &"",
             "orgs",
             &mut taken,
             report,
@@ -34,6 +35,7 @@ impl<'a> DocumentIndex<'a> {
         let mut taken = FxHashMap::default();
         let user_names = name_objects(
             document.users.iter().map(|u| u.id.as_str()),
+            &"",
             "users",
             &mut taken,
             &mut user_report,

@@ -1,38 +1,61 @@
 //! One org: ids of its objects, and every reference they make.
+//!
+//! Paths are built only when a fault is found (`format_args!` on the way
+//! down), so a valid document of any size costs no allocation per reference.
+
+use std::fmt;
 
 use rustc_hash::FxHashMap;
 
 use super::index::DocumentIndex;
 use super::refs::OrgIndex;
-use super::{Report, cycles, name_objects};
+use super::{Name, Report, cycles, name_objects};
 use crate::document::{Grant, Org, Resource, Scope, Service, TeamMember};
 
-pub(super) fn check(org: &Org, path: &str, document: &DocumentIndex<'_>, report: &mut Report) {
-    let mut taken = FxHashMap::default();
+/// `orgs[acme].` — the prefix of every path inside one org.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct InOrg<'a>(pub Name<'a>);
+
+impl fmt::Display for InOrg<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "orgs[{}].", self.0)
+    }
+}
+
+pub(super) fn check(org: &Org, name: Name<'_>, document: &DocumentIndex<'_>, report: &mut Report) {
+    let at = InOrg(name);
+    let mut taken = FxHashMap::with_capacity_and_hasher(org.groups.len(), Default::default());
     let group_names = name_objects(
         org.groups.iter().map(|g| g.id.as_str()),
-        &format!("{path}.groups"),
+        &at,
+        "groups",
         &mut taken,
         report,
     );
     // Services and resources share one id space.
-    let mut taken = FxHashMap::default();
+    let mut taken = FxHashMap::with_capacity_and_hasher(
+        org.services.len() + org.resources.len(),
+        Default::default(),
+    );
     let service_names = name_objects(
         org.services.iter().map(|s| s.id.as_str()),
-        &format!("{path}.services"),
+        &at,
+        "services",
         &mut taken,
         report,
     );
     let resource_names = name_objects(
         org.resources.iter().map(|r| r.id.as_str()),
-        &format!("{path}.resources"),
+        &at,
+        "resources",
         &mut taken,
         report,
     );
-    let mut taken = FxHashMap::default();
+    let mut taken = FxHashMap::with_capacity_and_hasher(org.grants.len(), Default::default());
     let grant_names = name_objects(
         org.grants.iter().map(|g| g.id.as_str()),
-        &format!("{path}.grants"),
+        &at,
+        "grants",
         &mut taken,
         report,
     );
@@ -42,42 +65,68 @@ pub(super) fn check(org: &Org, path: &str, document: &DocumentIndex<'_>, report:
         for (position, member) in group.members.iter().enumerate() {
             index.user(
                 member,
-                format!("{path}.groups[{name}].members[{position}]"),
+                format_args!("{at}groups[{name}].members[{position}]"),
                 report,
             );
         }
     }
     for (service, name) in org.services.iter().zip(&service_names) {
-        check_service(service, &format!("{path}.services[{name}]"), &index, report);
-    }
-    for (resource, name) in org.resources.iter().zip(&resource_names) {
-        check_resource(
-            resource,
-            &format!("{path}.resources[{name}]"),
+        check_service(
+            service,
+            format_args!("{at}services[{name}]"),
             &index,
             report,
         );
     }
-    cycles::check(org, path, &resource_names, report);
+    for (resource, name) in org.resources.iter().zip(&resource_names) {
+        check_resource(
+            resource,
+            format_args!("{at}resources[{name}]"),
+            &index,
+            report,
+        );
+    }
+    cycles::check(org, at, &resource_names, report);
     for (grant, name) in org.grants.iter().zip(&grant_names) {
-        check_grant(grant, &format!("{path}.grants[{name}]"), &index, report);
+        check_grant(grant, format_args!("{at}grants[{name}]"), &index, report);
     }
 }
 
-fn check_service(service: &Service, path: &str, index: &OrgIndex<'_>, report: &mut Report) {
+fn check_service(
+    service: &Service,
+    path: fmt::Arguments<'_>,
+    index: &OrgIndex<'_>,
+    report: &mut Report,
+) {
     for (position, principal) in service.visible_to.iter().enumerate() {
-        index.principal(principal, &format!("{path}.visible_to[{position}]"), report);
+        index.principal(
+            principal,
+            format_args!("{path}.visible_to[{position}]"),
+            report,
+        );
     }
     for (position, seat) in service.team.iter().enumerate() {
-        let at = format!("{path}.team[{position}].member");
         match &seat.member {
-            TeamMember::User(id) => index.user(id, format!("{at}.user"), report),
-            TeamMember::Group(id) => index.group(id, format!("{at}.group"), report),
+            TeamMember::User(id) => index.user(
+                id,
+                format_args!("{path}.team[{position}].member.user"),
+                report,
+            ),
+            TeamMember::Group(id) => index.group(
+                id,
+                format_args!("{path}.team[{position}].member.group"),
+                report,
+            ),
         }
     }
 }
 
-fn check_resource(resource: &Resource, path: &str, index: &OrgIndex<'_>, report: &mut Report) {
+fn check_resource(
+    resource: &Resource,
+    path: fmt::Arguments<'_>,
+    index: &OrgIndex<'_>,
+    report: &mut Report,
+) {
     match resource.kind.as_str() {
         "" => report.push(format!("{path}.kind"), "kind is empty"),
         "service" => report.push(
@@ -87,33 +136,43 @@ fn check_resource(resource: &Resource, path: &str, index: &OrgIndex<'_>, report:
         _ => {}
     }
     if let Some(service) = &resource.service {
-        index.service(service, format!("{path}.service"), report);
+        index.service(service, format_args!("{path}.service"), report);
     }
     for (position, principal) in resource.visible_to.iter().enumerate() {
-        index.principal(principal, &format!("{path}.visible_to[{position}]"), report);
+        index.principal(
+            principal,
+            format_args!("{path}.visible_to[{position}]"),
+            report,
+        );
     }
     for (position, dependency) in resource.depends_on.iter().enumerate() {
-        let at = format!("{path}.depends_on[{position}]");
         if *dependency == resource.id {
-            report.push(at, format!("resource `{dependency}` depends on itself"));
+            report.push(
+                format!("{path}.depends_on[{position}]"),
+                format!("resource `{dependency}` depends on itself"),
+            );
         } else {
-            index.resource(dependency, at, report);
+            index.resource(
+                dependency,
+                format_args!("{path}.depends_on[{position}]"),
+                report,
+            );
         }
     }
     for (position, assignment) in resource.roles.iter().enumerate() {
         index.principal(
             &assignment.principal,
-            &format!("{path}.roles[{position}].principal"),
+            format_args!("{path}.roles[{position}].principal"),
             report,
         );
     }
 }
 
-fn check_grant(grant: &Grant, path: &str, index: &OrgIndex<'_>, report: &mut Report) {
-    index.principal(&grant.principal, &format!("{path}.principal"), report);
+fn check_grant(grant: &Grant, path: fmt::Arguments<'_>, index: &OrgIndex<'_>, report: &mut Report) {
+    index.principal(&grant.principal, format_args!("{path}.principal"), report);
     match &grant.scope {
-        Scope::Resource(id) => index.resource(id, format!("{path}.scope.resource"), report),
-        Scope::Service(id) => index.service(id, format!("{path}.scope.service"), report),
+        Scope::Resource(id) => index.resource(id, format_args!("{path}.scope.resource"), report),
+        Scope::Service(id) => index.service(id, format_args!("{path}.scope.service"), report),
         Scope::Kind(kind) if kind.is_empty() => {
             report.push(format!("{path}.scope.kind"), "kind is empty")
         }
@@ -135,7 +194,7 @@ fn check_grant(grant: &Grant, path: &str, index: &OrgIndex<'_>, report: &mut Rep
         ),
         Some(environments) => {
             for (position, environment) in environments.iter().enumerate() {
-                index.environment(environment, format!("{path}.environments[{position}]"), report);
+                index.environment(environment, format_args!("{path}.environments[{position}]"), report);
             }
         }
         None => {}

@@ -1,5 +1,7 @@
 //! Lookups inside one org, and the reference checks that use them.
 
+use std::fmt;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::Report;
@@ -26,7 +28,10 @@ pub(super) struct OrgIndex<'a> {
 
 impl<'a> OrgIndex<'a> {
     pub fn new(org: &'a Org, document: &'a DocumentIndex<'a>) -> OrgIndex<'a> {
-        let mut kinds = FxHashMap::default();
+        let mut kinds = FxHashMap::with_capacity_and_hasher(
+            org.services.len() + org.resources.len(),
+            Default::default(),
+        );
         for service in &org.services {
             kinds.entry(service.id.as_str()).or_insert(Entity::Service);
         }
@@ -44,77 +49,81 @@ impl<'a> OrgIndex<'a> {
     }
 
     /// A user who holds a membership (of any status) in this org.
-    pub fn user(&self, id: &str, path: String, report: &mut Report) {
+    pub fn user(&self, id: &str, path: fmt::Arguments<'_>, report: &mut Report) {
         if !self.document.users.contains(id) {
-            report.push(path, format!("unknown user `{id}`"));
+            report.push(path.to_string(), format!("unknown user `{id}`"));
         } else if !self.document.memberships.contains(&(id, self.org)) {
             report.push(
-                path,
+                path.to_string(),
                 format!("user `{id}` has no membership in org `{}`", self.org),
             );
         }
     }
 
-    pub fn group(&self, id: &str, path: String, report: &mut Report) {
+    pub fn group(&self, id: &str, path: fmt::Arguments<'_>, report: &mut Report) {
         if !self.groups.contains(id) {
-            report.push(path, format!("unknown group `{id}` in org `{}`", self.org));
+            report.push(
+                path.to_string(),
+                format!("unknown group `{id}` in org `{}`", self.org),
+            );
         }
     }
 
     /// A service (not a plain resource).
-    pub fn service(&self, id: &str, path: String, report: &mut Report) {
+    pub fn service(&self, id: &str, path: fmt::Arguments<'_>, report: &mut Report) {
         match self.kinds.get(id) {
             None => report.push(
-                path,
+                path.to_string(),
                 format!("unknown service `{id}` in org `{}`", self.org),
             ),
             Some(Entity::Service) => {}
             Some(Entity::Resource("service")) => report.push(
-                path,
+                path.to_string(),
                 format!(
                     "`{id}` is declared under `resources`; services are declared under `services`"
                 ),
             ),
             Some(Entity::Resource(kind)) => report.push(
-                path,
+                path.to_string(),
                 format!("`{id}` is a resource of kind `{kind}`, not a service"),
             ),
         }
     }
 
     /// A service or a resource.
-    pub fn resource(&self, id: &str, path: String, report: &mut Report) {
+    pub fn resource(&self, id: &str, path: fmt::Arguments<'_>, report: &mut Report) {
         if !self.kinds.contains_key(id) {
             report.push(
-                path,
+                path.to_string(),
                 format!("unknown resource `{id}` in org `{}`", self.org),
             );
         }
     }
 
     /// A resource of kind `environment`.
-    pub fn environment(&self, id: &str, path: String, report: &mut Report) {
+    pub fn environment(&self, id: &str, path: fmt::Arguments<'_>, report: &mut Report) {
         match self.kinds.get(id) {
             None => report.push(
-                path,
+                path.to_string(),
                 format!("unknown environment `{id}` in org `{}`", self.org),
             ),
             Some(Entity::Resource("environment")) => {}
-            Some(Entity::Service) => {
-                report.push(path, format!("`{id}` is a service, not an environment"))
-            }
+            Some(Entity::Service) => report.push(
+                path.to_string(),
+                format!("`{id}` is a service, not an environment"),
+            ),
             Some(Entity::Resource(kind)) => report.push(
-                path,
+                path.to_string(),
                 format!("`{id}` is a resource of kind `{kind}`, not an environment"),
             ),
         }
     }
 
-    pub fn principal(&self, principal: &Principal, path: &str, report: &mut Report) {
+    pub fn principal(&self, principal: &Principal, path: fmt::Arguments<'_>, report: &mut Report) {
         match principal {
-            Principal::User(id) => self.user(id, format!("{path}.user"), report),
-            Principal::Group(id) => self.group(id, format!("{path}.group"), report),
-            Principal::Team(id) => self.service(id, format!("{path}.team"), report),
+            Principal::User(id) => self.user(id, format_args!("{path}.user"), report),
+            Principal::Group(id) => self.group(id, format_args!("{path}.group"), report),
+            Principal::Team(id) => self.service(id, format_args!("{path}.team"), report),
             Principal::OrgRole(_) => {}
         }
     }
