@@ -209,3 +209,37 @@ fn an_unreadable_file_is_one_line_and_exits_2() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_json_policy_is_read_by_its_content() {
+    let yaml = std::fs::read_to_string(workspace_file("policy/examples/worked.yaml"))
+        .unwrap_or_else(|e| panic!("read the worked example: {e}"));
+    let document = reqflo_policy::Document::from_yaml(&yaml).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // No `.json` extension: the content decides.
+    let policy = dir.path().join("policy.txt");
+    std::fs::write(&policy, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    let output = decide(
+        &policy,
+        &[
+            "--org",
+            "acme",
+            "--user",
+            "tom",
+            "--action",
+            "run",
+            "--resource",
+            "refund",
+            "--environment",
+            "staging",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["allowed_by"]["id"], "support-refunds");
+}
