@@ -402,6 +402,60 @@ fn unknown_fields_are_rejected_with_their_location() {
 }
 
 #[test]
+fn every_object_rejects_unknown_fields() {
+    // (document with one extra field `zz`, the line it is on, the object path)
+    let cases = [
+        ("orgs: []\nzz: 1\n", 2, ""),
+        ("orgs:\n- id: acme\n  zz: 1\n", 3, "orgs[0]: "),
+        ("orgs: []\nusers:\n- id: a\n  zz: 1\n", 4, "users[0]: "),
+        (
+            "orgs: []\nusers:\n- id: a\n  memberships:\n  - org: acme\n    status: active\n    zz: 1\n",
+            7,
+            "users[0].memberships[0]: ",
+        ),
+        (
+            "orgs:\n- id: acme\n  groups:\n  - id: g\n    zz: 1\n",
+            5,
+            "orgs[0].groups[0]: ",
+        ),
+        (
+            "orgs:\n- id: acme\n  services:\n  - id: s\n    zz: 1\n",
+            5,
+            "orgs[0].services[0]: ",
+        ),
+        (
+            "orgs:\n- id: acme\n  services:\n  - id: s\n    team:\n    - member: {user: a}\n      role: owner\n      zz: 1\n",
+            8,
+            "orgs[0].services[0].team[0]: ",
+        ),
+        (
+            "orgs:\n- id: acme\n  resources:\n  - id: r\n    kind: journey\n    zz: 1\n",
+            6,
+            "orgs[0].resources[0]: ",
+        ),
+        (
+            "orgs:\n- id: acme\n  resources:\n  - id: r\n    kind: journey\n    roles:\n    - principal: {user: a}\n      role: owner\n      zz: 1\n",
+            9,
+            "orgs[0].resources[0].roles[0]: ",
+        ),
+        (
+            "orgs:\n- id: acme\n  grants:\n  - id: g\n    principal: {user: a}\n    scope: {kind: journey}\n    actions: [view]\n    zz: 1\n",
+            8,
+            "orgs[0].grants[0]: ",
+        ),
+    ];
+    for (yaml, line, object) in cases {
+        let error = parse_error(yaml);
+        let expected = format!("policy.yaml:{line}:");
+        assert!(error.starts_with(&expected), "{expected} in {error}");
+        assert!(
+            error.contains(&format!("{object}unknown field `zz`")),
+            "{object} in {error}"
+        );
+    }
+}
+
+#[test]
 fn unknown_top_level_and_user_fields_are_rejected() {
     assert!(
         parse_error("orgs: []\npolicies: []\n")
