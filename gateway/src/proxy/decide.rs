@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use reqflo_config::{Check, RouteMatch};
-use reqflo_policy::{Action, Decision, Request};
+use reqflo_policy::{Action, Decision, Reason, ReasonCode, Request};
 
 use crate::respond::Internal;
 
@@ -70,6 +70,17 @@ pub fn decide(
             took: start.elapsed(),
         });
     }
+    if let Some(kind) = &check.kind
+        && policy.resource_kind(&main.org, &main.resource) != Some(kind.as_str())
+    {
+        // A route for one kind used with the id of another (a journey id on
+        // a component route): there is no such resource *here*.
+        return Ok(Answer {
+            asked: main,
+            decision: not_found(),
+            took: start.elapsed(),
+        });
+    }
     for also in &check.also {
         let resource = also
             .resource
@@ -96,6 +107,20 @@ pub fn decide(
         decision: first,
         took: start.elapsed(),
     })
+}
+
+/// The sentence `resource_not_found` and `not_visible` share
+/// (docs/access-model-decisions.md, "Sentences").
+pub const NOT_FOUND_SENTENCE: &str =
+    "This resource does not exist, or you do not have access to it.";
+
+fn not_found() -> Decision {
+    Decision::deny(vec![Reason {
+        code: ReasonCode::ResourceNotFound,
+        message: NOT_FOUND_SENTENCE.to_owned(),
+        object: None,
+        cause: None,
+    }])
 }
 
 /// One decision; a panic in the engine becomes [`Internal::Panic`], never an allow.

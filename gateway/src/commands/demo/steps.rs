@@ -128,6 +128,8 @@ pub fn sections() -> Vec<(&'static str, Vec<Step>)> {
                     .denied(404, "resource_not_found", Some("This resource does not exist, or you do not have access to it.")),
                 step("(the same 404 for a made-up id)", Some("MEMBER"), "GET", "/api/v1/orgs/acme/components/no-such-component")
                     .denied(404, "resource_not_found", Some("This resource does not exist, or you do not have access to it.")),
+                step("(and for a journey's id on the component route: the route's kind must match)", Some("MEMBER"), "GET", "/api/v1/orgs/acme/components/browse-catalog")
+                    .denied(404, "resource_not_found", Some("This resource does not exist, or you do not have access to it.")),
                 step("no token: 401 with a challenge", None, "GET", "/api/v1/orgs/acme/journeys/browse-catalog")
                     .denied(401, "missing_credentials", None),
                 step("an encoded dot-dot segment: 400, never cleaned up", Some("MEMBER"), "GET", "/api/v1/orgs/acme/journeys/%2e%2e/billing")
