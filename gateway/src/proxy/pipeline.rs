@@ -45,7 +45,7 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
             Refusal::Malformed(Rejection::ConflictingLength)
         );
     }
-    let canonical = {
+    let mut canonical = {
         let req = session.req_header();
         let raw = raw_target(session);
         let target = raw.as_deref().unwrap_or_else(|| req.raw_path());
@@ -54,10 +54,11 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
             Err(r) => answer!(Stage::Canonicalize, Refusal::Malformed(r)),
         }
     };
-    ctx.target = Some(canonical.target.clone());
+    ctx.target = Some(std::mem::take(&mut canonical.target));
 
-    let method = session.req_header().method.as_str().to_owned();
-    let matched = snapshot.routes.lookup(&method, &canonical.path);
+    let matched = snapshot
+        .routes
+        .lookup(session.req_header().method.as_str(), &canonical.path);
     if let Some(m) = &matched {
         select_route(ctx, &derived, m);
         if matches!(m.route.access, Access::Public) {
