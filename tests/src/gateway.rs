@@ -3,12 +3,13 @@
 //! on ephemeral ports, with a route config and a policy document written to
 //! a temp dir, and stopping it on drop.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use reqflo_gateway::{Options, Running};
 use tempfile::TempDir;
+use tokio::net::TcpSocket;
 
 use crate::client::Client;
 use crate::fail::OrPanic;
@@ -20,7 +21,7 @@ pub const READY_BOUND: Duration = Duration::from_secs(30);
 
 /// The two files a gateway is started with. The route config may use the
 /// placeholders `{{UPSTREAM}}` (the recording upstream's `host:port`),
-/// `{{DEAD}}` (a `host:port` nothing listens on) and `{{KEYS}}` (the absolute
+/// `{{DEAD}}` (a `host:port` that refuses connections) and `{{KEYS}}` (the absolute
 /// directory of the test keys); it must name the policy file `policy.yaml`.
 /// Its `listen` addresses are overridden with `127.0.0.1:0`.
 #[derive(Clone, Debug)]
@@ -37,10 +38,32 @@ pub fn fixture_files() -> Files {
     }
 }
 
-/// A free `host:port` (bound, then released): nothing listens there.
-pub fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").or_panic("bind an ephemeral port");
-    listener.local_addr().or_panic("ephemeral address")
+/// A port that refuses connections: a socket bound to `127.0.0.1:0` that
+/// never listens (a connection attempt gets a reset). Holding it keeps the
+/// port from being handed to another test's listener.
+#[derive(Debug)]
+pub struct DeadPort {
+    socket: TcpSocket,
+}
+
+impl DeadPort {
+    pub fn new() -> DeadPort {
+        let socket = TcpSocket::new_v4().or_panic("a socket for the dead port");
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .or_panic("bind the dead port");
+        DeadPort { socket }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().or_panic("dead port address")
+    }
+}
+
+impl Default for DeadPort {
+    fn default() -> Self {
+        DeadPort::new()
+    }
 }
 
 /// A running gateway; stopped (and its temp dir removed) when dropped.
@@ -49,6 +72,8 @@ pub struct Gateway {
     // Declared before `dir`: the gateway stops before its files go away.
     running: Option<Running>,
     dir: TempDir,
+    /// Held while the gateway runs: the `{{DEAD}}` upstream's port.
+    dead: Option<DeadPort>,
     pub proxy: SocketAddr,
     pub admin: SocketAddr,
 }
@@ -56,12 +81,15 @@ pub struct Gateway {
 impl Gateway {
     /// Starts a gateway with `files` in front of `upstream` and waits for `/readyz`.
     pub async fn start(upstream: &Upstream, files: &Files) -> Gateway {
+        let dead = DeadPort::new();
         let config = files
             .config
             .replace("{{UPSTREAM}}", &upstream.addr().to_string())
-            .replace("{{DEAD}}", &dead_addr().to_string())
+            .replace("{{DEAD}}", &dead.addr().to_string())
             .replace("{{KEYS}}", &jwt::keys_dir().display().to_string());
-        Gateway::start_text(&config, &files.policy).await
+        let mut gateway = Gateway::start_text(&config, &files.policy).await;
+        gateway.dead = Some(dead);
+        gateway
     }
 
     /// Starts a gateway from a route config and a policy text as they are
@@ -81,6 +109,7 @@ impl Gateway {
             admin: running.admin_addr,
             running: Some(running),
             dir,
+            dead: None,
         };
         gateway.wait_ready().await;
         gateway
