@@ -1,0 +1,162 @@
+//! A table of hostile requests, sent as raw bytes over TCP (hyper would
+//! normalize some of them), each with the expected answer and — for every
+//! refusal — zero requests reaching the upstream. Every row runs; the test
+//! fails at the end naming each failing row.
+
+mod rows;
+
+use reqflo_tests::raw::{self, Outcome};
+use reqflo_tests::{DECISION_ID, Env, Recorded};
+use rows::{Row, VIEW, Want, rows};
+
+fn check(row: &Row, outcome: &Outcome, received: &[Recorded]) -> Result<(), String> {
+    let denied_nothing_upstream = || {
+        if received.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "refused, but the upstream received {} request(s): {received:?}",
+                received.len()
+            ))
+        }
+    };
+    let response = match (outcome, &row.want) {
+        (Outcome::Closed, Want::Refused) => return denied_nothing_upstream(),
+        (Outcome::Closed, want) => {
+            return Err(format!(
+                "connection closed without a response; wanted {want:?}"
+            ));
+        }
+        (Outcome::Response(r), _) => r,
+    };
+    let body_text = String::from_utf8_lossy(&response.body);
+    let code_of = || {
+        serde_json::from_slice::<serde_json::Value>(&response.body)
+            .ok()
+            .map(|v| v["code"].clone())
+    };
+    match &row.want {
+        Want::Status(status, code) => {
+            if response.status != *status {
+                return Err(format!(
+                    "status {} (wanted {status}): {body_text}",
+                    response.status
+                ));
+            }
+            let Some(got) = code_of() else {
+                return Err(format!("body is not JSON: {body_text}"));
+            };
+            if !code.is_empty() && got != *code {
+                return Err(format!("code {got} (wanted {code}): {body_text}"));
+            }
+            denied_nothing_upstream()
+        }
+        Want::AnyOf(statuses) => {
+            if !statuses.contains(&response.status) {
+                return Err(format!(
+                    "status {} (wanted one of {statuses:?}): {body_text}",
+                    response.status
+                ));
+            }
+            if response.status == 200 {
+                return Ok(());
+            }
+            denied_nothing_upstream()
+        }
+        Want::Refused => {
+            if response.status != 400 {
+                return Err(format!(
+                    "status {} (wanted 400 or a closed connection): {body_text}",
+                    response.status
+                ));
+            }
+            denied_nothing_upstream()
+        }
+        Want::Allowed {
+            user,
+            absent,
+            target,
+        } => check_allowed(response, received, user, absent, *target),
+        Want::RejectOrAllowedAs(target) => {
+            if response.status == 400 {
+                return denied_nothing_upstream();
+            }
+            check_allowed(response, received, "alice", &[], Some(target))
+        }
+    }
+}
+
+fn check_allowed(
+    response: &reqflo_tests::RawResponse,
+    received: &[Recorded],
+    user: &str,
+    absent: &[&str],
+    target: Option<&str>,
+) -> Result<(), String> {
+    if response.status != 200 {
+        return Err(format!(
+            "status {} (wanted 200): {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        ));
+    }
+    let [got] = received else {
+        return Err(format!("wanted one upstream request, got {received:?}"));
+    };
+    if got.header_all("x-reqflo-user") != [user] {
+        return Err(format!(
+            "upstream x-reqflo-user {:?} (wanted [{user:?}])",
+            got.header_all("x-reqflo-user")
+        ));
+    }
+    let ids = got.header_all(DECISION_ID);
+    let response_id = response.header(DECISION_ID).unwrap_or_default();
+    if ids.len() != 1 || ids[0] != response_id || response_id.starts_with("forged") {
+        return Err(format!(
+            "upstream decision ids {ids:?}, response id {response_id:?}"
+        ));
+    }
+    for name in absent {
+        if !got.header_all(name).is_empty() {
+            return Err(format!("upstream received the client's `{name}` header"));
+        }
+    }
+    if let Some(target) = target
+        && got.target != target
+    {
+        return Err(format!(
+            "upstream target {:?} (wanted {target:?})",
+            got.target
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adversarial_table() {
+    let env = Env::start().await;
+    let rows = rows();
+    assert!(rows.len() >= 50, "the table has {} rows", rows.len());
+    let mut failures = Vec::new();
+    for row in &rows {
+        let outcome = raw::roundtrip(env.gateway.proxy, &row.bytes).await;
+        let received = env.upstream.take();
+        if let Err(why) = check(row, &outcome, &received) {
+            eprintln!("FAILED row `{}`: {why}", row.name);
+            failures.push(format!("`{}`: {why}", row.name));
+        }
+    }
+    // The gateway still serves normally after the table.
+    let response = env
+        .client
+        .get(VIEW, &[("authorization", &reqflo_tests::bearer("alice"))])
+        .await;
+    reqflo_tests::assert_allowed("after the table", &response);
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}

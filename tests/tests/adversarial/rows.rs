@@ -1,0 +1,223 @@
+//! The rows of the adversarial table: one hostile request per line, with
+//! what it must get back. Kept on one line each (`rustfmt::skip`) so the
+//! table reads as a table.
+
+use reqflo_tests::jwt::{self, Claims};
+use reqflo_tests::raw;
+
+pub const VIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke";
+const HIDDEN: &str = "/api/v1/orgs/acme/journeys/incident-drill";
+const PREVIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/preview";
+const DRY_RUN: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/dry-runs";
+const RUNS: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/runs";
+
+/// What a row must get back.
+#[derive(Clone, Debug)]
+pub enum Want {
+    /// This status with a JSON body; its `code` too when not empty.
+    Status(u16, &'static str),
+    /// One of these statuses (nothing upstream).
+    AnyOf(&'static [u16]),
+    /// Refused at the HTTP layer: a 400 (any body) or the connection closed
+    /// without a response. Nothing upstream either way.
+    Refused,
+    /// Allowed: 200 from the upstream, which got exactly one request with
+    /// the verified `user`, a gateway decision id, none of the `absent`
+    /// headers, and (when given) this exact target.
+    Allowed {
+        user: &'static str,
+        absent: &'static [&'static str],
+        target: Option<&'static str>,
+    },
+    /// Either a 400, or allowed and forwarded as `target` (the canonical form
+    /// the decision was made on).
+    RejectOrAllowedAs(&'static str),
+}
+
+pub struct Row {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
+    pub want: Want,
+}
+
+fn row(name: &'static str, bytes: Vec<u8>, want: Want) -> Row {
+    Row { name, bytes, want }
+}
+
+/// `METHOD target` with alice's valid token and the extra header lines.
+fn as_alice(method: &str, target: &[u8], headers: &[&str], body: &[u8]) -> Vec<u8> {
+    let auth = format!(
+        "Authorization: Bearer {}",
+        Claims::for_user("alice").rs256()
+    );
+    let mut all = vec![auth.as_str()];
+    all.extend_from_slice(headers);
+    raw::request(method, target, &all, body)
+}
+
+fn get(target: &str) -> Vec<u8> {
+    as_alice("GET", target.as_bytes(), &[], b"")
+}
+
+fn with_token(target: &str, token: &str) -> Vec<u8> {
+    raw::request(
+        "GET",
+        target.as_bytes(),
+        &[&format!("Authorization: Bearer {token}")],
+        b"",
+    )
+}
+
+/// Raw bytes after the request line's target, for hand-built framing.
+fn head(method: &str, target: &str, lines: &[&str]) -> Vec<u8> {
+    let auth = format!(
+        "Authorization: Bearer {}",
+        Claims::for_user("alice").rs256()
+    );
+    let mut out =
+        format!("{method} {target} HTTP/1.1\r\nHost: gateway.test\r\n{auth}\r\n").into_bytes();
+    for line in lines {
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn with_body(mut head: Vec<u8>, body: &[u8]) -> Vec<u8> {
+    head.extend_from_slice(body);
+    head
+}
+
+/// An ES256 token whose header was swapped for the RS256 one (RSA kid and alg).
+fn es256_under_rsa_header() -> String {
+    let alice = Claims::for_user("alice");
+    let rsa = alice.rs256();
+    let mut parts: Vec<String> = alice.es256().split('.').map(str::to_owned).collect();
+    parts[0] = rsa.split('.').next().unwrap_or_default().to_owned();
+    parts.join(".")
+}
+
+/// `GET  /…`: two spaces after the method.
+fn double_space_after_method(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes.splice(3..4, b"  ".iter().copied());
+    bytes
+}
+
+#[rustfmt::skip]
+pub fn rows() -> Vec<Row> {
+    use Want::*;
+    let now = jwt::now();
+    let alice = || Claims::for_user("alice");
+    let env_body = br#"{"environment":"staging"}"#;
+    vec![
+        // ---- path tricks: rejected before routing
+        row("dot-dot segment", get("/api/v1/orgs/acme/journeys/../journeys/checkout-smoke"), Status(400, "dot_segment")),
+        row("dot segment", get("/api/v1/orgs/acme/journeys/./checkout-smoke"), Status(400, "dot_segment")),
+        row("trailing dot-dot", get("/api/v1/orgs/acme/journeys/checkout-smoke/.."), Status(400, "dot_segment")),
+        row("%2e%2e", get("/api/v1/orgs/acme/journeys/%2e%2e/journeys/incident-drill"), Status(400, "dot_segment")),
+        row("%2E upper", get("/api/v1/orgs/acme/journeys/%2E/checkout-smoke"), Status(400, "dot_segment")),
+        row("mixed .%2e", get("/api/v1/orgs/acme/journeys/.%2e/incident-drill"), Status(400, "dot_segment")),
+        row("empty segment //", get("/api/v1/orgs/acme//journeys/checkout-smoke"), Status(400, "empty_segment")),
+        row("leading //", get("//api/v1/orgs/acme/journeys/checkout-smoke"), Status(400, "empty_segment")),
+        row("trailing slash", get("/api/v1/orgs/acme/journeys/checkout-smoke/"), AnyOf(&[400, 404])),
+        row("%2F in a segment", get("/api/v1/orgs/acme/journeys/checkout-smoke%2Fruns"), Status(400, "encoded_delimiter")),
+        row("%2f lower", get("/api/v1/orgs/acme/journeys%2fcheckout-smoke"), Status(400, "encoded_delimiter")),
+        row("%5C backslash", get("/api/v1/orgs/acme/journeys/x%5C..%5Cincident-drill"), Status(400, "")),
+        row("raw backslash", get("/api/v1/orgs/acme/journeys\\checkout-smoke"), AnyOf(&[400])),
+        row(";params", get("/api/v1/orgs/acme/journeys/checkout-smoke;jsessionid=1"), Status(400, "path_parameter")),
+        row(";params mid-path", get("/api/v1/orgs/acme;x=y/journeys/checkout-smoke"), Status(400, "path_parameter")),
+        row("%3B encoded ;", get("/api/v1/orgs/acme/journeys/checkout-smoke%3Bx=y"), Status(400, "encoded_delimiter")),
+        row("%00 NUL", get("/api/v1/orgs/acme/journeys/checkout-smoke%00"), Status(400, "")),
+        row("%00 before a suffix", get("/api/v1/orgs/acme/journeys/incident-drill%00.json"), Status(400, "")),
+        row("%23 encoded #", get("/api/v1/orgs/acme/journeys/incident-drill%23x"), Status(400, "encoded_delimiter")),
+        row("%3F encoded ?", get("/api/v1/orgs/acme/journeys/incident-drill%3Fx=1"), Status(400, "encoded_delimiter")),
+        row("raw # fragment", get("/api/v1/orgs/acme/journeys/checkout-smoke#frag"), AnyOf(&[400])),
+        row("%ff invalid UTF-8", get("/api/v1/orgs/acme/journeys/%ff%fe"), Status(400, "invalid_utf8")),
+        row("raw invalid UTF-8 byte", as_alice("GET", b"/api/v1/orgs/acme/journeys/\xff", &[], b""), Refused),
+        row("overlong %c0%ae%c0%ae", get("/api/v1/orgs/acme/journeys/%c0%ae%c0%ae/incident-drill"), Status(400, "invalid_utf8")),
+        row("overlong %c0%af slash", get("/api/v1/orgs/acme/journeys%c0%afincident-drill"), Status(400, "invalid_utf8")),
+        row("overlong %e0%80%ae", get("/api/v1/orgs/acme/journeys/%e0%80%ae%e0%80%ae/x"), Status(400, "invalid_utf8")),
+        row("double encoding %252e", get("/api/v1/orgs/acme/journeys/%252e%252e/incident-drill"), Status(400, "double_encoding")),
+        row("double encoding %252F", get("/api/v1/orgs/acme/journeys/checkout-smoke%252Fruns"), Status(400, "double_encoding")),
+        row("bad percent %zz", get("/api/v1/orgs/acme/journeys/%zz"), Status(400, "invalid_encoding")),
+        row("truncated percent %2", get("/api/v1/orgs/acme/journeys/x%2"), Status(400, "invalid_encoding")),
+        row("%09 control", get("/api/v1/orgs/acme/journeys/checkout%09smoke"), Status(400, "control_character")),
+        row("%7F control", get("/api/v1/orgs/acme/journeys/checkout-smoke%7F"), Status(400, "control_character")),
+        row("case: /API", get("/API/v1/orgs/acme/journeys/checkout-smoke"), Status(404, "no_route")),
+        row("case: /Journeys", get("/api/v1/orgs/acme/Journeys/checkout-smoke"), Status(404, "no_route")),
+        row("case: org id", get("/api/v1/orgs/ACME/journeys/checkout-smoke"), Status(403, "not_org_member")),
+        row("case: resource id", get("/api/v1/orgs/acme/journeys/Incident-Drill"), Status(404, "resource_not_found")),
+        row("encoded unreserved %61", get("/%61pi/v1/orgs/acme/journeys/checkout-smoke"), RejectOrAllowedAs("/api/v1/orgs/acme/journeys/checkout-smoke")),
+        row("absolute-form target", as_alice("GET", b"http://gateway.test/api/v1/orgs/acme/journeys/incident-drill", &[], b""), AnyOf(&[400, 404])),
+        row("asterisk target", as_alice("OPTIONS", b"*", &[], b""), AnyOf(&[400, 404])),
+        // ---- method overrides
+        row("X-HTTP-Method-Override", as_alice("GET", VIEW.as_bytes(), &["X-HTTP-Method-Override: DELETE"], b""), Status(400, "method_override")),
+        row("X-HTTP-Method", as_alice("GET", VIEW.as_bytes(), &["X-HTTP-Method: PUT"], b""), Status(400, "method_override")),
+        row("X-Method-Override", as_alice("GET", VIEW.as_bytes(), &["X-Method-Override: POST"], b""), Status(400, "method_override")),
+        row("lower-case override header", as_alice("GET", VIEW.as_bytes(), &["x-http-method-override: PUT"], b""), Status(400, "method_override")),
+        row("underscore override header", as_alice("GET", VIEW.as_bytes(), &["X_HTTP_Method_Override: PUT"], b""), Status(400, "")),
+        row("_method query", get(&format!("{VIEW}?_method=DELETE")), Status(400, "method_override")),
+        row("_method in a POST form body", as_alice("POST", RUNS.as_bytes(), &["Content-Type: application/x-www-form-urlencoded"], b"_method=DELETE"), AnyOf(&[400])),
+        row("lower-case method", as_alice("get", VIEW.as_bytes(), &[], b""), AnyOf(&[400, 404, 405, 501])),
+        row("TRACE", as_alice("TRACE", VIEW.as_bytes(), &[], b""), AnyOf(&[400, 404, 405, 501])),
+        // ---- duplicate and comma-joined decision inputs
+        row("duplicate env query", get(&format!("{PREVIEW}?environment=staging&environment=production" )), Status(400, "duplicate_query_parameter")),
+        row("comma-joined env query", get(&format!("{PREVIEW}?environment=staging,production")), Status(400, "comma_joined_value")),
+        row("encoded comma env query", get(&format!("{PREVIEW}?environment=staging%2Cproduction")), AnyOf(&[400, 403])),
+        row("semicolon query separator", get(&format!("{PREVIEW}?environment=staging;environment=production" )), Status(400, "")),
+        row("encoded env param name", get(&format!("{PREVIEW}?environment=staging&%65nvironment=production" )), AnyOf(&[400])),
+        row("empty env query", get(&format!("{PREVIEW}?environment=")), Status(400, "")),
+        row("env query without a value", get(&format!("{PREVIEW}?environment")), Status(400, "")),
+        row("array-style env query", get(&format!("{PREVIEW}?environment[]=staging")), Status(400, "environment_missing")),
+        row("duplicate env header", as_alice("POST", DRY_RUN.as_bytes(), &["X-Reqflo-Environment: staging", "X-Reqflo-Environment: production"], b""), Status(400, "duplicate_header")),
+        row("comma-joined env header", as_alice("POST", DRY_RUN.as_bytes(), &["X-Reqflo-Environment: staging, production"], b""), Status(400, "comma_joined_value")),
+        row("underscore twin beside the env header", as_alice("POST", DRY_RUN.as_bytes(), &["X-Reqflo-Environment: staging", "X_Reqflo_Environment: production"], b""), Status(400, "underscore_header")),
+        row("underscore env header alone", as_alice("POST", DRY_RUN.as_bytes(), &["X_Reqflo_Environment: staging"], b""), AnyOf(&[400])),
+        row("duplicate Authorization", as_alice("GET", VIEW.as_bytes(), &[&format!("Authorization: Bearer {}", Claims::for_user("olga").rs256() )], b""), Status(400, "")),
+        // ---- client-supplied identity headers: stripped, never trusted
+        row("X-Reqflo-User on a hidden resource", as_alice("GET", HIDDEN.as_bytes(), &["X-Reqflo-User: olga"], b""), Status(404, "resource_not_found")),
+        row("X-Reqflo-User is replaced upstream", as_alice("GET", VIEW.as_bytes(), &["X-Reqflo-User: olga"], b""), Allowed {user: "alice", absent: &[], target: Some(VIEW)}),
+        row("forged decision id", as_alice("GET", VIEW.as_bytes(), &["X-Reqflo-Decision-Id: forged-1"], b""), Allowed {user: "alice", absent: &[], target: Some(VIEW)}),
+        row("X_Reqflo_User underscore alias", as_alice("GET", VIEW.as_bytes(), &["X_Reqflo_User: olga"], b""), Allowed {user: "alice", absent: &["x_reqflo_user"], target: Some(VIEW)}),
+        row("identity header without a token", raw::request("GET", HIDDEN.as_bytes(), &["X-Reqflo-User: olga"], b""), Status(401, "missing_credentials")),
+        // ---- forged or unusable JWTs
+        row("alg none", with_token(VIEW, &alice().alg_none()), Status(401, "")),
+        row("HS256 keyed with the RSA public key", with_token(VIEW, &alice().hs256_with_rsa_public_key()), Status(401, "")),
+        row("HS256 with a shared secret", with_token(VIEW, &alice().hs256()), Status(401, "")),
+        row("expired", with_token(VIEW, &alice().set("exp", now - 3600).rs256()), Status(401, "token_expired")),
+        row("expired inside the leeway", with_token(VIEW, &alice().set("exp", now - 5).rs256()), Allowed {user: "alice", absent: &[], target: Some(VIEW)}),
+        row("not yet valid", with_token(VIEW, &alice().set("nbf", now + 3600).rs256()), Status(401, "token_not_yet_valid")),
+        row("wrong iss", with_token(VIEW, &alice().set("iss", "https://evil.test").rs256()), Status(401, "wrong_issuer")),
+        row("wrong aud", with_token(VIEW, &alice().set("aud", "another-service").rs256()), Status(401, "wrong_audience")),
+        row("missing exp", with_token(VIEW, &alice().remove("exp").rs256()), Status(401, "")),
+        row("missing iss", with_token(VIEW, &alice().remove("iss").rs256()), Status(401, "")),
+        row("missing aud", with_token(VIEW, &alice().remove("aud").rs256()), Status(401, "")),
+        row("missing sub", with_token(VIEW, &alice().remove("sub").rs256()), Status(401, "")),
+        row("exp as a string", with_token(VIEW, &alice().set("exp", (now + 3600).to_string()).rs256()), Status(401, "")),
+        row("unknown kid", with_token(VIEW, &alice().rs256_unknown_kid()), Status(401, "unknown_kid")),
+        row("missing kid", with_token(VIEW, &alice().rs256_no_kid()), Status(401, "")),
+        row("signed with another key", with_token(VIEW, &alice().rs256_wrong_key()), Status(401, "bad_signature")),
+        row("tampered payload", with_token(HIDDEN, &alice().rs256_tampered("sub", "olga")), Status(401, "bad_signature")),
+        row("ES256 token under the RSA kid", with_token(VIEW, &es256_under_rsa_header()), Status(401, "")),
+        row("empty bearer", raw::request("GET", VIEW.as_bytes(), &["Authorization: Bearer "], b""), Status(401, "")),
+        row("lower-case scheme", raw::request("GET", VIEW.as_bytes(), &[&format!("Authorization: bearer {}", alice().rs256())], b""), AnyOf(&[200, 401])),
+        // ---- request framing: conflicting lengths (smuggling)
+        row("Content-Length with Transfer-Encoding", with_body(head("POST", RUNS, &["Content-Type: application/json", "Content-Length: 25", "Transfer-Encoding: chunked"]), b"19\r\n{\"environment\":\"staging\"}\r\n0\r\n\r\n"), Refused),
+        row("Transfer-Encoding then Content-Length", with_body(head("POST", RUNS, &["Transfer-Encoding: chunked", "Content-Length: 4"]), b"0\r\n\r\n"), Refused),
+        row("duplicate Content-Length, different", with_body(head("POST", RUNS, &["Content-Length: 25", "Content-Length: 26"]), env_body), Refused),
+        row("duplicate Content-Length, same", with_body(head("POST", RUNS, &["Content-Length: 25", "Content-Length: 25"]), env_body), Refused),
+        row("comma-joined Content-Length", with_body(head("POST", RUNS, &["Content-Length: 25, 25"]), env_body), Refused),
+        row("negative Content-Length", with_body(head("POST", RUNS, &["Content-Length: -1"]), env_body), Refused),
+        row("Transfer-Encoding: chunked, identity", with_body(head("POST", RUNS, &["Transfer-Encoding: chunked, identity"]), b"0\r\n\r\n"), Refused),
+        row("Transfer-Encoding: xchunked", with_body(head("POST", RUNS, &["Transfer-Encoding: xchunked"]), b"0\r\n\r\n"), AnyOf(&[400, 501])),
+        row("space before the colon", with_body(head("POST", RUNS, &["Transfer-Encoding : chunked", "Content-Length: 25"]), env_body), Refused),
+        row("obs-fold continuation", head("POST", DRY_RUN, &["X-Reqflo-Environment: staging", " production", "Content-Length: 0"]), Refused),
+        row("GET with a chunked body", with_body(head("GET", HIDDEN, &["Transfer-Encoding: chunked"]), b"0\r\n\r\n"), Status(404, "")),
+        row("env header twice in different case", as_alice("POST", DRY_RUN.as_bytes(), &["X-Reqflo-Environment: staging", "X-REQFLO-ENVIRONMENT: production"], b""), Status(400, "duplicate_header")),
+        row("double space in the request line", double_space_after_method(get(VIEW)), Refused),
+        row("HTTP/0.9 request line", format!("GET {HIDDEN}\r\n\r\n").into_bytes(), Refused),
+        row("NUL byte in a header value", as_alice("GET", VIEW.as_bytes(), &["X-Note: a\0b"], b""), Refused),
+        row("bare LF line endings", format!("GET {HIDDEN} HTTP/1.1\nHost: gateway.test\nAuthorization: {}\n\n", reqflo_tests::bearer("olga")).into_bytes(), AnyOf(&[200, 400])),
+    ]
+}
