@@ -265,3 +265,40 @@ async fn no_request_fails_during_100_reloads() {
     );
     eprintln!("{allows} allows and {denies} denies across 100 reloads");
 }
+
+/// A route-config edit that does not validate (a second route overlapping an
+/// existing one) is refused the same way: old revision kept, error reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_route_config_edit_keeps_serving() {
+    let env = Env::start().await;
+    let first = revision(&env).await;
+    env.gateway.edit_config(|config| {
+        config.replacen(
+            "routes:\n",
+            "routes:\n  - id: journey-view-twin\n    methods: [GET]\n    path: /api/v1/orgs/{org}/journeys/{journey}\n    \
+             action: run\n    resource: \"{journey}\"\n    kind: journey\n    upstream: reqflo\n",
+            1,
+        )
+    });
+    let status = wait_for_policy(&env, "the rejected route edit", |s| {
+        !s["last_rejected_reload"].is_null()
+    })
+    .await;
+    assert_eq!(
+        status["revision"],
+        first.as_str(),
+        "a bad route config replaced the serving revision"
+    );
+    let rejected = status["last_rejected_reload"].to_string();
+    assert!(
+        rejected.contains("journey-view"),
+        "the error does not name the overlapping routes: {rejected}"
+    );
+    let metrics = env.metrics().await;
+    assert!(metrics.sum("reqflo_gateway_reloads_total", &[("outcome", "rejected")]) >= 1.0);
+    let response = env
+        .client
+        .get(VIEW, &[("authorization", &bearer("alice"))])
+        .await;
+    assert_allowed("still serving the old routes", &response);
+}
