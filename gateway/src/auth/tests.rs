@@ -93,6 +93,32 @@ fn valid_tokens_verify() {
 }
 
 #[test]
+fn expiry_within_the_leeway_is_accepted() {
+    let s = settings();
+    let c = with(|c| drop(c.insert("exp".into(), json!(now() - 5))));
+    let token = sign(Algorithm::RS256, Some("rsa"), &c);
+    assert_eq!(
+        verify(&s, &token, now()).map(|v| v.user),
+        Ok("mia".to_owned())
+    );
+    // And through the cache: the entry is not kept (it has expired), the
+    // token still verifies each time within the leeway.
+    let identity = Identity::Jwt(s);
+    let cache = TokenCache::new();
+    let scope = cache_scope(&identity, "rev").unwrap();
+    for _ in 0..2 {
+        let p = authenticate(
+            &identity,
+            &bearer(&token),
+            None,
+            Some((&cache, &scope)),
+            now(),
+        );
+        assert_eq!(p.map(|p| p.source), Ok("jwt"));
+    }
+}
+
+#[test]
 fn every_bad_token_is_refused() {
     let s = settings();
     let rs = |c: &Value| sign(Algorithm::RS256, Some("rsa"), c);

@@ -205,9 +205,14 @@ async fn read_environment(
         EnvironmentSource::Body(field) => {
             let limit = snapshot.settings.limits.max_body_bytes.min(MAX_REPLAY_BODY);
             let body = read_body(session, limit).await?;
-            let value = environment::from_body(&body, field)?;
-            ctx.body = Some(body);
-            value
+            if body.is_empty() {
+                // No body at all: no environment (400 below when it is required).
+                None
+            } else {
+                let value = environment::from_body(&body, field)?;
+                ctx.body = Some(body);
+                value
+            }
         }
         other => {
             let headers = &session.req_header().headers;
