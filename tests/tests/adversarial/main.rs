@@ -7,7 +7,7 @@ mod rows;
 
 use reqflo_tests::raw::{self, Outcome};
 use reqflo_tests::{DECISION_ID, Env, Recorded};
-use rows::{Row, VIEW, Want, rows};
+use rows::{Row, VIEW, Want, limit_rows, rows};
 
 fn check(row: &Row, outcome: &Outcome, received: &[Recorded]) -> Result<(), String> {
     let denied_nothing_upstream = || {
@@ -21,7 +21,7 @@ fn check(row: &Row, outcome: &Outcome, received: &[Recorded]) -> Result<(), Stri
         }
     };
     let response = match (outcome, &row.want) {
-        (Outcome::Closed, Want::Refused) => return denied_nothing_upstream(),
+        (Outcome::Closed, Want::Refused | Want::TooLarge) => return denied_nothing_upstream(),
         (Outcome::Closed, want) => {
             return Err(format!(
                 "connection closed without a response; wanted {want:?}"
@@ -60,6 +60,15 @@ fn check(row: &Row, outcome: &Outcome, received: &[Recorded]) -> Result<(), Stri
             }
             if response.status == 200 {
                 return Ok(());
+            }
+            denied_nothing_upstream()
+        }
+        Want::TooLarge => {
+            if !matches!(response.status, 400 | 413 | 431) {
+                return Err(format!(
+                    "status {} (wanted 400, 413 or 431): {body_text}",
+                    response.status
+                ));
             }
             denied_nothing_upstream()
         }
@@ -132,13 +141,10 @@ fn check_allowed(
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn adversarial_table() {
-    let env = Env::start().await;
-    let rows = rows();
-    assert!(rows.len() >= 50, "the table has {} rows", rows.len());
+/// Sends every row on a fresh connection; returns the failures, each naming its row.
+async fn run_rows(env: &Env, rows: &[Row]) -> Vec<String> {
     let mut failures = Vec::new();
-    for row in &rows {
+    for row in rows {
         let outcome = raw::roundtrip(env.gateway.proxy, &row.bytes).await;
         let received = env.upstream.take();
         if let Err(why) = check(row, &outcome, &received) {
@@ -146,12 +152,37 @@ async fn adversarial_table() {
             failures.push(format!("`{}`: {why}", row.name));
         }
     }
+    failures
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adversarial_table() {
+    let env = Env::start().await;
+    let rows = rows();
+    assert!(rows.len() >= 50, "the table has {} rows", rows.len());
+    let failures = run_rows(&env, &rows).await;
     // The gateway still serves normally after the table.
     let response = env
         .client
         .get(VIEW, &[("authorization", &reqflo_tests::bearer("alice"))])
         .await;
     reqflo_tests::assert_allowed("after the table", &response);
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+/// The configured header limit is enforced: an oversized header block is
+/// refused before anything else happens, and nothing reaches the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_limit_is_enforced() {
+    let env = Env::start().await;
+    let rows = limit_rows();
+    let failures = run_rows(&env, &rows).await;
     assert!(
         failures.is_empty(),
         "{} of {} rows failed:\n{}",

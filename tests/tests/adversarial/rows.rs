@@ -29,6 +29,8 @@ pub enum Want {
         absent: &'static [&'static str],
         target: Option<&'static str>,
     },
+    /// Too large to read: 400, 413 or 431, or the connection closed; nothing upstream.
+    TooLarge,
     /// Either a 400, or allowed and forwarded as `target` (the canonical form
     /// the decision was made on).
     RejectOrAllowedAs(&'static str),
@@ -219,5 +221,17 @@ pub fn rows() -> Vec<Row> {
         row("HTTP/0.9 request line", format!("GET {HIDDEN}\r\n\r\n").into_bytes(), Refused),
         row("NUL byte in a header value", as_alice("GET", VIEW.as_bytes(), &["X-Note: a\0b"], b""), Refused),
         row("bare LF line endings", format!("GET {HIDDEN} HTTP/1.1\nHost: gateway.test\nAuthorization: {}\n\n", reqflo_tests::bearer("olga")).into_bytes(), AnyOf(&[200, 400])),
+        row("token in the query string", raw::request("GET", format!("{VIEW}?access_token={}", alice().rs256()).as_bytes(), &[], b""), Status(401, "missing_credentials")),
+        row("token in a cookie", raw::request("GET", VIEW.as_bytes(), &[&format!("Cookie: access_token={}", alice().rs256())], b""), Status(401, "missing_credentials")),
+    ]
+}
+
+/// Requests over `limits.max_header_bytes` (64 KiB by default).
+#[rustfmt::skip]
+pub fn limit_rows() -> Vec<Row> {
+    use Want::TooLarge;
+    vec![
+        row("header block over the limit (64 KiB)", as_alice("GET", VIEW.as_bytes(), &[&format!("X-Pad: {}", "a".repeat(70 * 1024))], b""), TooLarge),
+        row("many headers over the limit", as_alice("GET", VIEW.as_bytes(), &(0..2000).map(|i| format!("X-Pad-{i}: {}", "b".repeat(40))).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(), b""), TooLarge),
     ]
 }
