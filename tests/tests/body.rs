@@ -288,6 +288,19 @@ async fn body_environment_feeds_the_decision() {
         environment: Some("production"),
     };
     assert_deny("production from the body", &response, &want);
+    // The environment is read after JSON unescaping, like any JSON reader upstream would.
+    let response = env
+        .client
+        .post(
+            RUNS,
+            &[
+                ("authorization", &bearer("alice")),
+                ("content-type", "application/json"),
+            ],
+            r#"{"environment":"pro\u0064uction"}"#,
+        )
+        .await;
+    assert_deny("escaped production from the body", &response, &want);
     let response = env
         .client
         .post(
