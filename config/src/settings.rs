@@ -212,3 +212,46 @@ pub struct PublicPrefix {
     pub upstream: Arc<str>,
     pub methods: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_parse_and_contain() {
+        let net = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        assert!(
+            net.contains("::ffff:10.1.0.9".parse().unwrap()),
+            "IPv4-mapped peers count as IPv4"
+        );
+        let one = Cidr::parse("127.0.0.1").unwrap();
+        assert_eq!(one.prefix, 32);
+        assert!(
+            one.contains("127.0.0.1".parse().unwrap())
+                && !one.contains("127.0.0.2".parse().unwrap())
+        );
+        assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(
+            !Cidr::parse("fd00::/8")
+                .unwrap()
+                .contains("10.0.0.1".parse().unwrap())
+        );
+        for bad in ["10.0.0.0/33", "10.0.0/8", "x", "::1/129", "10.0.0.0/"] {
+            assert_eq!(Cidr::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(Mode::parse("shadow"), Some(Mode::Shadow));
+        assert_eq!(Mode::parse("Shadow"), None);
+        assert_eq!(Mode::default().as_str(), "enforce");
+    }
+}

@@ -2,7 +2,10 @@
 //! events: every shape of change is seen, changes decisions, and only what
 //! compiled is ever served.
 
-#![expect(clippy::unwrap_used, reason = "test setup helpers: a failed setup step fails the test")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test setup helpers: a failed setup step fails the test"
+)]
 
 mod common;
 
@@ -334,4 +337,41 @@ fn stop_ends_the_watch() {
     // The thread is gone (its event sender with it), and the handle is untouched.
     assert!(r.rx.recv().is_err());
     assert!(!mia_may_run(&r.handle.load()));
+}
+
+#[test]
+fn a_key_file_in_another_directory_is_watched_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let key = keys.join("signing.pem");
+    let pem = std::fs::read_to_string(common::examples().join("keys/rsa-public.pem")).unwrap();
+    write_in_place(&key, &pem);
+    let config = dir.path().join("gateway.yaml");
+    let text = marker_config("policy.yaml", "first").replace(
+        "identity:\n  trusted_header: { header: x-user, trusted_sources: [\"127.0.0.1\"] }\n",
+        "identity:\n  jwt: { issuer: i, audiences: [a], algorithms: [RS256], keys: [{ kid: k, algorithm: RS256, file: keys/signing.pem }] }\n",
+    );
+    write_in_place(&config, &text);
+    write_in_place(&dir.path().join("policy.yaml"), &policy(false, 0));
+    let r = watch_dir(dir, config, PathBuf::new());
+    let good = r.handle.load().revision.clone();
+
+    // A broken key is rejected and the old snapshot keeps serving.
+    write_in_place(&key, "not a key\n");
+    match next_change(&r.rx) {
+        ReloadEvent::Rejected { errors, .. } => {
+            assert!(
+                errors
+                    .of_kind(ErrorKind::KeyFile)
+                    .any(|e| e.message.contains("signing.pem")),
+                "{errors:?}"
+            )
+        }
+        other => panic!("expected a rejected reload, got {other:?}"),
+    }
+    assert_eq!(r.handle.load().revision, good);
+    // A rotated (here: reformatted) key applies, with a new revision.
+    write_atomic(&key, &format!("{pem}\n"));
+    assert_ne!(applied(&r.rx), good);
 }

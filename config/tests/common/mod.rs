@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests: files in temp dirs, bounded waits.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
-#![expect(clippy::unwrap_used, reason = "test helpers: a failed file write fails the test")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed file write fails the test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
