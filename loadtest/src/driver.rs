@@ -21,6 +21,10 @@ use crate::report::{Latency, RunReport, new_histogram};
 use crate::rng::Rng;
 use crate::schedule::{Schedule, latency_from_schedule};
 
+/// A request without a response by then counts as a transport error and its
+/// connection is replaced.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What to send, where, and for how long.
 #[derive(Clone, Debug)]
 pub struct LoadSpec {
@@ -119,6 +123,8 @@ pub enum SendError {
     Http(#[from] hyper::Error),
     #[error("invalid request: {0}")]
     Request(#[from] http::Error),
+    #[error("no response within {} s", REQUEST_TIMEOUT.as_secs())]
+    Timeout,
 }
 
 #[derive(Debug, Default)]
@@ -205,7 +211,12 @@ async fn worker(
         let index = spec.mix.pick(&mut rng);
         let template = &spec.mix.templates[index];
         let sent = start.elapsed();
-        let result = send(&mut conn, &spec, template).await;
+        // A hung target cannot hold the run past its bound.
+        let result =
+            match tokio::time::timeout(REQUEST_TIMEOUT, send(&mut conn, &spec, template)).await {
+                Ok(result) => result,
+                Err(_) => Err(SendError::Timeout),
+            };
         let latency = latency_from_schedule(due.unwrap_or(sent), start.elapsed());
         out.histogram
             .saturating_record((latency.as_micros() as u64).max(1));

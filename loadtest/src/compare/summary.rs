@@ -56,6 +56,10 @@ pub struct TargetCheck {
     /// The measured ratio (or error count).
     pub measured: Option<f64>,
     pub met: Option<bool>,
+    /// The same ratio within each round (the two rows were measured a few
+    /// seconds apart), to show how much of it is noise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_round: Vec<f64>,
 }
 
 /// The machine the comparison ran on.
@@ -145,25 +149,43 @@ impl CompareReport {
         Some(self.find(id)?.report.throughput_rps)
     }
 
+    /// `a / b` of a per-round figure, round by round.
+    fn per_round(&self, a: &str, b: &str, f: fn(&Round) -> f64) -> Vec<f64> {
+        match (self.find(a), self.find(b)) {
+            (Some(a), Some(b)) => a
+                .rounds
+                .iter()
+                .zip(&b.rounds)
+                .map(|(x, y)| ratio(f(x), f(y)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Checks the targets of issue 5 against whatever rows exist.
     pub fn check_targets(&mut self) {
         let cpu_ratio = |a: &str, b: &str| Some(ratio(self.cpu(a)?, self.cpu(b)?));
         let rps_ratio = |a: &str, b: &str| Some(ratio(self.rps(a)?, self.rps(b)?));
-        let at_most = |target: &str, measured: Option<f64>, limit: f64| TargetCheck {
-            target: target.to_owned(),
-            measured,
-            met: measured.map(|m| m <= limit),
+        let cpu_rounds = |a: &str, b: &str| self.per_round(a, b, |r| r.cpu_us_per_request);
+        let at_most = |target: &str, (a, b): (&str, &str), limit: f64| {
+            let measured = cpu_ratio(a, b);
+            TargetCheck {
+                target: target.to_owned(),
+                measured,
+                met: measured.map(|m| m <= limit),
+                per_round: cpu_rounds(a, b),
+            }
         };
         let errors: u64 = self.contenders.iter().map(|c| c.report.errors).sum();
         let mut targets = vec![
             at_most(
                 "header identity: CPU/request ≤ 1.15× pingora pass-through",
-                cpu_ratio("gw-header", "pingora"),
+                ("gw-header", "pingora"),
                 1.15,
             ),
             at_most(
                 "JWT cache warm: CPU/request ≤ 1.25× pingora pass-through",
-                cpu_ratio("gw-jwt", "pingora"),
+                ("gw-jwt", "pingora"),
                 1.25,
             ),
         ];
@@ -172,21 +194,23 @@ impl CompareReport {
             target: "denied: throughput ≥ 2× allowed (header identity)".to_owned(),
             measured: denied,
             met: denied.map(|m| m >= 2.0),
+            per_round: self.per_round("gw-denied", "gw-header", |r| r.throughput_rps),
         });
         targets.push(at_most(
             "L policy: CPU/request ≤ 1.05× small policy",
-            cpu_ratio("gw-policy-l", "gw-header"),
+            ("gw-policy-l", "gw-header"),
             1.05,
         ));
         targets.push(at_most(
             "reload every 100 ms: CPU/request ≤ 1.05× no reloads",
-            cpu_ratio("gw-reload", "gw-header"),
+            ("gw-reload", "gw-header"),
             1.05,
         ));
         targets.push(TargetCheck {
             target: "zero errors in every row".to_owned(),
             measured: Some(errors as f64),
             met: Some(errors == 0),
+            per_round: Vec::new(),
         });
         self.targets = targets;
     }
@@ -263,7 +287,16 @@ impl CompareReport {
                 None => "not measured",
             };
             let measured = t.measured.map_or("-".to_owned(), |m| format!("{m:.2}"));
-            out.push_str(&format!("  {verdict:<12} {measured:>8}  {}\n", t.target));
+            let rounds = if t.per_round.is_empty() {
+                String::new()
+            } else {
+                let r: Vec<String> = t.per_round.iter().map(|x| format!("{x:.2}")).collect();
+                format!("  (per round: {})", r.join(" "))
+            };
+            out.push_str(&format!(
+                "  {verdict:<12} {measured:>8}  {}{rounds}\n",
+                t.target
+            ));
         }
         out
     }
