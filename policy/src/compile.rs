@@ -218,7 +218,20 @@ pub(crate) struct GrantData {
 
 /// Grants of one scope value, sorted by (principal key, grant index).
 #[derive(Debug, Default)]
-pub(crate) struct Bucket(pub Box<[(PrincipalKey, u32)]>);
+pub(crate) struct Bucket(pub Box<[Entry]>);
+
+/// One grant in a scope bucket, with what a decision needs of it inline (16
+/// bytes): only environment-limited grants, and the one named by
+/// `allowed_by`, are looked up in [`OrgData::grants`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Entry {
+    pub key: PrincipalKey,
+    pub grant: u32,
+    /// The grant's actions, implications applied ([`ActionSet`] bits).
+    pub actions: u16,
+    pub privileges: PrivilegeBits,
+    pub env_limited: bool,
+}
 
 impl Snapshot {
     /// Validates, then compiles. A document with any fault never becomes a snapshot.

@@ -289,7 +289,7 @@ fn join_and(names: &[&str]) -> String {
 fn all_covering_grants(org: &OrgData, index: u32, r: &ResourceData) -> Vec<u32> {
     let mut out: Vec<u32> = Vec::new();
     let mut add =
-        |b: Option<&Bucket>| out.extend(b.into_iter().flat_map(|b| b.0.iter().map(|e| e.1)));
+        |b: Option<&Bucket>| out.extend(b.into_iter().flat_map(|b| b.0.iter().map(|e| e.grant)));
     add(org.by_resource.get(index as usize));
     add(org.by_service.get(index as usize));
     if let Some(s) = r.service

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Bucket, Counts, GrantData, GroupData, KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_TEAM, KEY_USER,
+    Bucket, Counts, Entry, GrantData, GroupData, KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_TEAM, KEY_USER,
     KindFlags, Member, OrgData, PrincipalKey, ResourceData, RoleSet, Snapshot, key,
 };
 use crate::document::{self, Document, Principal, Scope, TeamMember};
@@ -319,23 +319,14 @@ fn build_org(
 
     // Grants, indexed by scope.
     let mut grants = Vec::with_capacity(org.grants.len());
-    let mut by_resource: Vec<Vec<(PrincipalKey, u32)>> = vec![Vec::new(); resources.len()];
-    let mut by_service: Vec<Vec<(PrincipalKey, u32)>> = vec![Vec::new(); resources.len()];
-    let mut by_kind: Vec<Vec<(PrincipalKey, u32)>> = Vec::new();
-    let mut by_label: Vec<Vec<(PrincipalKey, u32)>> = Vec::new();
+    let mut by_resource: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
+    let mut by_service: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
+    let mut by_kind: Vec<Vec<Entry>> = Vec::new();
+    let mut by_label: Vec<Vec<Entry>> = Vec::new();
     for grant in &org.grants {
         let g = grants.len() as u32;
         let p = principal(&grant.principal);
-        let bucket = match &grant.scope {
-            Scope::Resource(id) => lookup(id).and_then(|r| by_resource.get_mut(r as usize)),
-            Scope::Service(id) => lookup(id).and_then(|r| by_service.get_mut(r as usize)),
-            Scope::Kind(k) => kinds.get(k).map(|k| grow(&mut by_kind, k)),
-            Scope::Label(l) => labels.get(l).map(|l| grow(&mut by_label, l)),
-        };
-        if let Some(bucket) = bucket {
-            bucket.push((p, g));
-        }
-        grants.push(GrantData {
+        let data = GrantData {
             id: grant.id.as_str().into(),
             principal: p,
             actions: ActionSet::of(&grant.actions).with_implied(),
@@ -344,7 +335,24 @@ fn build_org(
                 .environments
                 .as_ref()
                 .map(|envs| envs.iter().filter_map(|e| lookup(e)).collect()),
-        });
+        };
+        let entry = Entry {
+            key: p,
+            grant: g,
+            actions: data.actions.0 as u16,
+            privileges: data.privileges,
+            env_limited: data.environments.is_some(),
+        };
+        let bucket = match &grant.scope {
+            Scope::Resource(id) => lookup(id).and_then(|r| by_resource.get_mut(r as usize)),
+            Scope::Service(id) => lookup(id).and_then(|r| by_service.get_mut(r as usize)),
+            Scope::Kind(k) => kinds.get(k).map(|k| grow(&mut by_kind, k)),
+            Scope::Label(l) => labels.get(l).map(|l| grow(&mut by_label, l)),
+        };
+        if let Some(bucket) = bucket {
+            bucket.push(entry);
+        }
+        grants.push(data);
     }
     by_kind.resize_with(kinds.names.len(), Vec::new);
     by_label.resize_with(labels.names.len(), Vec::new);
@@ -364,7 +372,7 @@ fn build_org(
     }
 }
 
-fn grow(list: &mut Vec<Vec<(PrincipalKey, u32)>>, at: u32) -> &mut Vec<(PrincipalKey, u32)> {
+fn grow(list: &mut Vec<Vec<Entry>>, at: u32) -> &mut Vec<Entry> {
     let at = at as usize;
     if list.len() <= at {
         list.resize_with(at + 1, Vec::new);
@@ -372,7 +380,7 @@ fn grow(list: &mut Vec<Vec<(PrincipalKey, u32)>>, at: u32) -> &mut Vec<(Principa
     &mut list[at]
 }
 
-fn buckets(lists: Vec<Vec<(PrincipalKey, u32)>>) -> Vec<Bucket> {
+fn buckets(lists: Vec<Vec<Entry>>) -> Vec<Bucket> {
     lists
         .into_iter()
         .map(|mut list| {

@@ -5,7 +5,7 @@ use super::eval::{
 };
 use crate::compile::ResourceData;
 use crate::decision::AllowedBy;
-use crate::model::{Action, OrgRole};
+use crate::model::{Action, ActionSet, OrgRole};
 
 /// The source of the action; for `attach`, of `attach` and failing that of
 /// `use` (what allows attaching a component that is not secret-backed).
@@ -16,14 +16,10 @@ pub(super) fn allowed_by(ctx: &Ctx<'_>, index: u32, action: Action, facts: &Fact
     let first = source(ctx, r, action, facts.first_grant);
     let fallback = || {
         let mut grant: Option<u32> = None;
-        ctx.covering_grants(index, r, |g| {
-            let carries = ctx
-                .org
-                .grants
-                .get(g as usize)
-                .is_some_and(|x| x.actions.contains(Action::Use));
-            if carries && ctx.grant_env_ok(g) && grant.is_none_or(|f| g < f) {
-                grant = Some(g);
+        ctx.covering_grants(index, r, |e| {
+            let carries = ActionSet(u32::from(e.actions)).contains(Action::Use);
+            if carries && ctx.grant_env_ok(e.grant) && grant.is_none_or(|f| e.grant < f) {
+                grant = Some(e.grant);
             }
         });
         source(ctx, r, Action::Use, grant)

@@ -2,7 +2,7 @@
 //! one resource: what flows from roles and grants, visibility, and which
 //! checks failed. Sentences are built from these only on deny (`explain`).
 
-use crate::compile::{Bucket, Member, OrgData, ResourceData, RoleSet};
+use crate::compile::{Bucket, Entry, Member, OrgData, ResourceData, RoleSet};
 use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
 };
@@ -148,24 +148,24 @@ pub(crate) fn service_roles(bits: u8) -> impl Iterator<Item = ServiceRole> {
 impl<'a> Ctx<'a> {
     /// Calls `f` with every grant in `bucket` whose principal matches the user.
     #[inline]
-    fn scan(&self, bucket: Option<&Bucket>, f: &mut impl FnMut(u32)) {
+    fn scan(&self, bucket: Option<&Bucket>, f: &mut impl FnMut(&Entry)) {
         let Some(Bucket(entries)) = bucket else {
             return;
         };
         if entries.len() <= SCAN_LIMIT {
-            for &(p, g) in entries.iter() {
-                if self.member.matches(p) {
-                    f(g);
+            for e in entries.iter() {
+                if self.member.matches(e.key) {
+                    f(e);
                 }
             }
         } else {
             for &k in self.member.keys.iter() {
-                let start = entries.partition_point(|e| e.0 < k);
-                for &(p, g) in entries.get(start..).unwrap_or_default() {
-                    if p != k {
+                let start = entries.partition_point(|e| e.key < k);
+                for e in entries.get(start..).unwrap_or_default() {
+                    if e.key != k {
                         break;
                     }
-                    f(g);
+                    f(e);
                 }
             }
         }
@@ -173,7 +173,7 @@ impl<'a> Ctx<'a> {
 
     /// Calls `f` with the index of every grant whose scope covers R and whose
     /// principal matches the user (environments not checked).
-    pub fn covering_grants(&self, index: u32, r: &ResourceData, mut f: impl FnMut(u32)) {
+    pub fn covering_grants(&self, index: u32, r: &ResourceData, mut f: impl FnMut(&Entry)) {
         let org = self.org;
         self.scan(org.by_resource.get(index as usize), &mut f);
         self.scan(org.by_service.get(index as usize), &mut f);
@@ -254,19 +254,17 @@ impl<'a> Ctx<'a> {
         let mut privileges = 0;
         let mut first_grant: Option<u32> = None;
         if !settled {
-            let grants = &self.org.grants;
             let mut from_grants = ActionSet::EMPTY;
-            self.covering_grants(index, r, |g| {
-                if !self.grant_env_ok(g) {
+            self.covering_grants(index, r, |e| {
+                if e.env_limited && !self.grant_env_ok(e.grant) {
                     return;
                 }
-                let Some(grant) = grants.get(g as usize) else {
-                    return;
-                };
-                from_grants = from_grants.union(grant.actions);
-                privileges |= grant.privileges;
-                if grant.actions.contains(action) && first_grant.is_none_or(|f| g < f) {
-                    first_grant = Some(g);
+                from_grants = from_grants.union(ActionSet(u32::from(e.actions)));
+                privileges |= e.privileges;
+                if ActionSet(u32::from(e.actions)).contains(action)
+                    && first_grant.is_none_or(|f| e.grant < f)
+                {
+                    first_grant = Some(e.grant);
                 }
             });
             explicit = explicit.union(from_grants);
