@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use reqflo_config::{ReloadEvent, watch};
 use reqflo_policy::synthetic::{Size, generate_json};
+use sha2::Digest;
 
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
@@ -59,12 +60,24 @@ fn bench(size: Size, runs: usize) {
         loads.push(t.elapsed());
         drop(snapshot);
     }
+    // Where the time goes, one stage at a time.
+    let t = Instant::now();
+    let text = std::fs::read_to_string(&policy_path).unwrap();
+    std::hint::black_box(sha2::Sha256::digest(text.as_bytes()));
+    let read_hash = t.elapsed();
+    drop(text);
     let t = Instant::now();
     let document = reqflo_policy::Document::parse(&policy).unwrap();
     let parse = t.elapsed();
     let t = Instant::now();
+    reqflo_policy::validate(&document).unwrap();
+    let validate = t.elapsed();
+    let t = Instant::now();
     let compiled = reqflo_policy::Snapshot::compile(&document).unwrap();
     let compile = t.elapsed();
+    let t = Instant::now();
+    std::hint::black_box(sha2::Sha256::digest(serde_json::to_vec(&document).unwrap()));
+    let reserialize = t.elapsed();
     let counts = compiled.counts();
     // A request the readers decide over and over: the first user, org and resource.
     let org = document.orgs[0].id.clone();
@@ -72,10 +85,13 @@ fn bench(size: Size, runs: usize) {
     let resource = document.orgs[0].resources[0].id.clone();
     drop((document, compiled));
     println!(
-        "  load (read + parse + validate + compile, config and policy): median {} of {runs} [parse {}, validate + compile {}]; {} users, {} resources, {} grants",
+        "  load (read + parse + validate + compile, config and policy): median {} of {runs} [read + hash {}, parse {}, validate {}, Snapshot::compile {} (validate again + build, of which re-serializing the document for its revision {})]; {} users, {} resources, {} grants",
         ms(median(loads)),
+        ms(read_hash),
         ms(parse),
+        ms(validate),
         ms(compile),
+        ms(reserialize),
         counts.users,
         counts.resources,
         counts.grants
