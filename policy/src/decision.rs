@@ -121,7 +121,10 @@ pub enum AllowedBy {
     /// `view` of an org-visible resource, which every active member has.
     Visibility,
     /// A seat on the owning service's team.
-    ServiceRole { service: Arc<str>, role: ServiceRole },
+    ServiceRole {
+        service: Arc<str>,
+        role: ServiceRole,
+    },
     /// A resource role on the resource itself.
     ResourceRole { role: ResourceRole },
     /// A grant, by id.
@@ -131,8 +134,14 @@ pub enum AllowedBy {
 impl fmt::Display for AllowedBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AllowedBy::OrgRole { role, via_group: None } => write!(f, "org role `{role}`"),
-            AllowedBy::OrgRole { role, via_group: Some(group) } => {
+            AllowedBy::OrgRole {
+                role,
+                via_group: None,
+            } => write!(f, "org role `{role}`"),
+            AllowedBy::OrgRole {
+                role,
+                via_group: Some(group),
+            } => {
                 write!(f, "org role `{role}` through group `{group}`")
             }
             AllowedBy::Default { role } => write!(f, "the `{role}` defaults for open resources"),
@@ -162,13 +171,26 @@ pub struct Decision {
 
 impl Decision {
     pub fn allow(allowed_by: AllowedBy) -> Decision {
-        Decision { allowed: true, reasons: Vec::new(), allowed_by: Some(allowed_by), headline: String::new() }
+        Decision {
+            allowed: true,
+            reasons: Vec::new(),
+            allowed_by: Some(allowed_by),
+            headline: String::new(),
+        }
     }
 
     /// A deny whose headline is the first reason's message.
     pub fn deny(reasons: Vec<Reason>) -> Decision {
-        let headline = reasons.first().map(|r| r.message.clone()).unwrap_or_default();
-        Decision { allowed: false, reasons, allowed_by: None, headline }
+        let headline = reasons
+            .first()
+            .map(|r| r.message.clone())
+            .unwrap_or_default();
+        Decision {
+            allowed: false,
+            reasons,
+            allowed_by: None,
+            headline,
+        }
     }
 
     /// The headline reason code: `None` on allow.

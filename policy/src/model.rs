@@ -137,7 +137,10 @@ impl ActionSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Action> {
-        Action::ALL.iter().copied().filter(move |a| self.contains(*a))
+        Action::ALL
+            .iter()
+            .copied()
+            .filter(move |a| self.contains(*a))
     }
 }
 
