@@ -43,6 +43,8 @@ pub(crate) struct Inputs {
 pub(crate) struct Rejection {
     pub revision: Option<String>,
     pub errors: ConfigErrors,
+    /// The files the attempt read (or tried to), for the watcher.
+    pub files: Vec<PathBuf>,
 }
 
 fn short_hash(bytes: &[u8]) -> String {
@@ -89,6 +91,7 @@ fn read_text(source: &dyn Source, path: &Path) -> Result<String, ConfigError> {
 /// policy or key file is reported later by [`compile`], with the rest.
 pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inputs, Rejection> {
     let config_text = read_text(source, config_path).map_err(|e| Rejection {
+        files: vec![config_path.to_owned()],
         revision: None,
         errors: ConfigErrors(vec![e]),
     })?;
@@ -96,6 +99,7 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
     let raw = RawConfig::parse(&config_text).map_err(|e| {
         let (line, column) = e.position().unzip();
         Rejection {
+            files: vec![config_path.to_owned()],
             revision: Some(config_revision.clone()),
             errors: ConfigErrors(vec![ConfigError {
                 kind: ErrorKind::Parse,
@@ -164,25 +168,24 @@ pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
     let policy = document.and_then(|d| policy::compile(&inputs, &d, &mut errors));
 
     let errors = errors.into_errors();
+    let mut files = vec![inputs.config_path.clone(), inputs.policy_path.clone()];
+    files.extend(inputs.keys.iter().map(|(p, _)| p.clone()));
     match (settings, routes, policy) {
-        (Some(settings), Some(routes), Some(policy)) if errors.is_empty() => {
-            let mut files = vec![inputs.config_path.clone(), inputs.policy_path.clone()];
-            files.extend(inputs.keys.iter().map(|(p, _)| p.clone()));
-            Ok(Snapshot {
-                revision: inputs.revision,
-                config_revision: inputs.config_revision,
-                policy_revision: inputs.policy_revision,
-                policy: Arc::new(policy),
-                routes,
-                settings,
-                loaded_at: SystemTime::now(),
-                config_path: inputs.config_path,
-                inputs: files,
-            })
-        }
+        (Some(settings), Some(routes), Some(policy)) if errors.is_empty() => Ok(Snapshot {
+            revision: inputs.revision,
+            config_revision: inputs.config_revision,
+            policy_revision: inputs.policy_revision,
+            policy: Arc::new(policy),
+            routes,
+            settings,
+            loaded_at: SystemTime::now(),
+            config_path: inputs.config_path,
+            inputs: files,
+        }),
         _ => Err(Rejection {
             revision: Some(revision),
             errors: ConfigErrors(errors),
+            files,
         }),
     }
 }

@@ -375,3 +375,30 @@ fn a_key_file_in_another_directory_is_watched_too() {
     write_atomic(&key, &format!("{pem}\n"));
     assert_ne!(applied(&r.rx), good);
 }
+
+#[test]
+fn a_policy_moved_to_another_directory_is_followed_even_before_it_exists() {
+    let r = start();
+    let other = r._dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    // The config now names a policy file that is not there yet: rejected…
+    write_in_place(&r.config, &marker_config("other/policy.yaml", "moved"));
+    match next_change(&r.rx) {
+        ReloadEvent::Rejected { errors, .. } => {
+            assert!(
+                errors
+                    .of_kind(ErrorKind::Read)
+                    .any(|e| e.file == other.join("policy.yaml")),
+                "{errors:?}"
+            )
+        }
+        other => panic!("expected a rejected reload, got {other:?}"),
+    }
+    assert_eq!(route_id(&r.handle.load()), "first");
+    // …and its directory is watched, so the file appearing applies both.
+    write_atomic(&other.join("policy.yaml"), &policy(true, 0));
+    applied(&r.rx);
+    let now = r.handle.load();
+    assert_eq!(route_id(&now), "moved");
+    assert!(mia_may_run(&now));
+}

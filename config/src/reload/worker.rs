@@ -12,7 +12,7 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::{Message, ReloadEvent, WatchError, WatchOptions};
-use crate::compile::{compile, read_inputs};
+use crate::compile::{Rejection, compile, read_inputs};
 use crate::snapshot::Snapshot;
 use crate::source::Fs;
 
@@ -39,24 +39,35 @@ impl Watched {
         watcher: &mut RecommendedWatcher,
         inputs: &[PathBuf],
     ) -> Result<(), WatchError> {
-        let dirs: BTreeSet<PathBuf> = inputs.iter().map(|p| base_dir(p)).collect();
-        for dir in dirs.difference(&self.dirs) {
-            watcher
-                .watch(dir, RecursiveMode::NonRecursive)
-                .map_err(|source| WatchError::Watch {
-                    dir: dir.clone(),
-                    source,
-                })?;
-        }
-        for dir in self.dirs.difference(&dirs) {
+        let wanted: BTreeSet<PathBuf> = inputs.iter().map(|p| base_dir(p)).collect();
+        for dir in self.dirs.difference(&wanted) {
             let _ = watcher.unwatch(dir);
+        }
+        self.dirs.retain(|dir| wanted.contains(dir));
+        let mut failure = None;
+        for dir in &wanted {
+            if self.dirs.contains(dir) {
+                continue;
+            }
+            // A directory that cannot be watched (e.g. does not exist yet) is
+            // retried on the next update; the others are watched regardless.
+            match watcher.watch(dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.dirs.insert(dir.clone());
+                }
+                Err(source) => {
+                    failure.get_or_insert(WatchError::Watch {
+                        dir: dir.clone(),
+                        source,
+                    });
+                }
+            }
         }
         self.names = inputs
             .iter()
             .filter_map(|p| p.file_name().map(OsString::from))
             .collect();
-        self.dirs = dirs;
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 
     /// Whether an event may change what the inputs read as: a write, create,
@@ -138,11 +149,7 @@ impl Reloader {
         let started = Instant::now();
         let current = self.handle.load_full();
         let event = match read_inputs(&Fs, &self.config_path) {
-            Err(rejection) => ReloadEvent::Rejected {
-                revision_tried: rejection.revision,
-                current: current.revision.clone(),
-                errors: rejection.errors,
-            },
+            Err(rejection) => self.rejected(&current, rejection),
             Ok(inputs) if inputs.revision == current.revision => {
                 if !report_unchanged {
                     return;
@@ -170,14 +177,30 @@ impl Reloader {
                         took,
                     }
                 }
-                Err(rejection) => ReloadEvent::Rejected {
-                    revision_tried: rejection.revision,
-                    current: current.revision.clone(),
-                    errors: rejection.errors,
-                },
+                Err(rejection) => self.rejected(&current, rejection),
             },
         };
         (self.on_event)(event);
+    }
+}
+
+impl Reloader {
+    /// A failed attempt: keep watching what serves, and also what the attempt
+    /// named (a policy moved to a new directory that does not exist yet is
+    /// seen when it appears).
+    fn rejected(&mut self, current: &Snapshot, rejection: Rejection) -> ReloadEvent {
+        let mut files = current.inputs.clone();
+        files.extend(rejection.files);
+        if let Err(e) = self.watched.update(&mut self.watcher, &files) {
+            (self.on_event)(ReloadEvent::WatchFailed {
+                message: e.to_string(),
+            });
+        }
+        ReloadEvent::Rejected {
+            revision_tried: rejection.revision,
+            current: current.revision.clone(),
+            errors: rejection.errors,
+        }
     }
 }
 
