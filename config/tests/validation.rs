@@ -1,7 +1,10 @@
 //! One test per error kind, each checking the file, line and route id, and a
 //! file with several faults that reports all of them.
 
-#![expect(clippy::unwrap_used, reason = "test setup helpers: a failed setup step fails the test")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test setup helpers: a failed setup step fails the test"
+)]
 
 mod common;
 
