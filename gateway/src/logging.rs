@@ -20,6 +20,12 @@ pub fn init(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // `log` records above the most verbose level anything listens to are
+    // dropped by `log` itself, before any formatting (pingora has many `debug!`s).
+    let log_max = match filter.max_level_hint() {
+        Some(level) => tracing_log::AsLog::as_log(&level),
+        None => log::LevelFilter::Trace,
+    };
     // Colours only for a person at a terminal, never into a log file.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
@@ -38,6 +44,8 @@ pub fn init(format: LogFormat) {
     };
     if installed.is_ok() {
         // pingora logs through `log`; forward those records into `tracing`.
-        let _ = tracing_log::LogTracer::init();
+        let _ = tracing_log::LogTracer::builder()
+            .with_max_level(log_max)
+            .init();
     }
 }
