@@ -151,6 +151,7 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
 fn refusal_message(refusal: &Refusal) -> String {
     match refusal {
         Refusal::Malformed(r) => r.to_string(),
+        Refusal::HeadersTooLarge { limit } => format!("headers over the {limit}-byte limit"),
         Refusal::Unauthenticated(e) => e.to_string(),
         Refusal::NoRoute => "no route matches".to_owned(),
         Refusal::Environment(e) => e.to_string(),

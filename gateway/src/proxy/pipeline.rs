@@ -39,6 +39,10 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     let derived = shared.derived(&snapshot);
     let settings = &snapshot.settings;
 
+    let limit = settings.limits.max_header_bytes;
+    if header_bytes(session) > limit {
+        answer!(Stage::Canonicalize, Refusal::HeadersTooLarge { limit });
+    }
     if framing_was_ambiguous(session) {
         answer!(
             Stage::Canonicalize,
@@ -159,6 +163,18 @@ fn framing_was_ambiguous(session: &Session) -> bool {
         let line = line.strip_prefix(b" ").unwrap_or(line);
         line.len() >= 15 && line[..15].eq_ignore_ascii_case(b"content-length:")
     })
+}
+
+/// The size of the request head: the raw bytes for HTTP/1, else names and values.
+fn header_bytes(session: &Session) -> usize {
+    if let Some(h1) = session.as_downstream().as_http1() {
+        return h1.get_headers_raw_bytes().len();
+    }
+    let req = session.req_header();
+    req.headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum()
 }
 
 /// The request target exactly as the client sent it on the request line.

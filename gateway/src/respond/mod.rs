@@ -17,6 +17,8 @@ use crate::environment::EnvError;
 pub enum Refusal {
     /// Ambiguous request, refused before routing: 400.
     Malformed(Rejection),
+    /// The request headers exceed `limits.max_header_bytes`: 431.
+    HeadersTooLarge { limit: usize },
     /// No usable identity: 401 with a challenge.
     Unauthenticated(AuthError),
     /// Nothing in the route table matches: 404, fail closed.
@@ -104,6 +106,7 @@ impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Refusal::Malformed(_) => 400,
+            Refusal::HeadersTooLarge { .. } => 431,
             Refusal::Unauthenticated(_) => 401,
             Refusal::NoRoute => 404,
             Refusal::Environment(EnvError::BodyTooLarge { .. }) => 413,
@@ -120,6 +123,7 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::Malformed(r) => r.code(),
+            Refusal::HeadersTooLarge { .. } => "headers_too_large",
             Refusal::Unauthenticated(e) => e.code(),
             Refusal::NoRoute => "no_route",
             Refusal::Environment(e) => e.code(),
@@ -192,6 +196,9 @@ impl Refusal {
             other => {
                 let text = match other {
                     Refusal::Malformed(r) => r.to_string(),
+                    Refusal::HeadersTooLarge { limit } => {
+                        format!("the request headers are larger than the {limit}-byte limit")
+                    }
                     Refusal::Unauthenticated(e) => e.to_string(),
                     Refusal::NoRoute => "no route matches this request".to_owned(),
                     Refusal::Environment(e) => e.to_string(),

@@ -95,6 +95,11 @@ fn statuses_are_chosen_in_one_place() {
             "dot_segment",
         ),
         (
+            Refusal::HeadersTooLarge { limit: 1024 },
+            431,
+            "headers_too_large",
+        ),
+        (
             Refusal::Unauthenticated(AuthError::Expired),
             401,
             "token_expired",
