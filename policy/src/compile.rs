@@ -141,20 +141,23 @@ pub(crate) struct Member {
     pub seats: Box<[(u32, ServiceRoleBits)]>,
     /// Sorted keys of every principal that matches the user.
     pub keys: Box<[PrincipalKey]>,
-    /// One bit per key ([`bloom_bit`]): a key whose bit is clear is not in `keys`.
-    pub bloom: u64,
+    /// One bit of 256 per key ([`bloom_slot`]): a key whose bit is clear is
+    /// not in `keys`, so most non-matching principals cost one AND.
+    pub bloom: [u64; 4],
 }
 
-/// The bit of a principal key in [`Member::bloom`].
+/// The word and bit of a principal key in [`Member::bloom`].
 #[inline]
-pub(crate) const fn bloom_bit(key: PrincipalKey) -> u64 {
-    1 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+pub(crate) const fn bloom_slot(key: PrincipalKey) -> (usize, u64) {
+    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56;
+    ((h >> 6) as usize & 3, 1 << (h & 63))
 }
 
 impl Member {
     #[inline]
     pub fn matches(&self, principal: PrincipalKey) -> bool {
-        self.bloom & bloom_bit(principal) != 0 && self.keys.binary_search(&principal).is_ok()
+        let (word, bit) = bloom_slot(principal);
+        self.bloom[word] & bit != 0 && self.keys.binary_search(&principal).is_ok()
     }
 
     pub fn seat_roles(&self, service: u32) -> ServiceRoleBits {

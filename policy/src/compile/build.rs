@@ -451,7 +451,11 @@ impl MemberBuild {
             roles: self.roles,
             role_via: self.via,
             seats: seats.into_boxed_slice(),
-            bloom: keys.iter().fold(0, |b, k| b | super::bloom_bit(*k)),
+            bloom: keys.iter().fold([0; 4], |mut b, k| {
+                let (word, bit) = super::bloom_slot(*k);
+                b[word] |= bit;
+                b
+            }),
             keys: keys.into_boxed_slice(),
         }
     }

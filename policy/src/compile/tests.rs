@@ -95,7 +95,7 @@ fn memberships_expand_groups_and_seats() {
     );
 }
 
-/// More grants in one scope than are scanned (`SCAN_LIMIT`): the bucket is probed by the
+/// More grants in one scope than are scanned (`SCAN_PER_KEY` per key): the bucket is probed by the
 /// user's principal keys and still finds the first grant in document order.
 #[test]
 fn large_buckets_are_probed_by_principal() {

@@ -7,9 +7,10 @@ use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
 };
 
-/// Buckets up to this size are scanned (sequentially, most entries rejected by
-/// the member's bloom bits); larger ones are probed per principal key.
-const SCAN_LIMIT: usize = 512;
+/// A bucket is scanned sequentially (most entries rejected by the member's
+/// bloom bits) when it holds at most this many entries per principal key of
+/// the member; otherwise it is probed by binary search once per key.
+const SCAN_PER_KEY: usize = 16;
 
 /// The user in the org, and the request's target environment.
 #[derive(Clone, Copy, Debug)]
@@ -152,7 +153,7 @@ impl<'a> Ctx<'a> {
         let Some(Bucket(entries)) = bucket else {
             return;
         };
-        if entries.len() <= SCAN_LIMIT {
+        if entries.len() <= SCAN_PER_KEY * self.member.keys.len().max(1) {
             for e in entries.iter() {
                 if self.member.matches(e.key) {
                     f(e);
