@@ -60,6 +60,8 @@ fn bench(c: &mut Criterion) {
         for (a, b) in ours.iter().zip(&theirs) {
             let mine = decide(&snapshot, a).allowed;
             assert_eq!(mine, cedar.is_authorized(b), "engines disagree on {a:?}");
+            let errors = cedar.errors(b);
+            assert!(errors.is_empty(), "cedar errors on {a:?}: {errors:?}");
             allowed += usize::from(mine);
         }
         println!(

@@ -25,7 +25,12 @@ fn agree(world: &Document, per_mix: usize, seed: u64) -> (usize, usize) {
         for request in synthetic::requests(world, per_mix, seed, *mix) {
             let request = cedar::without_environment(&request);
             let ours = decide(&snapshot, &request.as_request());
-            let theirs = cedar.is_authorized(&cedar.request(&request));
+            let cedar_request = cedar.request(&request);
+            let theirs = cedar.is_authorized(&cedar_request);
+            if checked % 10 == 0 {
+                let errors = cedar.errors(&cedar_request);
+                assert!(errors.is_empty(), "cedar errors on {request:?}: {errors:?}");
+            }
             checked += 1;
             allowed += usize::from(ours.allowed);
             if ours.allowed != theirs {

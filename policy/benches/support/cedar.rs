@@ -225,6 +225,19 @@ impl CedarWorld {
             .unwrap_or_else(|e| panic!("cedar request: {e}"))
     }
 
+    /// Evaluation errors Cedar met while deciding (each policy that errored is
+    /// skipped, which would make agreement hollow): none expected.
+    pub fn errors(&self, request: &Request) -> Vec<String> {
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.policies, &self.entities);
+        response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
     pub fn is_authorized(&self, request: &Request) -> bool {
         self.authorizer
             .is_authorized(request, &self.policies, &self.entities)
