@@ -229,9 +229,9 @@ pub fn rows() -> Vec<Row> {
 /// Requests over `limits.max_header_bytes` (64 KiB by default).
 #[rustfmt::skip]
 pub fn limit_rows() -> Vec<Row> {
-    use Want::TooLarge;
+    use Want::{Status, TooLarge};
     vec![
-        row("header block over the limit (64 KiB)", as_alice("GET", VIEW.as_bytes(), &[&format!("X-Pad: {}", "a".repeat(70 * 1024))], b""), TooLarge),
+        row("header block over the limit (64 KiB)", as_alice("GET", VIEW.as_bytes(), &[&format!("X-Pad: {}", "a".repeat(70 * 1024))], b""), Status(431, "headers_too_large")),
         row("many headers over the limit", as_alice("GET", VIEW.as_bytes(), &(0..2000).map(|i| format!("X-Pad-{i}: {}", "b".repeat(40))).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(), b""), TooLarge),
     ]
 }
