@@ -119,11 +119,14 @@ fn on_resource(
         } else {
             action
         };
-        let message = permission_sentence(ctx, index, r, named, top);
+        // The environment's risk counts only for the request's own `use`/`run`:
+        // `attach` looks at the component's own risk even when it names `use`.
+        let with_env = top && action.checks_dependencies();
+        let message = permission_sentence(ctx, index, r, named, with_env);
         out.push(reason(ReasonCode::PermissionMissing, message, here()));
     }
     if fail.missing_attach {
-        let message = permission_sentence(ctx, index, r, Action::Attach, top);
+        let message = permission_sentence(ctx, index, r, Action::Attach, false);
         out.push(reason(ReasonCode::PermissionMissing, message, here()));
     }
     if fail.production {
@@ -199,12 +202,14 @@ fn admin_sentence(action: Action, r: &ResourceData, noun: &str) -> String {
 /// `permission_missing` for the missing permission `action` on R: the group
 /// sentence when the grants covering R and the resource roles on R that carry
 /// it name only groups, else "You can view …" and what would grant it.
+/// `with_env`: the environment's risk adds to R's (the request's own resource,
+/// for `use`/`run` only; never for `attach`).
 fn permission_sentence(
     ctx: &Ctx<'_>,
     index: u32,
     r: &ResourceData,
     action: Action,
-    top: bool,
+    with_env: bool,
 ) -> String {
     let org = ctx.org;
     let noun = kind_noun(org.kind_name(r));
@@ -247,12 +252,7 @@ fn permission_sentence(
         };
     }
     let mut sentence = format!("You can view this {noun}, but you cannot {action} it.");
-    let risk = r.risk
-        | if top && action.checks_dependencies() {
-            env_risk(ctx)
-        } else {
-            0
-        };
+    let risk = r.risk | if with_env { env_risk(ctx) } else { 0 };
     if r.access_mode == AccessMode::ServiceControlled
         && action.checks_dependencies()
         && let Some(service) = r.service.and_then(|s| org.resource(s))
