@@ -51,12 +51,14 @@ fn to_u32(n: usize) -> u32 {
 }
 
 /// Validates and compiles; every validation error is recorded with the policy file name.
+/// The policy snapshot's revision is the policy file's own hash (already
+/// computed when it was read), so the document is not re-serialised to hash it.
 pub(super) fn compile(
     inputs: &Inputs,
     document: &Document,
     errors: &mut Errors<'_>,
 ) -> Option<reqflo_policy::Snapshot> {
-    match reqflo_policy::Snapshot::compile(document) {
+    match reqflo_policy::Snapshot::compile_with_revision(document, inputs.policy_revision.clone()) {
         Ok(snapshot) => Some(snapshot),
         Err(failures) => {
             let text = inputs.policy_text.as_deref().unwrap_or_default();

@@ -15,7 +15,7 @@ use super::{
 use crate::document::{self, Document, Principal, Scope, TeamMember};
 use crate::model::{ActionSet, OrgRole};
 
-pub(super) fn build(document: &Document) -> Snapshot {
+pub(super) fn build(document: &Document, revision: String) -> Snapshot {
     let mut user_index: FxHashMap<Box<str>, u32> = FxHashMap::default();
     for user in &document.users {
         let next = user_index.len() as u32;
@@ -74,7 +74,7 @@ pub(super) fn build(document: &Document) -> Snapshot {
     }
 
     Snapshot {
-        revision: revision(document),
+        revision,
         counts,
         org_index,
         orgs,

@@ -29,6 +29,22 @@ fn yaml_and_json_forms_have_one_revision() {
 }
 
 #[test]
+fn compile_with_revision_keeps_the_callers_revision_and_still_validates() {
+    let doc = Document::from_yaml(WORLD).unwrap();
+    let s = Snapshot::compile_with_revision(&doc, "feedfacecafebeef".to_owned()).unwrap();
+    assert_eq!(s.revision(), "feedfacecafebeef");
+    assert_eq!(s.counts(), compile(WORLD).counts());
+    let mut broken = doc.clone();
+    let grant = broken
+        .orgs
+        .iter_mut()
+        .find_map(|o| o.grants.first_mut())
+        .unwrap();
+    grant.scope = crate::document::Scope::Resource("nowhere".to_owned());
+    assert!(Snapshot::compile_with_revision(&broken, "x".to_owned()).is_err());
+}
+
+#[test]
 fn counts_and_lookups() {
     let s = compile(WORLD);
     let c = s.counts();
