@@ -53,24 +53,28 @@ pub fn request_headers(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     }
     let trusted = ctx
         .snapshot
-        .as_ref()
+        .as_deref()
         .and_then(|s| match &s.settings.identity {
-            Identity::TrustedHeader(t) => Some(t.header.clone()),
+            Identity::TrustedHeader(t) => Some(t.header.as_str()),
             Identity::Jwt(_) => None,
         });
-    let strip: Vec<http::HeaderName> = request
-        .headers
-        .keys()
-        .filter(|k| {
-            let k = k.as_str();
-            same_name(k, USER_HEADER)
-                || same_name(k, DECISION_ID_HEADER)
-                || trusted.as_deref().is_some_and(|t| same_name(k, t))
-        })
-        .cloned()
-        .collect();
-    for name in strip {
-        request.remove_header(&name);
+    let is_identity = |k: &http::HeaderName| {
+        let k = k.as_str();
+        same_name(k, USER_HEADER)
+            || same_name(k, DECISION_ID_HEADER)
+            || trusted.is_some_and(|t| same_name(k, t))
+    };
+    // Usually there is nothing to strip: look before allocating.
+    if request.headers.keys().any(is_identity) {
+        let strip: Vec<http::HeaderName> = request
+            .headers
+            .keys()
+            .filter(|k| is_identity(k))
+            .cloned()
+            .collect();
+        for name in strip {
+            request.remove_header(&name);
+        }
     }
     request.insert_header(DECISION_ID_HEADER, ctx.decision_id.as_str())?;
     if let Some(user) = &ctx.user {
