@@ -2,9 +2,11 @@
 //!
 //! # Layout, and why `decide` does not grow with the policy
 //!
-//! Every id is interned once: orgs and users in global [`FxHashMap`]s, groups,
-//! resources (services first, then resources), kinds and labels per org; after
-//! that the engine works on `u32` indices only.
+//! Every id is interned once: orgs and users globally, groups, resources
+//! (services first, then resources), kinds and labels per org; after that the
+//! engine works on `u32` indices only. The ids a request names are looked up
+//! in [`IdIndex`] tables that keep short keys inside the slot, so a lookup
+//! reads one slot rather than a hash map's control bytes, slot and key.
 //!
 //! - A user's membership in an org is a [`Member`]: status, org roles (direct
 //!   and through groups, with the first group that carries each), group
@@ -27,12 +29,13 @@
 //! resources or grants in the policy beyond hash lookups of the ids.
 
 mod build;
+mod ids;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+pub(crate) use ids::IdIndex;
 
 use crate::document::Document;
 use crate::model::{AccessMode, ActionSet, MembershipStatus, OrgRole, Visibility};
@@ -55,17 +58,23 @@ pub struct Counts {
 pub struct Snapshot {
     pub(crate) revision: String,
     pub(crate) counts: Counts,
-    pub(crate) org_index: FxHashMap<Box<str>, u32>,
+    pub(crate) org_index: IdIndex,
     pub(crate) orgs: Vec<OrgData>,
-    pub(crate) user_index: FxHashMap<Box<str>, u32>,
-    /// Per user: (org index, index into that org's `members`), sorted by org.
-    pub(crate) user_orgs: Vec<Box<[(u32, u32)]>>,
+    /// User id → where the user's run starts in `user_orgs`.
+    pub(crate) user_index: IdIndex,
+    /// Per user, one run of (org index, index into that org's `members`),
+    /// sorted by org and ended by [`END_OF_USER`]: one contiguous array, so
+    /// finding a membership reads one place after the id lookup.
+    pub(crate) user_orgs: Box<[(u32, u32)]>,
 }
 
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Snapshot>();
 };
+
+/// Ends a user's run in [`Snapshot::user_orgs`].
+pub(crate) const END_OF_USER: (u32, u32) = (u32::MAX, u32::MAX);
 
 /// A principal, interned: `kind << 32 | index`. See [`key`].
 pub(crate) type PrincipalKey = u64;
@@ -111,7 +120,7 @@ pub(crate) type ServiceRoleBits = u8;
 pub(crate) struct OrgData {
     pub members: Vec<Member>,
     pub groups: Vec<GroupData>,
-    pub resource_index: FxHashMap<Box<str>, u32>,
+    pub resource_index: IdIndex,
     /// Services first (document order), then resources (document order).
     pub resources: Vec<ResourceData>,
     pub kinds: Vec<Arc<str>>,
@@ -119,7 +128,8 @@ pub(crate) struct OrgData {
     pub environments: Vec<u32>,
     pub grants: Vec<GrantData>,
     /// Grants by scope; each bucket sorted by (principal key, grant index).
-    pub by_resource: Vec<Bucket>,
+    /// Resource-scoped grants are in [`ResourceData::grants`]; `by_service`
+    /// ends with the last service that has a service-scoped grant.
     pub by_service: Vec<Bucket>,
     pub by_kind: Vec<Bucket>,
     pub by_label: Vec<Bucket>,
@@ -175,26 +185,33 @@ pub(crate) struct GroupData {
     pub name: Arc<str>,
 }
 
+/// One resource. `repr(C)` keeps what every decision reads (the scalars,
+/// the resource's own grant bucket, its roles) together at the start, and
+/// what only explanations read (id, name, team) at the end.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct ResourceData {
-    pub id: Arc<str>,
     pub kind: u32,
-    /// The display name, or the id.
-    pub name: Arc<str>,
     /// The owning service: the service itself for a service, else `service`.
     pub service: Option<u32>,
-    pub is_environment: bool,
     pub visibility: Visibility,
-    pub visible_to: Box<[PrincipalKey]>,
     pub access_mode: AccessMode,
     pub risk: RiskBits,
     pub secret_backed: bool,
+    pub is_environment: bool,
     pub kind_flags: KindFlags,
-    pub labels: Box<[u32]>,
+    /// Grants scoped to this resource (the `by_resource` bucket), stored here
+    /// so reading them does not first read a separate index.
+    pub grants: Bucket,
     /// (principal, resource role) in document order.
     pub roles: Box<[(PrincipalKey, crate::model::ResourceRole)]>,
+    pub visible_to: Box<[PrincipalKey]>,
+    pub labels: Box<[u32]>,
     /// Dependencies, transitively, depth-first pre-order, each once, self excluded.
     pub closure: Box<[u32]>,
+    pub id: Arc<str>,
+    /// The display name, or the id.
+    pub name: Arc<str>,
     /// For a service: its team seats (user or group key, role) in document
     /// order, for explanations only.
     pub team: Box<[(PrincipalKey, crate::model::ServiceRole)]>,
@@ -279,11 +296,25 @@ impl Snapshot {
 
     /// The kind of a resource (or `service`), if the org has it.
     pub fn resource_kind(&self, org: &str, resource: &str) -> Option<&str> {
-        let org = self.orgs.get(*self.org_index.get(org)? as usize)?;
+        let org = self.orgs.get(self.org_index.get(org)? as usize)?;
         let r = org
             .resources
-            .get(*org.resource_index.get(resource)? as usize)?;
+            .get(org.resource_index.get(resource)? as usize)?;
         org.kinds.get(r.kind as usize).map(|k| &**k)
+    }
+}
+
+impl Snapshot {
+    /// The user's slot in `org`'s members, if the user is a member of it.
+    #[inline]
+    pub(crate) fn member_slot(&self, user: &str, org: u32) -> Option<u32> {
+        let start = self.user_index.get(user)? as usize;
+        self.user_orgs
+            .get(start..)?
+            .iter()
+            .take_while(|e| **e != END_OF_USER)
+            .find(|(o, _)| *o == org)
+            .map(|(_, slot)| *slot)
     }
 }
 

@@ -18,15 +18,12 @@ use crate::model::{Action, MembershipStatus};
 /// Decides one request. Pure; allocation-free on allow.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     // Step 1: membership; nothing about the resource is read before it.
-    let org_index = snapshot.org_index.get(request.org).copied();
+    let org_index = snapshot.org_index.get(request.org);
     let org = org_index.and_then(|o| snapshot.orgs.get(o as usize));
-    let user = snapshot.user_index.get(request.user).copied();
-    let member = match (org, org_index, user) {
-        (Some(org), Some(o), Some(user)) => snapshot
-            .user_orgs
-            .get(user as usize)
-            .and_then(|list| list.iter().find(|(x, _)| *x == o))
-            .and_then(|(_, slot)| org.members.get(*slot as usize)),
+    let member = match (org, org_index) {
+        (Some(org), Some(o)) => snapshot
+            .member_slot(request.user, o)
+            .and_then(|slot| org.members.get(slot as usize)),
         _ => None,
     };
     let (Some(org), Some(member)) = (org, member) else {
@@ -38,9 +35,9 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
 
     // Step 2: identify the action, the resource and the environment.
     let action = Action::parse(request.action);
-    let resource = org.resource_index.get(request.resource).copied();
+    let resource = org.resource_index.get(request.resource);
     let env = match request.environment {
-        Some(e) => match org.resource_index.get(e).copied() {
+        Some(e) => match org.resource_index.get(e) {
             Some(i) if org.resource(i).is_some_and(|r| r.is_environment) => Some(Some(i)),
             _ => None,
         },

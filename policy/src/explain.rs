@@ -290,7 +290,7 @@ fn all_covering_grants(org: &OrgData, index: u32, r: &ResourceData) -> Vec<u32> 
     let mut out: Vec<u32> = Vec::new();
     let mut add =
         |b: Option<&Bucket>| out.extend(b.into_iter().flat_map(|b| b.0.iter().map(|e| e.grant)));
-    add(org.by_resource.get(index as usize));
+    add(Some(&r.grants));
     add(org.by_service.get(index as usize));
     if let Some(s) = r.service
         && s != index

@@ -9,8 +9,9 @@ use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Bucket, Counts, Entry, GrantData, GroupData, KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_TEAM, KEY_USER,
-    KindFlags, Member, OrgData, PrincipalKey, ResourceData, RoleSet, Snapshot, key,
+    Bucket, Counts, END_OF_USER, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE,
+    KEY_ROLE, KEY_TEAM, KEY_USER, KindFlags, Member, OrgData, PrincipalKey, ResourceData, RoleSet,
+    Snapshot, key,
 };
 use crate::document::{self, Document, Principal, Scope, TeamMember};
 use crate::model::{ActionSet, OrgRole};
@@ -73,13 +74,27 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
         orgs.push(build_org(org, list, &user_index));
     }
 
+    // Users in index order; each user's run starts where the previous ended.
+    let mut users_by_index: Vec<&str> = vec![""; user_index.len()];
+    for (id, &u) in &user_index {
+        if let Some(at) = users_by_index.get_mut(u as usize) {
+            *at = id;
+        }
+    }
+    let mut flat: Vec<(u32, u32)> = Vec::new();
+    let mut starts: Vec<(&str, u32)> = Vec::with_capacity(users_by_index.len());
+    for (id, list) in users_by_index.into_iter().zip(&user_orgs) {
+        starts.push((id, flat.len() as u32));
+        flat.extend_from_slice(list);
+        flat.push(END_OF_USER);
+    }
     Snapshot {
         revision,
         counts,
-        org_index,
+        org_index: IdIndex::build(org_index.iter().map(|(k, v)| (&**k, *v))),
         orgs,
-        user_index,
-        user_orgs: user_orgs.into_iter().map(Vec::into_boxed_slice).collect(),
+        user_index: IdIndex::build(starts),
+        user_orgs: flat.into_boxed_slice(),
     }
 }
 
@@ -253,6 +268,7 @@ fn build_org(
                     labels: s.labels.iter().map(|l| labels.intern(l)).collect(),
                     roles: Box::default(),
                     closure: Box::default(),
+                    grants: Bucket::default(),
                     team: s
                         .team
                         .iter()
@@ -295,6 +311,7 @@ fn build_org(
                         .map(|a| (principal(&a.principal), a.role))
                         .collect(),
                     closure: Box::default(),
+                    grants: Bucket::default(),
                     team: Box::default(),
                 }
             }
@@ -354,18 +371,26 @@ fn build_org(
         }
         grants.push(data);
     }
+    // Only services have service buckets, and services come first: a
+    // resource's lookup then misses without reading memory.
+    while by_service.last().is_some_and(Vec::is_empty) {
+        by_service.pop();
+    }
     by_kind.resize_with(kinds.names.len(), Vec::new);
     by_label.resize_with(labels.names.len(), Vec::new);
+
+    for (r, bucket) in resources.iter_mut().zip(buckets(by_resource)) {
+        r.grants = bucket;
+    }
 
     OrgData {
         members: members.into_iter().map(MemberBuild::finish).collect(),
         groups,
-        resource_index,
+        resource_index: IdIndex::build(resource_index.iter().map(|(k, v)| (&**k, *v))),
         resources,
         kinds: kinds.names,
         environments,
         grants,
-        by_resource: buckets(by_resource),
         by_service: buckets(by_service),
         by_kind: buckets(by_kind),
         by_label: buckets(by_label),

@@ -75,7 +75,7 @@ orgs:
     );
     let org = &s.orgs[0];
     let names = |id: &str| -> Vec<&str> {
-        let r = &org.resources[org.resource_index[id] as usize];
+        let r = &org.resources[org.resource_index.get(id).unwrap() as usize];
         r.closure
             .iter()
             .map(|i| &*org.resources[*i as usize].id)
@@ -89,16 +89,13 @@ orgs:
 #[test]
 fn memberships_expand_groups_and_seats() {
     let s = compile(WORLD);
-    let org = &s.orgs[s.org_index["acme"] as usize];
+    let acme = s.org_index.get("acme").unwrap();
+    let org = &s.orgs[acme as usize];
     let member = |user: &str| {
-        let u = s.user_index[user];
-        let (_, slot) = s.user_orgs[u as usize]
-            .iter()
-            .find(|(o, _)| *o == s.org_index["acme"])
-            .unwrap();
-        &org.members[*slot as usize]
+        let slot = s.member_slot(user, acme).unwrap();
+        &org.members[slot as usize]
     };
-    let payments = org.resource_index["payments"];
+    let payments = org.resource_index.get("payments").unwrap();
     // mo sits on the team through the pay-maint group.
     assert_ne!(member("mo").seat_roles(payments), 0);
     assert_eq!(member("alice").seat_roles(payments), 0);

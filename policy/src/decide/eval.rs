@@ -176,7 +176,7 @@ impl<'a> Ctx<'a> {
     /// principal matches the user (environments not checked).
     pub fn covering_grants(&self, index: u32, r: &ResourceData, mut f: impl FnMut(&Entry)) {
         let org = self.org;
-        self.scan(org.by_resource.get(index as usize), &mut f);
+        self.scan(Some(&r.grants), &mut f);
         self.scan(org.by_service.get(index as usize), &mut f);
         if let Some(s) = r.service
             && s != index
