@@ -406,13 +406,7 @@ fn grow(list: &mut Vec<Vec<Entry>>, at: u32) -> &mut Vec<Entry> {
 }
 
 fn buckets(lists: Vec<Vec<Entry>>) -> Vec<Bucket> {
-    lists
-        .into_iter()
-        .map(|mut list| {
-            list.sort_unstable();
-            Bucket(list.into_boxed_slice())
-        })
-        .collect()
+    lists.into_iter().map(Bucket::new).collect()
 }
 
 enum RawResource<'a> {
