@@ -200,6 +200,9 @@ pub(crate) struct ResourceData {
     pub secret_backed: bool,
     pub is_environment: bool,
     pub kind_flags: KindFlags,
+    /// Every resource of `closure` is plain (`decide::eval::is_plain`): a
+    /// member may use them all, so `use`/`run` need not read them.
+    pub plain_closure: bool,
     /// Grants scoped to this resource (the `by_resource` bucket), stored here
     /// so reading them does not first read a separate index.
     pub grants: Bucket,

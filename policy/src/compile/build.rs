@@ -268,6 +268,7 @@ fn build_org(
                     labels: s.labels.iter().map(|l| labels.intern(l)).collect(),
                     roles: Box::default(),
                     closure: Box::default(),
+                    plain_closure: true,
                     grants: Bucket::default(),
                     team: s
                         .team
@@ -311,6 +312,7 @@ fn build_org(
                         .map(|a| (principal(&a.principal), a.role))
                         .collect(),
                     closure: Box::default(),
+                    plain_closure: true,
                     grants: Bucket::default(),
                     team: Box::default(),
                 }
@@ -332,6 +334,16 @@ fn build_org(
     };
     for (i, r) in resources.iter_mut().enumerate() {
         r.closure = walk.closure(&deps, i as u32);
+    }
+    let plain: Vec<bool> = resources
+        .iter()
+        .map(crate::decide::eval::is_plain)
+        .collect();
+    for r in resources.iter_mut() {
+        r.plain_closure = r
+            .closure
+            .iter()
+            .all(|d| plain.get(*d as usize).copied().unwrap_or(false));
     }
 
     // Grants, indexed by scope.

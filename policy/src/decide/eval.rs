@@ -366,7 +366,16 @@ impl<'a> Ctx<'a> {
         }
         (fail, Some(facts))
     }
+}
 
+/// Open, org-visible, neither sensitive nor production: any user with member
+/// rights may `use` it without a grant, whatever else applies.
+pub(crate) fn is_plain(d: &ResourceData) -> bool {
+    let risky = risk_bit(RiskLevel::Sensitive) | risk_bit(RiskLevel::Production);
+    d.visibility == Visibility::Org && d.access_mode == AccessMode::Open && d.risk & risky == 0
+}
+
+impl<'a> Ctx<'a> {
     /// Step 6: the first resource on R's closure, then E and E's closure,
     /// for which `use` would be denied (R itself excluded).
     fn first_blocking(&self, index: u32, r: &ResourceData) -> Option<u32> {
@@ -374,20 +383,16 @@ impl<'a> Ctx<'a> {
         if roles.contains(OrgRole::OrgOwner) {
             return None;
         }
-        // Most dependencies are open, org-visible and neither sensitive nor
-        // production: a member may use them without reading any grant.
+        // Most dependencies are plain: a member may use them without reading
+        // any grant, and a closure of plain resources only is not read at all.
         let member = has_member_rights(roles);
-        let plain = risk_bit(RiskLevel::Sensitive) | risk_bit(RiskLevel::Production);
         let blocks = |d: u32| {
-            let easy = member
-                && self.org.resource(d).is_some_and(|d| {
-                    d.visibility == Visibility::Org
-                        && d.access_mode == AccessMode::Open
-                        && d.risk & plain == 0
-                });
+            let easy = member && self.org.resource(d).is_some_and(is_plain);
             !easy && d != index && self.check(d, Action::Use, false).0.any()
         };
-        if let Some(&d) = r.closure.iter().find(|d| blocks(**d)) {
+        if !(member && r.plain_closure)
+            && let Some(&d) = r.closure.iter().find(|d| blocks(**d))
+        {
             return Some(d);
         }
         let e = self.env?;
@@ -395,6 +400,9 @@ impl<'a> Ctx<'a> {
             return Some(e);
         }
         let env = self.org.resource(e)?;
+        if member && env.plain_closure {
+            return None;
+        }
         env.closure.iter().copied().find(|d| blocks(*d))
     }
 }
