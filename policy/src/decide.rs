@@ -17,9 +17,15 @@ use crate::model::{Action, MembershipStatus};
 
 /// Decides one request. Pure; allocation-free on allow.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
-    // Step 1: membership; nothing about the resource is read before it.
+    // Step 1: membership. The resource and environment ids are looked up
+    // alongside (a pure lookup whose result is used only after membership
+    // passed), so their memory reads overlap the membership's.
     let org_index = snapshot.org_index.get(request.org);
     let org = org_index.and_then(|o| snapshot.orgs.get(o as usize));
+    let resource = org.and_then(|org| org.resource_index.get(request.resource));
+    let env_index = org
+        .zip(request.environment)
+        .map(|(org, e)| org.resource_index.get(e));
     let member = match (org, org_index) {
         (Some(org), Some(o)) => snapshot
             .member_slot(request.user, o)
@@ -35,9 +41,8 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
 
     // Step 2: identify the action, the resource and the environment.
     let action = Action::parse(request.action);
-    let resource = org.resource_index.get(request.resource);
-    let env = match request.environment {
-        Some(e) => match org.resource_index.get(e) {
+    let env = match env_index {
+        Some(found) => match found {
             Some(i) if org.resource(i).is_some_and(|r| r.is_environment) => Some(Some(i)),
             _ => None,
         },
