@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
+use super::single_membership;
 use super::{
     Bucket, Counts, END_OF_USER, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE,
     KEY_ROLE, KEY_TEAM, KEY_USER, KindFlags, Member, OrgData, PrincipalKey, ResourceData, RoleSet,
@@ -84,6 +85,12 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
     let mut flat: Vec<(u32, u32)> = Vec::new();
     let mut starts: Vec<(&str, u32)> = Vec::with_capacity(users_by_index.len());
     for (id, list) in users_by_index.into_iter().zip(&user_orgs) {
+        if let [(o, slot)] = list.as_slice()
+            && let Some(single) = single_membership(*o, *slot)
+        {
+            starts.push((id, single));
+            continue;
+        }
         starts.push((id, flat.len() as u32));
         flat.extend_from_slice(list);
         flat.push(END_OF_USER);
