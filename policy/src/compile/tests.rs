@@ -154,3 +154,33 @@ fn large_buckets_are_probed_by_principal() {
     );
     assert_eq!(d.allowed_by, Some(AllowedBy::Grant { id: "k7".into() }));
 }
+
+#[test]
+fn member_slots_for_one_and_for_several_memberships() {
+    let world = WORLD.replace(
+        "memberships: [{ org: other, status: active, roles: [org_owner] }]",
+        "memberships: [{ org: other, status: active, roles: [org_owner] }, { org: acme, status: suspended, roles: [member] }]",
+    );
+    assert_ne!(world, WORLD);
+    let s = compile(&world);
+    let acme = s.org_index.get("acme").unwrap();
+    let other = s.org_index.get("other").unwrap();
+    // alice: one membership, kept in the user table itself.
+    let alice = s.member_slot("alice", acme).unwrap();
+    assert_eq!(s.member_slot("alice", other), None);
+    // olga: two memberships, a run in `user_orgs`.
+    let in_acme = s.member_slot("olga", acme).unwrap();
+    let in_other = s.member_slot("olga", other).unwrap();
+    let org = |o: u32| &s.orgs[o as usize];
+    assert_eq!(
+        org(acme).members[in_acme as usize].status,
+        crate::model::MembershipStatus::Suspended
+    );
+    assert!(
+        org(other).members[in_other as usize]
+            .roles
+            .contains(crate::model::OrgRole::OrgOwner)
+    );
+    assert_ne!(in_acme, alice);
+    assert_eq!(s.member_slot("nobody", acme), None);
+}
