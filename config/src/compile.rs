@@ -47,8 +47,10 @@ pub(crate) struct Rejection {
     pub files: Vec<PathBuf>,
 }
 
+/// Every input file is named by the same revision function as the policy
+/// crate's, so `decide`, `validate` and the gateway agree on a file's revision.
 fn short_hash(bytes: &[u8]) -> String {
-    hex::encode(&Sha256::digest(bytes)[..8])
+    reqflo_policy::content_revision(bytes)
 }
 
 /// The directory relative paths in `config_path` resolve against.

@@ -61,7 +61,10 @@ fn an_allowed_request_prints_what_allowed_it_and_exits_0() {
         serde_json::json!({"source": "grant", "id": "support-refunds"})
     );
     assert_eq!(json["message"], "Allowed by grant `support-refunds`.");
-    assert!(json["revision"].is_string());
+    // The file's content revision: the one the gateway and `validate` show.
+    let bytes = std::fs::read(workspace_file("policy/examples/worked.yaml")).unwrap();
+    assert_eq!(json["revision"], reqflo_policy::content_revision(&bytes));
+    assert_eq!(json["revision"].as_str().map(str::len), Some(16));
 }
 
 #[test]

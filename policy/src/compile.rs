@@ -29,6 +29,8 @@
 //! resources or grants in the policy beyond hash lookups of the ids.
 
 mod build;
+
+pub use build::content_revision;
 mod ids;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ mod decide;
 mod explain;
 mod validate;
 
-pub use compile::{Counts, Snapshot};
+pub use compile::{Counts, Snapshot, content_revision};
 pub use decide::decide;
 pub use decision::{AllowedBy, Decision, ObjectRef, Reason, ReasonCode, Request};
 pub use document::{Document, ParseError};

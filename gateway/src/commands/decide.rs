@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use reqflo_policy::{AllowedBy, Decision, Document, Reason, ReasonCode, Request, Snapshot, decide};
+use reqflo_policy::{
+    AllowedBy, Decision, Document, Reason, ReasonCode, Request, Snapshot, content_revision, decide,
+};
 use serde::Serialize;
 
 /// Exit status of an allowed request.
@@ -85,7 +87,8 @@ fn load(path: &Path) -> Result<Snapshot, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("{file}: cannot read policy file: {e}")])?;
     let document = Document::parse(&text).map_err(|e| vec![e.located(&file.to_string())])?;
-    Snapshot::compile(&document)
+    // Named by the file's content hash, as the gateway and `validate` name it.
+    Snapshot::compile_with_revision(&document, content_revision(text.as_bytes()))
         .map_err(|errors| errors.0.iter().map(|e| format!("{file}: {e}")).collect())
 }
 

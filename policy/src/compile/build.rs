@@ -107,8 +107,16 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
 
 /// First 16 hex digits of the SHA-256 of the document's JSON serialization.
 pub(crate) fn revision(document: &Document) -> String {
-    let bytes = serde_json::to_vec(document).unwrap_or_default();
-    let digest = Sha256::digest(&bytes);
+    content_revision(&serde_json::to_vec(document).unwrap_or_default())
+}
+
+/// The revision of some bytes: the first 16 hex digits of their SHA-256.
+///
+/// A policy file is named by the revision of its bytes wherever the file is
+/// read (the gateway's loader, `reqflo-gateway validate` and `decide`), so
+/// the same file shows the same revision everywhere.
+pub fn content_revision(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     hex::encode(digest.get(..8).unwrap_or_default())
 }
 
