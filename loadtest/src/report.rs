@@ -138,26 +138,38 @@ pub const COLUMNS: [&str; 11] = [
 
 /// One table row for a report, in [`COLUMNS`] order.
 pub fn row(r: &RunReport) -> Vec<String> {
-    let (cpu, rss) = match &r.target {
+    let (cpu, rss) = target_cells(r.target.as_ref());
+    let mut row = vec![
+        r.label.clone(),
+        r.requests.to_string(),
+        format!("{:.0}", r.throughput_rps),
+        r.errors.to_string(),
+    ];
+    row.extend(latency_cells(&r.latency));
+    row.extend([cpu, rss]);
+    row
+}
+
+/// The p50, p90, p99, p99.9 and max cells of a table row, in µs.
+pub fn latency_cells(latency: &Latency) -> [String; 5] {
+    [
+        latency.p50_us.to_string(),
+        latency.p90_us.to_string(),
+        latency.p99_us.to_string(),
+        latency.p999_us.to_string(),
+        latency.max_us.to_string(),
+    ]
+}
+
+/// The CPU µs per request and peak RSS MiB cells, `-` when the target was not measured.
+pub fn target_cells(target: Option<&TargetUsage>) -> (String, String) {
+    match target {
         Some(t) => (
             format!("{:.1}", t.cpu_us_per_request),
             format!("{:.1}", t.peak_rss_kib as f64 / 1024.0),
         ),
         None => ("-".to_owned(), "-".to_owned()),
-    };
-    vec![
-        r.label.clone(),
-        r.requests.to_string(),
-        format!("{:.0}", r.throughput_rps),
-        r.errors.to_string(),
-        r.latency.p50_us.to_string(),
-        r.latency.p90_us.to_string(),
-        r.latency.p99_us.to_string(),
-        r.latency.p999_us.to_string(),
-        r.latency.max_us.to_string(),
-        cpu,
-        rss,
-    ]
+    }
 }
 
 /// A one-run report as text: the table plus statuses.

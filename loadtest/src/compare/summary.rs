@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::{RunReport, render_table};
+use crate::report::{RunReport, latency_cells, render_table, target_cells};
 
 #[cfg(test)]
 mod tests;
@@ -242,24 +242,14 @@ impl CompareReport {
             .iter()
             .map(|c| {
                 let r = &c.report;
-                let (cpu, rss) = r
-                    .target
-                    .as_ref()
-                    .map_or(("-".to_owned(), "-".to_owned()), |t| {
-                        (
-                            format!("{:.1}", t.cpu_us_per_request),
-                            format!("{:.1}", t.peak_rss_kib as f64 / 1024.0),
-                        )
-                    });
-                vec![
+                let (cpu, rss) = target_cells(r.target.as_ref());
+                let mut row = vec![
                     c.title.clone(),
                     format!("{:.0}", r.throughput_rps),
                     r.errors.to_string(),
-                    r.latency.p50_us.to_string(),
-                    r.latency.p90_us.to_string(),
-                    r.latency.p99_us.to_string(),
-                    r.latency.p999_us.to_string(),
-                    r.latency.max_us.to_string(),
+                ];
+                row.extend(latency_cells(&r.latency));
+                row.extend([
                     cpu,
                     format!("{:.0}", c.cpu_spread_pct),
                     rss,
@@ -267,7 +257,8 @@ impl CompareReport {
                     x(c.vs_nginx.as_ref(), |r| r.cpu_per_request),
                     x(c.vs_pingora.as_ref(), |r| r.throughput),
                     x(c.vs_nginx.as_ref(), |r| r.throughput),
-                ]
+                ]);
+                row
             })
             .collect();
         let mut out = render_table(&header, &rows);
