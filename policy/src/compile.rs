@@ -28,7 +28,9 @@
 //! environment's). It does not depend on the number of users, groups,
 //! resources or grants in the policy beyond hash lookups of the ids.
 
+mod bucket;
 mod build;
+mod member;
 
 pub use build::content_revision;
 mod ids;
@@ -37,10 +39,12 @@ mod tests;
 
 use std::sync::Arc;
 
+pub(crate) use bucket::{Bucket, Entry};
 pub(crate) use ids::IdIndex;
+pub(crate) use member::Member;
 
 use crate::document::Document;
-use crate::model::{AccessMode, ActionSet, MembershipStatus, OrgRole, Visibility};
+use crate::model::{AccessMode, ActionSet, OrgRole, Visibility};
 use crate::validate::{ValidationErrors, validate};
 
 /// How many of each object a snapshot holds.
@@ -134,6 +138,10 @@ pub(crate) type ServiceRoleBits = u8;
 #[derive(Debug)]
 pub(crate) struct OrgData {
     pub members: Vec<Member>,
+    /// Per member slot, per role (by index): the first group (document
+    /// order) that carries the role, or `u32::MAX`. Only `allowed_by` reads
+    /// it, so it is kept out of the members' cache lines.
+    pub role_via: Vec<[u32; 7]>,
     pub groups: Vec<GroupData>,
     pub resource_index: IdIndex,
     /// Services first (document order), then resources (document order).
@@ -150,49 +158,6 @@ pub(crate) struct OrgData {
     pub by_label: Vec<Bucket>,
 }
 
-/// One user's membership in one org, with everything derived from it.
-#[derive(Debug)]
-pub(crate) struct Member {
-    pub status: MembershipStatus,
-    /// Roles of the membership itself.
-    pub direct_roles: RoleSet,
-    /// Direct roles and the roles of every group listing the user.
-    pub roles: RoleSet,
-    /// Per role (by index): the first group (document order) that carries it,
-    /// or `u32::MAX`.
-    pub role_via: [u32; 7],
-    /// Sorted (service resource index, roles) of every seat naming the user
-    /// or one of the user's groups.
-    pub seats: Box<[(u32, ServiceRoleBits)]>,
-    /// Sorted keys of every principal that matches the user.
-    pub keys: Box<[PrincipalKey]>,
-    /// One bit of 256 per key ([`bloom_slot`]): a key whose bit is clear is
-    /// not in `keys`, so most non-matching principals cost one AND.
-    pub bloom: [u64; 4],
-}
-
-/// The word and bit of a principal key in [`Member::bloom`].
-#[inline]
-pub(crate) const fn bloom_slot(key: PrincipalKey) -> (usize, u64) {
-    let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56;
-    ((h >> 6) as usize & 3, 1 << (h & 63))
-}
-
-impl Member {
-    #[inline]
-    pub fn matches(&self, principal: PrincipalKey) -> bool {
-        let (word, bit) = bloom_slot(principal);
-        self.bloom[word] & bit != 0 && self.keys.binary_search(&principal).is_ok()
-    }
-
-    pub fn seat_roles(&self, service: u32) -> ServiceRoleBits {
-        match self.seats.binary_search_by_key(&service, |s| s.0) {
-            Ok(at) => self.seats.get(at).map_or(0, |s| s.1),
-            Err(_) => 0,
-        }
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct GroupData {
     pub id: Arc<str>,
@@ -200,11 +165,12 @@ pub(crate) struct GroupData {
     pub name: Arc<str>,
 }
 
-/// One resource. `repr(C)` keeps what every decision reads (the scalars,
-/// the resource's own grant bucket, its roles) together at the start, and
-/// what only explanations read (id, name, team) at the end.
+/// One resource. `repr(C, align(64))` keeps what decisions read (the
+/// scalars, the resource's own grant bucket, roles, visibility list, labels,
+/// blockers) in its first two cache lines, and what only explanations and
+/// non-members read (closure, id, name, team) after them.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub(crate) struct ResourceData {
     pub kind: u32,
     /// The owning service: the service itself for a service, else `service`.
@@ -215,16 +181,23 @@ pub(crate) struct ResourceData {
     pub secret_backed: bool,
     pub is_environment: bool,
     pub kind_flags: KindFlags,
-    /// Every resource of `closure` is plain (`decide::eval::is_plain`): a
-    /// member may use them all, so `use`/`run` need not read them.
-    pub plain_closure: bool,
+    /// The kind's grants are copied into `grants` (a small kind bucket):
+    /// `by_kind` need not be read for this resource.
+    pub kind_merged: bool,
     /// Grants scoped to this resource (the `by_resource` bucket), stored here
     /// so reading them does not first read a separate index.
     pub grants: Bucket,
     /// (principal, resource role) in document order.
     pub roles: Box<[(PrincipalKey, crate::model::ResourceRole)]>,
     pub visible_to: Box<[PrincipalKey]>,
+    /// Labels whose grants are not copied into `grants` (large label
+    /// buckets), deduplicated: usually empty.
     pub labels: Box<[u32]>,
+    /// The members of `closure` that are not plain (`decide::eval::is_plain`),
+    /// in the same order: the only ones that can block `use` for a user with
+    /// member rights, so `use`/`run` walks these (usually none) and does not
+    /// read the plain dependencies' records at all.
+    pub blockers: Box<[u32]>,
     /// Dependencies, transitively, depth-first pre-order, each once, self excluded.
     pub closure: Box<[u32]>,
     pub id: Arc<str>,
@@ -246,80 +219,11 @@ pub(crate) struct KindFlags {
 #[derive(Debug)]
 pub(crate) struct GrantData {
     pub id: Arc<str>,
-    pub principal: PrincipalKey,
     /// With implications applied.
     pub actions: ActionSet,
     pub privileges: PrivilegeBits,
     /// `None`: any environment (or none); `Some`: only these environment indices.
     pub environments: Option<Box<[u32]>>,
-}
-
-/// Grants of one scope value, sorted by (principal key, grant index); for
-/// buckets of more than [`COMPACT_FROM`] entries also their keys in
-/// [`compact`] form (4 bytes each, same order), so a scan or a binary search
-/// reads a quarter of the memory and touches an entry only when its key
-/// matches. Empty when the bucket is small or a key does not fit.
-#[derive(Debug, Default)]
-pub(crate) struct Bucket(pub Box<[Entry]>, pub Box<[u32]>);
-
-/// Buckets larger than this keep compact keys.
-pub(crate) const COMPACT_FROM: usize = 8;
-
-const COMPACT_INDEX: u32 = (1 << 30) - 1;
-
-/// A principal key in 4 bytes (kind in the top 2 bits, index below), order
-/// kept; `None` if it does not fit (an index of 2^30 - 1 or more).
-#[inline]
-pub(crate) const fn compact(key: PrincipalKey) -> Option<u32> {
-    if key == KEY_NONE {
-        return Some(u32::MAX);
-    }
-    let kind = key >> 32;
-    let index = key as u32;
-    if kind <= KEY_ROLE && index < COMPACT_INDEX {
-        Some((kind as u32) << 30 | index)
-    } else {
-        None
-    }
-}
-
-/// The inverse of [`compact`].
-#[inline]
-pub(crate) const fn expand(compact: u32) -> PrincipalKey {
-    if compact == u32::MAX {
-        KEY_NONE
-    } else {
-        key((compact >> 30) as u64, compact & COMPACT_INDEX)
-    }
-}
-
-impl Bucket {
-    pub(crate) fn new(mut entries: Vec<Entry>) -> Bucket {
-        entries.sort_unstable();
-        let keys = if entries.len() > COMPACT_FROM {
-            entries
-                .iter()
-                .map(|e| compact(e.key))
-                .collect::<Option<Box<[u32]>>>()
-                .unwrap_or_default()
-        } else {
-            Box::default()
-        };
-        Bucket(entries.into_boxed_slice(), keys)
-    }
-}
-
-/// One grant in a scope bucket, with what a decision needs of it inline (16
-/// bytes): only environment-limited grants, and the one named by
-/// `allowed_by`, are looked up in [`OrgData::grants`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Entry {
-    pub key: PrincipalKey,
-    pub grant: u32,
-    /// The grant's actions, implications applied ([`ActionSet`] bits).
-    pub actions: u16,
-    pub privileges: PrivilegeBits,
-    pub env_limited: bool,
 }
 
 impl Snapshot {
@@ -396,6 +300,34 @@ impl Snapshot {
 impl OrgData {
     pub fn resource(&self, index: u32) -> Option<&ResourceData> {
         self.resources.get(index as usize)
+    }
+
+    /// Calls `f` with every bucket whose grants' scope covers R (at
+    /// `index`): R's own (with small kind and label buckets copied in), its
+    /// service's (or its own, for a service), its kind's and its labels'
+    /// when those were too large to copy. Each grant is in one of them once.
+    #[inline]
+    pub fn covering_buckets(&self, index: u32, r: &ResourceData, mut f: impl FnMut(&Bucket)) {
+        f(&r.grants);
+        if let Some(b) = self.by_service.get(index as usize) {
+            f(b);
+        }
+        if let Some(s) = r.service
+            && s != index
+            && let Some(b) = self.by_service.get(s as usize)
+        {
+            f(b);
+        }
+        if !r.kind_merged
+            && let Some(b) = self.by_kind.get(r.kind as usize)
+        {
+            f(b);
+        }
+        for &l in r.labels.iter() {
+            if let Some(b) = self.by_label.get(l as usize) {
+                f(b);
+            }
+        }
     }
 
     pub fn kind_name(&self, r: &ResourceData) -> &str {

@@ -29,10 +29,10 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     let member = match (org, org_index) {
         (Some(org), Some(o)) => snapshot
             .member_slot(request.user, o)
-            .and_then(|slot| org.members.get(slot as usize)),
+            .and_then(|slot| Some((org.members.get(slot as usize)?, slot))),
         _ => None,
     };
-    let (Some(org), Some(member)) = (org, member) else {
+    let (Some(org), Some((member, slot))) = (org, member) else {
         return Decision::deny(vec![explain::not_member(request)]);
     };
     if member.status != MembershipStatus::Active {
@@ -58,7 +58,12 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     };
 
     // Steps 3–7.
-    let ctx = eval::Ctx { org, member, env };
+    let ctx = eval::Ctx {
+        org,
+        member,
+        slot,
+        env,
+    };
     let (failures, facts) = ctx.check(index, action, true);
     match facts {
         Some(facts) if !failures.any() => {

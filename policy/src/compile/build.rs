@@ -283,7 +283,8 @@ fn build_org(
                     labels: s.labels.iter().map(|l| labels.intern(l)).collect(),
                     roles: Box::default(),
                     closure: Box::default(),
-                    plain_closure: true,
+                    blockers: Box::default(),
+                    kind_merged: false,
                     grants: Bucket::default(),
                     team: s
                         .team
@@ -327,7 +328,8 @@ fn build_org(
                         .map(|a| (principal(&a.principal), a.role))
                         .collect(),
                     closure: Box::default(),
-                    plain_closure: true,
+                    blockers: Box::default(),
+                    kind_merged: false,
                     grants: Bucket::default(),
                     team: Box::default(),
                 }
@@ -355,10 +357,12 @@ fn build_org(
         .map(crate::decide::eval::is_plain)
         .collect();
     for r in resources.iter_mut() {
-        r.plain_closure = r
+        r.blockers = r
             .closure
             .iter()
-            .all(|d| plain.get(*d as usize).copied().unwrap_or(false));
+            .copied()
+            .filter(|d| !plain.get(*d as usize).copied().unwrap_or(false))
+            .collect();
     }
 
     // Grants, indexed by scope.
@@ -372,7 +376,6 @@ fn build_org(
         let p = principal(&grant.principal);
         let data = GrantData {
             id: grant.id.as_str().into(),
-            principal: p,
             actions: ActionSet::of(&grant.actions).with_implied(),
             privileges: grant.privileges.iter().fold(0, |b, p| b | 1 << p.index()),
             environments: grant
@@ -406,12 +409,37 @@ fn build_org(
     by_kind.resize_with(kinds.names.len(), Vec::new);
     by_label.resize_with(labels.names.len(), Vec::new);
 
+    // Small kind and label buckets are copied into each covered resource's
+    // own bucket, so a decision reads neither them nor the resource's label
+    // list: only labels with large buckets stay in `labels`.
+    for (r, own) in resources.iter_mut().zip(by_resource.iter_mut()) {
+        if let Some(kind) = by_kind.get(r.kind as usize)
+            && kind.len() <= MERGE_AT_MOST
+        {
+            own.extend_from_slice(kind);
+            r.kind_merged = true;
+        }
+        let mut labels = r.labels.to_vec();
+        labels.sort_unstable();
+        labels.dedup();
+        labels.retain(|l| match by_label.get(*l as usize) {
+            Some(bucket) if bucket.len() <= MERGE_AT_MOST => {
+                own.extend_from_slice(bucket);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        });
+        r.labels = labels.into_boxed_slice();
+    }
     for (r, bucket) in resources.iter_mut().zip(buckets(by_resource)) {
         r.grants = bucket;
     }
 
+    let (members, role_via) = members.into_iter().map(MemberBuild::finish).unzip();
     OrgData {
-        members: members.into_iter().map(MemberBuild::finish).collect(),
+        members,
+        role_via,
         groups,
         resource_index: IdIndex::build(resource_index.iter().map(|(k, v)| (&**k, *v))),
         resources,
@@ -423,6 +451,10 @@ fn build_org(
         by_label: buckets(by_label),
     }
 }
+
+/// Kind and label buckets of at most this many grants are copied into the
+/// buckets of the resources they cover.
+const MERGE_AT_MOST: usize = 4;
 
 fn grow(list: &mut Vec<Vec<Entry>>, at: u32) -> &mut Vec<Entry> {
     let at = at as usize;
@@ -474,7 +506,7 @@ struct MemberBuild {
 }
 
 impl MemberBuild {
-    fn finish(mut self) -> Member {
+    fn finish(mut self) -> (Member, [u32; 7]) {
         self.seats.sort_unstable_by_key(|s| s.0);
         let mut seats: Vec<(u32, u8)> = Vec::with_capacity(self.seats.len());
         for (s, bits) in self.seats {
@@ -491,19 +523,14 @@ impl MemberBuild {
         keys.extend(self.roles.iter().map(|r: OrgRole| key(KEY_ROLE, r.index())));
         keys.sort_unstable();
         keys.dedup();
-        Member {
-            status: self.status,
-            direct_roles: self.direct,
-            roles: self.roles,
-            role_via: self.via,
-            seats: seats.into_boxed_slice(),
-            bloom: keys.iter().fold([0; 4], |mut b, k| {
-                let (word, bit) = super::bloom_slot(*k);
-                b[word] |= bit;
-                b
-            }),
-            keys: keys.into_boxed_slice(),
-        }
+        let member = Member::new(
+            self.status,
+            self.direct,
+            self.roles,
+            seats.into_boxed_slice(),
+            keys,
+        );
+        (member, self.via)
     }
 }
 

@@ -40,7 +40,8 @@ fn source(ctx: &Ctx<'_>, r: &ResourceData, want: Action, grant: Option<u32>) -> 
         if m.direct_roles.contains(role) {
             return None;
         }
-        let g = m.role_via.get(role.index() as usize).copied()?;
+        let via = ctx.org.role_via.get(ctx.slot as usize)?;
+        let g = via.get(role.index() as usize).copied()?;
         ctx.org.groups.get(g as usize).map(|g| g.id.clone())
     };
     for role in m.roles.iter() {
@@ -51,7 +52,14 @@ fn source(ctx: &Ctx<'_>, r: &ResourceData, want: Action, grant: Option<u32>) -> 
             });
         }
     }
-    if let Some(service) = r.service.and_then(|s| ctx.org.resource(s)) {
+    // A team seat matches the user exactly when the user holds a seat on
+    // the service (directly or through a group: `Member::seats`), so the
+    // service's record and team are read only then.
+    if let Some(service) = r
+        .service
+        .filter(|s| m.seat_roles(*s) != 0)
+        .and_then(|s| ctx.org.resource(s))
+    {
         for &(p, role) in service.team.iter() {
             if m.matches(p) && service_role_actions(role, r).with_implied().contains(want) {
                 return Some(AllowedBy::ServiceRole {

@@ -2,7 +2,7 @@
 //! one resource: what flows from roles and grants, visibility, and which
 //! checks failed. Sentences are built from these only on deny (`explain`).
 
-use crate::compile::{Bucket, Entry, Member, OrgData, ResourceData, RoleSet, compact, expand};
+use crate::compile::{Bucket, Entry, Member, OrgData, ResourceData, RoleSet};
 use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
 };
@@ -12,15 +12,13 @@ use crate::model::{
 /// the member; otherwise it is probed by binary search once per key.
 const SCAN_PER_KEY: usize = 16;
 
-/// The same for a bucket with compact keys: a scan costs a bloom test per
-/// entry, a probe a few comparisons in a quarter of the memory.
-const SCAN_PER_KEY_COMPACT: usize = 4;
-
 /// The user in the org, and the request's target environment.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ctx<'a> {
     pub org: &'a OrgData,
     pub member: &'a Member,
+    /// The member's slot in `org.members`.
+    pub slot: u32,
     pub env: Option<u32>,
 }
 
@@ -154,48 +152,32 @@ impl<'a> Ctx<'a> {
     /// Calls `f` with every grant in `bucket` whose principal matches the user.
     #[inline]
     fn scan(&self, bucket: Option<&Bucket>, f: &mut impl FnMut(&Entry)) {
-        let Some(Bucket(entries, keys)) = bucket else {
+        let Some(Bucket(entries, table)) = bucket else {
             return;
         };
         let m = self.member;
-        if !keys.is_empty() {
-            if keys.len() <= SCAN_PER_KEY_COMPACT * m.keys.len().max(1) {
-                for (i, &c) in keys.iter().enumerate() {
-                    if m.matches(expand(c))
-                        && let Some(e) = entries.get(i)
-                    {
-                        f(e);
-                    }
+        if !table.is_empty() {
+            // One probe per principal key of the user; entries are read
+            // only for a key that has grants here.
+            m.each_key(|k| {
+                if let Some((start, len)) = table.find(k) {
+                    entries
+                        .get(start..start + len)
+                        .unwrap_or_default()
+                        .iter()
+                        .for_each(&mut *f);
                 }
-            } else {
-                // Both lists are sorted: each key is searched after the
-                // previous one's run. A member key without a compact form
-                // matches no key here.
-                let mut from = 0;
-                for c in m.keys.iter().filter_map(|k| compact(*k)) {
-                    let rest = keys.get(from..).unwrap_or_default();
-                    let start = from + rest.partition_point(|x| *x < c);
-                    from = start;
-                    let run = keys.get(start..).unwrap_or_default();
-                    for (x, e) in run.iter().zip(entries.get(start..).unwrap_or_default()) {
-                        if *x != c {
-                            break;
-                        }
-                        from += 1;
-                        f(e);
-                    }
-                }
-            }
+            });
             return;
         }
-        if entries.len() <= SCAN_PER_KEY * self.member.keys.len().max(1) {
+        if entries.len() <= SCAN_PER_KEY * m.key_count().max(1) {
             for e in entries.iter() {
-                if self.member.matches(e.key) {
+                if m.matches(e.key) {
                     f(e);
                 }
             }
         } else {
-            for &k in self.member.keys.iter() {
+            m.each_key(|k| {
                 let start = entries.partition_point(|e| e.key < k);
                 for e in entries.get(start..).unwrap_or_default() {
                     if e.key != k {
@@ -203,25 +185,15 @@ impl<'a> Ctx<'a> {
                     }
                     f(e);
                 }
-            }
+            });
         }
     }
 
     /// Calls `f` with the index of every grant whose scope covers R and whose
     /// principal matches the user (environments not checked).
     pub fn covering_grants(&self, index: u32, r: &ResourceData, mut f: impl FnMut(&Entry)) {
-        let org = self.org;
-        self.scan(Some(&r.grants), &mut f);
-        self.scan(org.by_service.get(index as usize), &mut f);
-        if let Some(s) = r.service
-            && s != index
-        {
-            self.scan(org.by_service.get(s as usize), &mut f);
-        }
-        self.scan(org.by_kind.get(r.kind as usize), &mut f);
-        for &l in r.labels.iter() {
-            self.scan(org.by_label.get(l as usize), &mut f);
-        }
+        self.org
+            .covering_buckets(index, r, |b| self.scan(Some(b), &mut f));
     }
 
     /// Whether grant `g` applies given the request's environment.
@@ -378,31 +350,25 @@ pub(crate) fn is_plain(d: &ResourceData) -> bool {
 impl<'a> Ctx<'a> {
     /// Step 6: the first resource on R's closure, then E and E's closure,
     /// for which `use` would be denied (R itself excluded).
-    fn first_blocking(&self, index: u32, r: &ResourceData) -> Option<u32> {
+    fn first_blocking(&self, index: u32, r: &'a ResourceData) -> Option<u32> {
         let roles = self.member.roles;
         if roles.contains(OrgRole::OrgOwner) {
             return None;
         }
         // Most dependencies are plain: a member may use them without reading
-        // any grant, and a closure of plain resources only is not read at all.
+        // any grant, so for members only the precomputed non-plain part of a
+        // closure (`blockers`, usually empty) is walked.
         let member = has_member_rights(roles);
-        let blocks = |d: u32| {
-            let easy = member && self.org.resource(d).is_some_and(is_plain);
-            !easy && d != index && self.check(d, Action::Use, false).0.any()
-        };
-        if !(member && r.plain_closure)
-            && let Some(&d) = r.closure.iter().find(|d| blocks(**d))
-        {
+        let walk = |r: &'a ResourceData| if member { &r.blockers } else { &r.closure };
+        let blocks = |d: u32| d != index && self.check(d, Action::Use, false).0.any();
+        if let Some(&d) = walk(r).iter().find(|d| blocks(**d)) {
             return Some(d);
         }
         let e = self.env?;
-        if blocks(e) {
+        let env = self.org.resource(e);
+        if !(member && env.is_some_and(is_plain)) && blocks(e) {
             return Some(e);
         }
-        let env = self.org.resource(e)?;
-        if member && env.plain_closure {
-            return None;
-        }
-        env.closure.iter().copied().find(|d| blocks(*d))
+        walk(env?).iter().copied().find(|d| blocks(*d))
     }
 }
