@@ -31,6 +31,7 @@
 mod bucket;
 mod build;
 mod member;
+mod rows;
 
 pub use build::content_revision;
 mod ids;
@@ -42,6 +43,7 @@ use std::sync::Arc;
 pub(crate) use bucket::{Bucket, Entry};
 pub(crate) use ids::IdIndex;
 pub(crate) use member::Member;
+pub(crate) use rows::ServiceRows;
 
 use crate::document::Document;
 use crate::model::{AccessMode, ActionSet, OrgRole, Visibility};
@@ -154,6 +156,9 @@ pub(crate) struct OrgData {
     /// Resource-scoped grants are in [`ResourceData::grants`]; `by_service`
     /// ends with the last service that has a service-scoped grant.
     pub by_service: Vec<Bucket>,
+    /// Per (member, service): whether only org-role keys can match in the
+    /// service's bucket, so the other keys need not be looked up there.
+    pub service_rows: ServiceRows,
     pub by_kind: Vec<Bucket>,
     pub by_label: Vec<Bucket>,
 }
@@ -306,26 +311,32 @@ impl OrgData {
     /// `index`): R's own (with small kind and label buckets copied in), its
     /// service's (or its own, for a service), its kind's and its labels'
     /// when those were too large to copy. Each grant is in one of them once.
+    /// The second argument is the service of a service's bucket.
     #[inline]
-    pub fn covering_buckets(&self, index: u32, r: &ResourceData, mut f: impl FnMut(&Bucket)) {
-        f(&r.grants);
+    pub fn covering_buckets(
+        &self,
+        index: u32,
+        r: &ResourceData,
+        mut f: impl FnMut(&Bucket, Option<u32>),
+    ) {
+        f(&r.grants, None);
         if let Some(b) = self.by_service.get(index as usize) {
-            f(b);
+            f(b, Some(index));
         }
         if let Some(s) = r.service
             && s != index
             && let Some(b) = self.by_service.get(s as usize)
         {
-            f(b);
+            f(b, Some(s));
         }
         if !r.kind_merged
             && let Some(b) = self.by_kind.get(r.kind as usize)
         {
-            f(b);
+            f(b, None);
         }
         for &l in r.labels.iter() {
             if let Some(b) = self.by_label.get(l as usize) {
-                f(b);
+                f(b, None);
             }
         }
     }

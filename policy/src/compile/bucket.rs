@@ -65,7 +65,19 @@ pub(crate) const fn expand(compact: u32) -> PrincipalKey {
 /// or when the bucket is too large for 16-bit positions: the bucket is then
 /// read by scanning or binary search.
 #[derive(Debug, Default)]
-pub(crate) struct KeyTable(Box<[u64]>);
+pub(crate) struct KeyTable {
+    slots: Box<[u64]>,
+    /// The actions carried by some grant of the bucket whose principal is
+    /// not a group ([`crate::model::ActionSet`] bits): for the deny sentence,
+    /// which names groups only when groups alone could grant the action, so
+    /// it need not read a large bucket's entries when this says otherwise.
+    other_actions: u16,
+}
+
+/// A group's key (not [`KEY_NONE`], which names no one).
+pub(crate) const fn is_group(key: PrincipalKey) -> bool {
+    key >> 32 == super::KEY_GROUP && key != KEY_NONE
+}
 
 #[inline]
 const fn slot_hash(compact: u32) -> u64 {
@@ -87,6 +99,10 @@ impl KeyTable {
                 _ => runs.push((c, i as u16, 1)),
             }
         }
+        let other_actions = entries
+            .iter()
+            .filter(|e| !is_group(e.key))
+            .fold(0, |bits, e| bits | e.actions);
         let capacity = (runs.len() * 2).next_power_of_two().max(8);
         let mut slots = vec![0u64; capacity];
         let mask = capacity - 1;
@@ -100,17 +116,20 @@ impl KeyTable {
                 *slot = u64::from(c) << 32 | u64::from(start) << 16 | u64::from(len);
             }
         }
-        KeyTable(slots.into_boxed_slice())
+        KeyTable {
+            slots: slots.into_boxed_slice(),
+            other_actions,
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.slots.is_empty()
     }
 
     /// The (start, len) of the run of entries whose key is `key`, if any.
     #[inline]
     pub(crate) fn find(&self, key: PrincipalKey) -> Option<(usize, usize)> {
-        let slots = &*self.0;
+        let slots = &*self.slots;
         let c = compact(key)?;
         let mask = slots.len().checked_sub(1)?;
         let shift = 64 - slots.len().trailing_zeros();
@@ -133,6 +152,18 @@ impl Bucket {
         entries.sort_unstable();
         let table = KeyTable::build(&entries);
         Bucket(entries.into_boxed_slice(), table)
+    }
+
+    /// Whether a grant of this bucket whose principal is not a group carries
+    /// `action` (from the table's summary when the bucket has one).
+    pub(crate) fn other_than_groups_carry(&self, action: crate::model::Action) -> bool {
+        let bit = action.bit().0 as u16;
+        if !self.1.is_empty() {
+            return self.1.other_actions & bit != 0;
+        }
+        self.0
+            .iter()
+            .any(|e| !is_group(e.key) && e.actions & bit != 0)
     }
 
     /// Drops the table, so the bucket is read by scanning or binary search

@@ -12,7 +12,7 @@ use super::single_membership;
 use super::{
     Bucket, Counts, END_OF_USER, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE,
     KEY_ROLE, KEY_TEAM, KEY_USER, KindFlags, Member, OrgData, PrincipalKey, ResourceData, RoleSet,
-    Snapshot, key,
+    ServiceRows, Snapshot, key,
 };
 use crate::document::{self, Document, Principal, Scope, TeamMember};
 use crate::model::{ActionSet, OrgRole};
@@ -436,6 +436,39 @@ fn build_org(
         r.grants = bucket;
     }
 
+    let mut team_members: Vec<Vec<u32>> = vec![Vec::new(); by_service.len()];
+    for (slot, m) in members.iter().enumerate() {
+        for &(s, _) in &m.seats {
+            if let Some(list) = team_members.get_mut(s as usize) {
+                list.push(slot as u32);
+            }
+        }
+    }
+    let bucket_keys: Vec<Vec<PrincipalKey>> = by_service
+        .iter()
+        .map(|b| {
+            let mut keys: Vec<PrincipalKey> = b.iter().map(|e| e.key).collect();
+            keys.sort_unstable();
+            keys
+        })
+        .collect();
+    let service_rows = ServiceRows::build(
+        members.len(),
+        bucket_keys.iter().map(Vec::as_slice),
+        |k, f| {
+            let (kind, index) = (k >> 32, k as u32);
+            let slots: &[u32] = match kind {
+                KEY_USER => match slot_of.get(&index) {
+                    Some(slot) => std::slice::from_ref(slot),
+                    None => &[],
+                },
+                KEY_GROUP => group_members.get(index as usize).map_or(&[], Vec::as_slice),
+                KEY_TEAM => team_members.get(index as usize).map_or(&[], Vec::as_slice),
+                _ => &[],
+            };
+            slots.iter().for_each(|s| f(*s));
+        },
+    );
     let (members, role_via) = members.into_iter().map(MemberBuild::finish).unzip();
     OrgData {
         members,
@@ -447,6 +480,7 @@ fn build_org(
         environments,
         grants,
         by_service: buckets(by_service),
+        service_rows,
         by_kind: buckets(by_kind),
         by_label: buckets(by_label),
     }

@@ -2,7 +2,7 @@
 //! one resource: what flows from roles and grants, visibility, and which
 //! checks failed. Sentences are built from these only on deny (`explain`).
 
-use crate::compile::{Bucket, Entry, Member, OrgData, ResourceData, RoleSet};
+use crate::compile::{Bucket, Entry, KEY_ROLE, Member, OrgData, ResourceData, RoleSet};
 use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
 };
@@ -149,17 +149,22 @@ pub(crate) fn service_roles(bits: u8) -> impl Iterator<Item = ServiceRole> {
 }
 
 impl<'a> Ctx<'a> {
-    /// Calls `f` with every grant in `bucket` whose principal matches the user.
+    /// Calls `f` with every grant in `bucket` whose principal matches the
+    /// user. `service`: the service whose bucket this is.
     #[inline]
-    fn scan(&self, bucket: Option<&Bucket>, f: &mut impl FnMut(&Entry)) {
-        let Some(Bucket(entries, table)) = bucket else {
-            return;
-        };
+    fn scan(&self, bucket: &Bucket, service: Option<u32>, f: &mut impl FnMut(&Entry)) {
+        let Bucket(entries, table) = bucket;
         let m = self.member;
         if !table.is_empty() {
-            // One probe per principal key of the user; entries are read
-            // only for a key that has grants here.
+            // One probe per principal key of the user (only the org-role
+            // keys when the service's row says no other key has grants
+            // here); entries are read only for a key that has grants here.
+            let roles_only =
+                service.is_some_and(|s| self.org.service_rows.roles_only(self.slot, s));
             m.each_key(|k| {
+                if roles_only && k >> 32 != KEY_ROLE {
+                    return;
+                }
                 if let Some((start, len)) = table.find(k) {
                     entries
                         .get(start..start + len)
@@ -193,7 +198,7 @@ impl<'a> Ctx<'a> {
     /// principal matches the user (environments not checked).
     pub fn covering_grants(&self, index: u32, r: &ResourceData, mut f: impl FnMut(&Entry)) {
         self.org
-            .covering_buckets(index, r, |b| self.scan(Some(b), &mut f));
+            .covering_buckets(index, r, |b, service| self.scan(b, service, &mut f));
     }
 
     /// Whether grant `g` applies given the request's environment.

@@ -446,8 +446,9 @@ fn an_empty_policy_denies_everything() {
 }
 
 /// Large grant buckets are read through their key tables (one probe per
-/// principal key of the member); the same snapshot with the tables dropped
-/// scans or binary-searches the entries directly. Both must decide
+/// principal key of the member, org-role keys only where the service rows
+/// allow); the same snapshot with the tables and rows dropped scans or
+/// binary-searches the entries directly. Both must decide
 /// every request identically (and, at S, agree with the reference evaluator).
 fn compact_bucket_keys_change_no_decision(size: crate::synthetic::Size, oracle: bool) {
     use crate::synthetic::{self, Mix};
@@ -456,6 +457,7 @@ fn compact_bucket_keys_change_no_decision(size: crate::synthetic::Size, oracle: 
     let mut plain = Snapshot::compile(&document).unwrap();
     let mut compacted = 0;
     for org in &mut plain.orgs {
+        org.service_rows = crate::compile::ServiceRows::default();
         let buckets = org
             .by_service
             .iter_mut()
