@@ -8,25 +8,35 @@
 //! in [`IdIndex`] tables that keep short keys inside the slot, so a lookup
 //! reads one slot rather than a hash map's control bytes, slot and key.
 //!
-//! - A user's membership in an org is a [`Member`]: status, org roles (direct
-//!   and through groups, with the first group that carries each), group
-//!   indices, service-team seats (direct and through groups), and one sorted
-//!   list of **principal keys** (the user, each group, each team seated on,
-//!   each org role). Whether a grant's, role's or `visible_to` principal
-//!   matches the user is one binary search in that list.
+//! - A user's membership in an org is a [`Member`] (one cache line): status,
+//!   org roles (direct and through groups), service-team seats (direct and
+//!   through groups), and the sorted **principal keys** that match the user
+//!   (the user, each group, each team seated on, each org role), kept inline
+//!   when they fit.
 //! - Grants are stored once ([`GrantData`]) and indexed by scope: per
 //!   resource, per service, per kind and per label, each bucket sorted by
-//!   principal key. A decision on resource R reads only the buckets of R's
-//!   own id, its service, its kind and its labels; large buckets are probed
-//!   by the user's principal keys instead of scanned.
-//! - Each resource carries its dependency closure in depth-first pre-order.
+//!   principal key, each entry carrying the grant's actions and privileges.
+//!   Small kind and label buckets are copied into the resource's own bucket.
+//!   Large buckets have a key table (one probe per principal key of the
+//!   user); a service's bucket keeps its org roles' runs in its own cache
+//!   line, and [`ServiceRows`] say per (member, service) when only those
+//!   need looking at.
+//! - Each resource carries its dependency closure in depth-first pre-order,
+//!   and the part of it that is not plain (what can block a member's `use`).
 //!
-//! So the cost of a decision depends on: the number of grants in the buckets
-//! covering the resource (or, for large buckets, the user's principal keys
-//! times the log of the bucket), the resource's role assignments and labels,
-//! and for `use`/`run` the size of the dependency closure (plus the target
-//! environment's). It does not depend on the number of users, groups,
-//! resources or grants in the policy beyond hash lookups of the ids.
+//! So the cost of a decision depends on: the user's principal keys (one
+//! lookup each in a large bucket covering the resource, or a scan of a small
+//! one), the resource's role assignments, and for `use`/`run` the non-plain
+//! part of the dependency closure (plus the target environment's). It does
+//! not depend on the number of users, groups, resources or grants in the
+//! policy beyond hash lookups of the ids.
+//!
+//! A streamed decision at L is bound by memory latency, not instructions, so
+//! the layout counts cache lines: one for each id looked up, one for the
+//! member, one for the resource (what is below its first line is read only
+//! when a flag says it is needed), one for its own grants, and for a
+//! service-owned resource the service's bucket line, the member's row line
+//! and the matched entries.
 
 mod bucket;
 mod build;
@@ -40,7 +50,7 @@ mod tests;
 
 use std::sync::Arc;
 
-pub(crate) use bucket::{Bucket, Entry};
+pub(crate) use bucket::{Bucket, Entry, KeyTable, ServiceBucket, others_carry};
 pub(crate) use ids::IdIndex;
 pub(crate) use member::Member;
 pub(crate) use rows::ServiceRows;
@@ -155,12 +165,15 @@ pub(crate) struct OrgData {
     /// Grants by scope; each bucket sorted by (principal key, grant index).
     /// Resource-scoped grants are in [`ResourceData::grants`]; `by_service`
     /// ends with the last service that has a service-scoped grant.
-    pub by_service: Vec<Bucket>,
+    pub by_service: Vec<ServiceBucket>,
     /// Per (member, service): whether only org-role keys can match in the
     /// service's bucket, so the other keys need not be looked up there.
     pub service_rows: ServiceRows,
     pub by_kind: Vec<Bucket>,
     pub by_label: Vec<Bucket>,
+    /// An empty key table, passed for a resource's own grants when they have
+    /// none, so the resource's `grant_table` is not read.
+    pub no_table: KeyTable,
 }
 
 #[derive(Debug)]
@@ -170,10 +183,11 @@ pub(crate) struct GroupData {
     pub name: Arc<str>,
 }
 
-/// One resource. `repr(C, align(64))` keeps what decisions read (the
-/// scalars, the resource's own grant bucket, roles, visibility list, labels,
-/// blockers) in its first two cache lines, and what only explanations and
-/// non-members read (closure, id, name, team) after them.
+/// One resource. `repr(C, align(64))` keeps what every decision reads (the
+/// scalars, the resource's own grant entries, the blockers of its closure)
+/// in its first cache line; the rest is read only when needed (`lists` says
+/// which lists are not empty; `visible_to` only for a restricted resource;
+/// closure, id, name and team only for non-members and explanations).
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct ResourceData {
@@ -186,23 +200,32 @@ pub(crate) struct ResourceData {
     pub secret_backed: bool,
     pub is_environment: bool,
     pub kind_flags: KindFlags,
-    /// The kind's grants are copied into `grants` (a small kind bucket):
-    /// `by_kind` need not be read for this resource.
+    /// The kind's grants are copied into `grant_entries` (a small kind
+    /// bucket): `by_kind` need not be read for this resource.
     pub kind_merged: bool,
-    /// Grants scoped to this resource (the `by_resource` bucket), stored here
-    /// so reading them does not first read a separate index.
-    pub grants: Bucket,
-    /// (principal, resource role) in document order.
-    pub roles: Box<[(PrincipalKey, crate::model::ResourceRole)]>,
-    pub visible_to: Box<[PrincipalKey]>,
-    /// Labels whose grants are not copied into `grants` (large label
-    /// buckets), deduplicated: usually empty.
-    pub labels: Box<[u32]>,
+    /// Which of the lists below the first cache line are not empty
+    /// ([`HAS_TABLE`], [`HAS_ROLES`], [`HAS_LABELS`]): a decision reads
+    /// that line only for a list it needs that is not empty.
+    pub lists: u8,
+    /// Grants scoped to this resource (the `by_resource` bucket, with the
+    /// small kind and label buckets copied in), stored here so reading them
+    /// does not first read a separate index.
+    pub grant_entries: Box<[Entry]>,
     /// The members of `closure` that are not plain (`decide::eval::is_plain`),
     /// in the same order: the only ones that can block `use` for a user with
     /// member rights, so `use`/`run` walks these (usually none) and does not
     /// read the plain dependencies' records at all.
     pub blockers: Box<[u32]>,
+    // The first cache line ends here (56 bytes).
+    /// The key table of `grant_entries`, when large.
+    pub grant_table: KeyTable,
+    /// (principal, resource role) in document order.
+    pub roles: Box<[(PrincipalKey, crate::model::ResourceRole)]>,
+    /// Read only for a restricted resource.
+    pub visible_to: Box<[PrincipalKey]>,
+    /// Labels whose grants are not copied into `grant_entries` (large label
+    /// buckets), deduplicated: usually empty.
+    pub labels: Box<[u32]>,
     /// Dependencies, transitively, depth-first pre-order, each once, self excluded.
     pub closure: Box<[u32]>,
     pub id: Arc<str>,
@@ -211,6 +234,43 @@ pub(crate) struct ResourceData {
     /// For a service: its team seats (user or group key, role) in document
     /// order, for explanations only.
     pub team: Box<[(PrincipalKey, crate::model::ServiceRole)]>,
+}
+
+/// [`ResourceData::lists`]: `grant_table` is not empty.
+pub(crate) const HAS_TABLE: u8 = 1;
+/// [`ResourceData::lists`]: `roles` is not empty.
+pub(crate) const HAS_ROLES: u8 = 2;
+/// [`ResourceData::lists`]: `labels` is not empty.
+pub(crate) const HAS_LABELS: u8 = 4;
+
+const _: () = assert!(size_of::<ResourceData>() == 192);
+
+impl ResourceData {
+    /// Resource role assignments: (principal, role) in document order.
+    #[inline]
+    pub fn roles(&self) -> &[(PrincipalKey, crate::model::ResourceRole)] {
+        if self.lists & HAS_ROLES == 0 {
+            return &[];
+        }
+        &self.roles
+    }
+
+    /// Labels with grants not copied into `grant_entries`.
+    #[inline]
+    pub fn labels(&self) -> &[u32] {
+        if self.lists & HAS_LABELS == 0 {
+            return &[];
+        }
+        &self.labels
+    }
+
+    /// Sets `lists` from the lists.
+    pub(crate) fn set_lists(&mut self) {
+        let flag = |set: bool, bit: u8| if set { bit } else { 0 };
+        self.lists = flag(!self.grant_table.is_empty(), HAS_TABLE)
+            | flag(!self.roles.is_empty(), HAS_ROLES)
+            | flag(!self.labels.is_empty(), HAS_LABELS);
+    }
 }
 
 /// Kinds the org roles treat specially.
@@ -311,32 +371,37 @@ impl OrgData {
     /// `index`): R's own (with small kind and label buckets copied in), its
     /// service's (or its own, for a service), its kind's and its labels'
     /// when those were too large to copy. Each grant is in one of them once.
-    /// The second argument is the service of a service's bucket.
+    /// The second argument is the service and its bucket, for a service's.
     #[inline]
     pub fn covering_buckets(
         &self,
         index: u32,
         r: &ResourceData,
-        mut f: impl FnMut(&Bucket, Option<u32>),
+        mut f: impl FnMut(&[Entry], &KeyTable, Option<(u32, &ServiceBucket)>),
     ) {
-        f(&r.grants, None);
+        let own = if r.lists & HAS_TABLE != 0 {
+            &r.grant_table
+        } else {
+            &self.no_table
+        };
+        f(&r.grant_entries, own, None);
         if let Some(b) = self.by_service.get(index as usize) {
-            f(b, Some(index));
+            f(&b.bucket.0, &b.bucket.1, Some((index, b)));
         }
         if let Some(s) = r.service
             && s != index
             && let Some(b) = self.by_service.get(s as usize)
         {
-            f(b, Some(s));
+            f(&b.bucket.0, &b.bucket.1, Some((s, b)));
         }
         if !r.kind_merged
             && let Some(b) = self.by_kind.get(r.kind as usize)
         {
-            f(b, None);
+            f(&b.0, &b.1, None);
         }
-        for &l in r.labels.iter() {
+        for &l in r.labels() {
             if let Some(b) = self.by_label.get(l as usize) {
-                f(b, None);
+                f(&b.0, &b.1, None);
             }
         }
     }

@@ -4,7 +4,9 @@
 #[cfg(test)]
 mod tests;
 
-use crate::compile::{KEY_GROUP, KEY_NONE, OrgData, PrincipalKey, ResourceData, RoleSet};
+use crate::compile::{
+    KEY_GROUP, KEY_NONE, OrgData, PrincipalKey, ResourceData, RoleSet, others_carry,
+};
 use crate::decide::eval::{Ctx, Failures, resource_role_actions, risk_bit};
 use crate::decision::{ObjectRef, Reason, ReasonCode, Request};
 use crate::model::{
@@ -231,8 +233,8 @@ fn permission_sentence(
     // the sentence names no group: the buckets' summaries say so without
     // reading their entries (a service's holds ~184 grants at L).
     let mut named_others = false;
-    org.covering_buckets(index, r, |b, _| {
-        named_others |= b.other_than_groups_carry(action);
+    org.covering_buckets(index, r, |entries, table, _| {
+        named_others |= others_carry(entries, table, action);
     });
     if named_others {
         note(KEY_NONE);
@@ -241,7 +243,7 @@ fn permission_sentence(
             note(principal);
         }
     }
-    for &(p, role) in r.roles.iter() {
+    for &(p, role) in r.roles() {
         if resource_role_actions(role).contains(action) {
             note(p);
         }
@@ -305,9 +307,10 @@ fn covering_grants_carrying(
     action: Action,
 ) -> Vec<(u32, PrincipalKey)> {
     let mut out: Vec<(u32, PrincipalKey)> = Vec::new();
-    org.covering_buckets(index, r, |b, _| {
+    org.covering_buckets(index, r, |entries, _, _| {
         out.extend(
-            b.0.iter()
+            entries
+                .iter()
                 .filter(|e| ActionSet(u32::from(e.actions)).contains(action))
                 .map(|e| (e.grant, e.key)),
         )

@@ -8,6 +8,7 @@
 //! over the sorted keys touched several lines per key.
 
 use super::{KEY_NONE, KEY_ROLE, PrincipalKey};
+use crate::model::Action;
 
 /// Grants of one scope value, sorted by (principal key, grant index); for
 /// buckets of more than [`TABLE_FROM`] entries also a [`KeyTable`] of them.
@@ -65,18 +66,64 @@ pub(crate) const fn expand(compact: u32) -> PrincipalKey {
 /// or when the bucket is too large for 16-bit positions: the bucket is then
 /// read by scanning or binary search.
 #[derive(Debug, Default)]
-pub(crate) struct KeyTable {
-    slots: Box<[u64]>,
-    /// The actions carried by some grant of the bucket whose principal is
-    /// not a group ([`crate::model::ActionSet`] bits): for the deny sentence,
-    /// which names groups only when groups alone could grant the action, so
-    /// it need not read a large bucket's entries when this says otherwise.
-    other_actions: u16,
+pub(crate) struct KeyTable(Box<[u64]>);
+
+/// `KeyTable.0[0]` holds the actions carried by some grant of the bucket
+/// whose principal is not a group ([`crate::model::ActionSet`] bits): for
+/// the deny sentence, which names groups only when groups alone could grant
+/// the action, so it need not read a large bucket's entries when this says
+/// otherwise. The slots follow.
+const HEADER: usize = 1;
+
+/// A service's bucket with, in the same cache line, where the run of each
+/// org role's grants starts (`start << 16 | len`, 0 for none): every member
+/// holds an org role and most services have grants to one, so the role's
+/// run is found without probing the table.
+#[derive(Debug, Default)]
+#[repr(C, align(64))]
+pub(crate) struct ServiceBucket {
+    pub bucket: Bucket,
+    pub role_runs: [u32; 7],
+}
+
+impl ServiceBucket {
+    pub(crate) fn new(entries: Vec<Entry>) -> ServiceBucket {
+        let bucket = Bucket::new(entries);
+        let mut role_runs = [0u32; 7];
+        if !bucket.1.is_empty() {
+            for (role, run) in role_runs.iter_mut().enumerate() {
+                if let Some((start, len)) = bucket.1.find(super::key(KEY_ROLE, role as u32)) {
+                    *run = (start as u32) << 16 | len as u32;
+                }
+            }
+        }
+        ServiceBucket { bucket, role_runs }
+    }
+
+    /// The (start, len) of org role `role`'s run, if it has grants here.
+    #[inline]
+    pub(crate) fn role_run(&self, role: u32) -> Option<(usize, usize)> {
+        let run = *self.role_runs.get(role as usize)?;
+        (run != 0).then_some(((run >> 16) as usize, (run & 0xFFFF) as usize))
+    }
 }
 
 /// A group's key (not [`KEY_NONE`], which names no one).
 pub(crate) const fn is_group(key: PrincipalKey) -> bool {
     key >> 32 == super::KEY_GROUP && key != KEY_NONE
+}
+
+/// Whether a grant of a bucket (`entries`, with `table`) whose principal is
+/// not a group carries `action`: from the table's summary when the bucket
+/// has a table, else from the (few) entries.
+pub(crate) fn others_carry(entries: &[Entry], table: &KeyTable, action: Action) -> bool {
+    let bit = action.bit().0 as u16;
+    if !table.is_empty() {
+        return table.other_actions() & bit != 0;
+    }
+    entries
+        .iter()
+        .any(|e| !is_group(e.key) && e.actions & bit != 0)
 }
 
 #[inline]
@@ -104,7 +151,11 @@ impl KeyTable {
             .filter(|e| !is_group(e.key))
             .fold(0, |bits, e| bits | e.actions);
         let capacity = (runs.len() * 2).next_power_of_two().max(8);
-        let mut slots = vec![0u64; capacity];
+        let mut table = vec![0u64; HEADER + capacity];
+        if let Some(header) = table.first_mut() {
+            *header = u64::from(other_actions);
+        }
+        let slots = table.get_mut(HEADER..).unwrap_or_default();
         let mask = capacity - 1;
         let shift = 64 - capacity.trailing_zeros();
         for (c, start, len) in runs {
@@ -116,20 +167,21 @@ impl KeyTable {
                 *slot = u64::from(c) << 32 | u64::from(start) << 16 | u64::from(len);
             }
         }
-        KeyTable {
-            slots: slots.into_boxed_slice(),
-            other_actions,
-        }
+        KeyTable(table.into_boxed_slice())
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.0.is_empty()
+    }
+
+    fn other_actions(&self) -> u16 {
+        self.0.first().map_or(0, |h| *h as u16)
     }
 
     /// The (start, len) of the run of entries whose key is `key`, if any.
     #[inline]
     pub(crate) fn find(&self, key: PrincipalKey) -> Option<(usize, usize)> {
-        let slots = &*self.slots;
+        let slots = self.0.get(HEADER..)?;
         let c = compact(key)?;
         let mask = slots.len().checked_sub(1)?;
         let shift = 64 - slots.len().trailing_zeros();
@@ -154,18 +206,6 @@ impl Bucket {
         Bucket(entries.into_boxed_slice(), table)
     }
 
-    /// Whether a grant of this bucket whose principal is not a group carries
-    /// `action` (from the table's summary when the bucket has one).
-    pub(crate) fn other_than_groups_carry(&self, action: crate::model::Action) -> bool {
-        let bit = action.bit().0 as u16;
-        if !self.1.is_empty() {
-            return self.1.other_actions & bit != 0;
-        }
-        self.0
-            .iter()
-            .any(|e| !is_group(e.key) && e.actions & bit != 0)
-    }
-
     /// Drops the table, so the bucket is read by scanning or binary search
     /// (tests: both ways must decide alike).
     #[cfg(test)]
@@ -178,7 +218,7 @@ impl Bucket {
 
 #[cfg(test)]
 mod tests {
-    use super::{Bucket, Entry, compact, expand};
+    use super::{Bucket, Entry, ServiceBucket, compact, expand};
     use crate::compile::{KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_USER, key};
 
     fn entry(key: u64, grant: u32) -> Entry {
@@ -208,6 +248,24 @@ mod tests {
         assert_eq!(bucket.1.find(key(KEY_GROUP, 97)), None);
         assert_eq!(bucket.1.find(key(KEY_USER, 5)), None);
         assert_eq!(bucket.1.find(key(KEY_USER, u32::MAX)), None);
+    }
+
+    #[test]
+    fn a_service_bucket_keeps_each_org_roles_run() {
+        let mut entries: Vec<Entry> = (0..20).map(|g| entry(key(KEY_GROUP, g), g)).collect();
+        entries.extend((20..23).map(|g| entry(key(KEY_ROLE, 5), g)));
+        entries.push(entry(key(KEY_ROLE, 0), 23));
+        let sb = ServiceBucket::new(entries);
+        assert_eq!(sb.role_run(0), Some((20, 1)));
+        assert_eq!(sb.role_run(5), Some((21, 3)));
+        assert!(
+            sb.bucket.0[21..24]
+                .iter()
+                .all(|e| e.key == key(KEY_ROLE, 5))
+        );
+        assert_eq!(sb.role_run(1), None);
+        assert_eq!(sb.role_run(7), None);
+        assert_eq!(size_of::<ServiceBucket>(), 64);
     }
 
     #[test]

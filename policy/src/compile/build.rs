@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 use super::single_membership;
 use super::{
     Bucket, Counts, END_OF_USER, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE,
-    KEY_ROLE, KEY_TEAM, KEY_USER, KindFlags, Member, OrgData, PrincipalKey, ResourceData, RoleSet,
-    ServiceRows, Snapshot, key,
+    KEY_ROLE, KEY_TEAM, KEY_USER, KeyTable, KindFlags, Member, OrgData, PrincipalKey, ResourceData,
+    RoleSet, ServiceBucket, ServiceRows, Snapshot, key,
 };
 use crate::document::{self, Document, Principal, Scope, TeamMember};
 use crate::model::{ActionSet, OrgRole};
@@ -285,7 +285,9 @@ fn build_org(
                     closure: Box::default(),
                     blockers: Box::default(),
                     kind_merged: false,
-                    grants: Bucket::default(),
+                    lists: 0,
+                    grant_entries: Box::default(),
+                    grant_table: KeyTable::default(),
                     team: s
                         .team
                         .iter()
@@ -330,7 +332,9 @@ fn build_org(
                     closure: Box::default(),
                     blockers: Box::default(),
                     kind_merged: false,
-                    grants: Bucket::default(),
+                    lists: 0,
+                    grant_entries: Box::default(),
+                    grant_table: KeyTable::default(),
                     team: Box::default(),
                 }
             }
@@ -432,8 +436,10 @@ fn build_org(
         });
         r.labels = labels.into_boxed_slice();
     }
-    for (r, bucket) in resources.iter_mut().zip(buckets(by_resource)) {
-        r.grants = bucket;
+    for (r, Bucket(entries, table)) in resources.iter_mut().zip(buckets(by_resource)) {
+        r.grant_entries = entries;
+        r.grant_table = table;
+        r.set_lists();
     }
 
     let mut team_members: Vec<Vec<u32>> = vec![Vec::new(); by_service.len()];
@@ -479,10 +485,11 @@ fn build_org(
         kinds: kinds.names,
         environments,
         grants,
-        by_service: buckets(by_service),
+        by_service: by_service.into_iter().map(ServiceBucket::new).collect(),
         service_rows,
         by_kind: buckets(by_kind),
         by_label: buckets(by_label),
+        no_table: KeyTable::default(),
     }
 }
 

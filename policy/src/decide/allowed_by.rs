@@ -69,7 +69,7 @@ fn source(ctx: &Ctx<'_>, r: &ResourceData, want: Action, grant: Option<u32>) -> 
             }
         }
     }
-    for &(p, role) in r.roles.iter() {
+    for &(p, role) in r.roles() {
         if m.matches(p) && resource_role_actions(role).contains(want) {
             return Some(AllowedBy::ResourceRole { role });
         }

@@ -2,7 +2,9 @@
 //! one resource: what flows from roles and grants, visibility, and which
 //! checks failed. Sentences are built from these only on deny (`explain`).
 
-use crate::compile::{Bucket, Entry, KEY_ROLE, Member, OrgData, ResourceData, RoleSet};
+use crate::compile::{
+    Entry, KEY_ROLE, KeyTable, Member, OrgData, ResourceData, RoleSet, ServiceBucket,
+};
 use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
 };
@@ -150,22 +152,30 @@ pub(crate) fn service_roles(bits: u8) -> impl Iterator<Item = ServiceRole> {
 
 impl<'a> Ctx<'a> {
     /// Calls `f` with every grant in `bucket` whose principal matches the
-    /// user. `service`: the service whose bucket this is.
+    /// user. `service`: the service and its bucket, for a service's bucket.
     #[inline]
-    fn scan(&self, bucket: &Bucket, service: Option<u32>, f: &mut impl FnMut(&Entry)) {
-        let Bucket(entries, table) = bucket;
+    fn scan(
+        &self,
+        entries: &[Entry],
+        table: &KeyTable,
+        service: Option<(u32, &ServiceBucket)>,
+        f: &mut impl FnMut(&Entry),
+    ) {
         let m = self.member;
         if !table.is_empty() {
-            // One probe per principal key of the user (only the org-role
-            // keys when the service's row says no other key has grants
-            // here); entries are read only for a key that has grants here.
+            // One lookup per principal key of the user: an org role's run
+            // is in the service bucket's own line; other keys are probed in
+            // the table, unless the service's row says none has grants
+            // here. Entries are read only for a key that has grants here.
             let roles_only =
-                service.is_some_and(|s| self.org.service_rows.roles_only(self.slot, s));
+                service.is_some_and(|(s, _)| self.org.service_rows.roles_only(self.slot, s));
             m.each_key(|k| {
-                if roles_only && k >> 32 != KEY_ROLE {
-                    return;
-                }
-                if let Some((start, len)) = table.find(k) {
+                let run = match service {
+                    Some((_, sb)) if k >> 32 == KEY_ROLE => sb.role_run(k as u32),
+                    _ if roles_only => None,
+                    _ => table.find(k),
+                };
+                if let Some((start, len)) = run {
                     entries
                         .get(start..start + len)
                         .unwrap_or_default()
@@ -198,7 +208,9 @@ impl<'a> Ctx<'a> {
     /// principal matches the user (environments not checked).
     pub fn covering_grants(&self, index: u32, r: &ResourceData, mut f: impl FnMut(&Entry)) {
         self.org
-            .covering_buckets(index, r, |b, service| self.scan(b, service, &mut f));
+            .covering_buckets(index, r, |entries, table, service| {
+                self.scan(entries, table, service, &mut f)
+            });
     }
 
     /// Whether grant `g` applies given the request's environment.
@@ -246,7 +258,7 @@ impl<'a> Ctx<'a> {
         for role in service_roles(seats) {
             explicit = explicit.union(service_role_actions(role, r));
         }
-        for &(p, role) in r.roles.iter() {
+        for &(p, role) in r.roles() {
             if m.matches(p) {
                 explicit = explicit.union(resource_role_actions(role));
             }

@@ -461,11 +461,16 @@ fn compact_bucket_keys_change_no_decision(size: crate::synthetic::Size, oracle: 
         let buckets = org
             .by_service
             .iter_mut()
+            .map(|b| &mut b.bucket)
             .chain(org.by_kind.iter_mut())
-            .chain(org.by_label.iter_mut())
-            .chain(org.resources.iter_mut().map(|r| &mut r.grants));
+            .chain(org.by_label.iter_mut());
         for b in buckets {
             compacted += usize::from(b.without_table());
+        }
+        for r in &mut org.resources {
+            compacted += usize::from(!r.grant_table.is_empty());
+            r.grant_table = crate::compile::KeyTable::default();
+            r.set_lists();
         }
     }
     assert!(compacted > 0, "the world has no large bucket");
