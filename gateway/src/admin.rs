@@ -81,6 +81,11 @@ fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     shared.metrics.snapshot_age.set(age);
+    // Set here, not per request: the cache's size only matters when scraped.
+    shared
+        .metrics
+        .token_cache_entries
+        .set(i64::try_from(shared.tokens.len()).unwrap_or(i64::MAX));
     match shared.metrics.encode() {
         Ok(body) => Response::builder()
             .status(StatusCode::OK)

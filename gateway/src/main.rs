@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 
+/// mimalloc: the proxy allocates and frees dozens of small buffers per
+/// request (pingora's headers, ours); it costs about a third of glibc's
+/// malloc here (docs/PERFORMANCE.md, "Load test"). The pass-through it is
+/// compared with uses the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Reqflo's authorization enforcement gateway.
 #[derive(Debug, Parser)]
 #[command(name = "reqflo-gateway", version, about)]

@@ -46,7 +46,7 @@ pub struct Metrics {
     pub shadow_would_deny: IntCounterVec,
     /// Internal failures answered with 500: `kind`.
     pub internal_errors: IntCounterVec,
-    /// Verified tokens currently cached.
+    /// Verified tokens currently cached (set when `/metrics` is scraped).
     pub token_cache_entries: IntGauge,
 }
 

@@ -22,6 +22,12 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
     let revision = ctx.revision().unwrap_or("none");
     let user = ctx.user.as_deref().unwrap_or("");
     let latency_us = micros(latency);
+    // The usual outcome's metric children, resolved once per route and snapshot.
+    let cached = ctx
+        .derived
+        .as_deref()
+        .zip(ctx.route.as_deref())
+        .and_then(|(d, r)| d.route_metrics(r, m));
 
     if let Some(failure) = ctx.upstream_failure {
         let kind = match failure {
@@ -63,9 +69,13 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
             let allowed = decision.allowed;
             let shadow = !allowed && ctx.mode == Mode::Shadow;
             let verdict = if allowed { "allow" } else { "deny" };
-            m.decisions
-                .with_label_values(&[route, action, verdict, code, ctx.mode.as_str()])
-                .inc();
+            match cached.and_then(|c| c.allowed.as_ref()) {
+                Some((a, counter)) if allowed && *a == asked.action => counter.inc(),
+                _ => m
+                    .decisions
+                    .with_label_values(&[route, action, verdict, code, ctx.mode.as_str()])
+                    .inc(),
+            }
             if shadow {
                 m.shadow_would_deny
                     .with_label_values(&[route, action, code])
@@ -143,9 +153,13 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
     } else {
         outcome
     };
-    m.request_seconds
-        .with_label_values(&[route, outcome])
-        .observe(latency.as_secs_f64());
+    match cached {
+        Some(c) if c.outcome == outcome => c.latency.observe(latency.as_secs_f64()),
+        _ => m
+            .request_seconds
+            .with_label_values(&[route, outcome])
+            .observe(latency.as_secs_f64()),
+    }
 }
 
 fn refusal_message(refusal: &Refusal) -> String {

@@ -6,11 +6,13 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use reqflo_config::{ConfigError, ReloadEvent, Snapshot};
+use prometheus::{Histogram, IntCounter};
+use reqflo_config::{Access, ConfigError, ReloadEvent, Snapshot};
+use reqflo_policy::Action;
 
 use crate::auth::{self, TokenCache};
 use crate::metrics::Metrics;
@@ -51,6 +53,56 @@ pub struct Derived {
     pub token_scope: Option<String>,
     /// Each upstream's address, resolved once per snapshot (`None`: did not resolve).
     pub upstream_addrs: HashMap<Arc<str>, Option<SocketAddr>>,
+    /// Each route's metric children for its usual outcome, resolved on first
+    /// use (`with_label_values` hashes every label on every call).
+    route_metrics: HashMap<Arc<str>, OnceLock<RouteMetrics>, foldhash::fast::RandomState>,
+}
+
+/// The metric children an allowed (or public) request of one route updates.
+#[derive(Debug)]
+pub struct RouteMetrics {
+    /// `decisions{route, action, decision="allow", code="none", mode}`, with
+    /// the action it is for (`None`: a public route).
+    pub allowed: Option<(Action, IntCounter)>,
+    /// `request_seconds{route, outcome}` for [`RouteMetrics::outcome`].
+    pub latency: Histogram,
+    /// `allow` or `public`.
+    pub outcome: &'static str,
+}
+
+impl Derived {
+    /// The cached metric children of `route` (`None`: not a route of this snapshot).
+    pub fn route_metrics(&self, route: &str, metrics: &Metrics) -> Option<&RouteMetrics> {
+        let cell = self.route_metrics.get(route)?;
+        if let Some(cached) = cell.get() {
+            return Some(cached);
+        }
+        let found = self.snapshot.routes.get(route)?;
+        Some(cell.get_or_init(|| {
+            let id: &str = &found.id;
+            match &found.access {
+                Access::Public => RouteMetrics {
+                    allowed: None,
+                    latency: metrics.request_seconds.with_label_values(&[id, "public"]),
+                    outcome: "public",
+                },
+                Access::Decide(check) => RouteMetrics {
+                    allowed: Some((
+                        check.action,
+                        metrics.decisions.with_label_values(&[
+                            id,
+                            check.action.as_str(),
+                            "allow",
+                            "none",
+                            found.mode.as_str(),
+                        ]),
+                    )),
+                    latency: metrics.request_seconds.with_label_values(&[id, "allow"]),
+                    outcome: "allow",
+                },
+            }
+        }))
+    }
 }
 
 impl Shared {
@@ -87,6 +139,12 @@ impl Shared {
                 .upstreams
                 .iter()
                 .map(|(name, u)| (name.clone(), resolve(&u.host, u.port)))
+                .collect(),
+            route_metrics: snapshot
+                .routes
+                .routes()
+                .iter()
+                .map(|r| (r.id.clone(), OnceLock::new()))
                 .collect(),
         });
         self.derived.store(Some(d.clone()));
@@ -227,12 +285,50 @@ impl DecisionIds {
     /// 24 hex digits, unique within this process and unlikely to repeat across processes.
     pub fn next(&self) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{:08x}", self.prefix, n & 0xffff_ffff)
+        let mut id = String::with_capacity(24);
+        push_hex(&mut id, self.prefix, 16);
+        push_hex(&mut id, n & 0xffff_ffff, 8);
+        id
+    }
+}
+
+/// Appends the low `digits` hex digits of `value`, zero-padded (what
+/// `format!("{:016x}")` would write, without the formatting machinery on
+/// every request).
+fn push_hex(out: &mut String, value: u64, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        let nibble = (value >> (i * 4)) & 0xf;
+        out.push(char::from(HEX[nibble as usize]));
     }
 }
 
 impl Default for DecisionIds {
     fn default() -> Self {
         DecisionIds::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_ids_are_24_hex_digits_counting_up_after_the_prefix() {
+        let ids = DecisionIds::new();
+        let first = ids.next();
+        let second = ids.next();
+        assert_eq!(first, format!("{:016x}{:08x}", ids.prefix, 1));
+        assert_eq!(second, format!("{:016x}{:08x}", ids.prefix, 2));
+    }
+
+    #[test]
+    fn push_hex_matches_format_for_edge_values() {
+        for (value, digits) in [(0, 16), (u64::MAX, 16), (0xabc, 8), (0x1_0000_0000, 8)] {
+            let mut out = String::new();
+            push_hex(&mut out, value, digits);
+            let expected = format!("{value:016x}");
+            assert_eq!(out, expected[16 - digits as usize..]);
+        }
     }
 }

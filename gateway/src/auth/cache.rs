@@ -8,6 +8,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// A fast seeded hash: a bearer token is hundreds of bytes, hashed on every
+/// request (SipHash was a visible share of a cached JWT request). Only
+/// verified tokens are ever inserted, so keys cannot be chosen to collide.
+type Hasher = foldhash::fast::RandomState;
+
 /// At most this many tokens are remembered; past it the expired ones go, then all.
 const MAX_ENTRIES: usize = 100_000;
 
@@ -19,7 +24,7 @@ pub struct TokenCache {
 #[derive(Debug, Default)]
 struct Inner {
     scope: Box<str>,
-    entries: HashMap<Box<str>, Entry>,
+    entries: HashMap<Box<str>, Entry, Hasher>,
 }
 
 #[derive(Debug)]

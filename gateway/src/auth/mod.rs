@@ -185,7 +185,7 @@ fn bearer_token(value: &str) -> Result<&str, AuthError> {
         return Err(AuthError::NotBearer);
     }
     let token = token.trim();
-    if token.is_empty() || token.contains(' ') {
+    if token.is_empty() || token.as_bytes().contains(&b' ') {
         return Err(AuthError::Malformed);
     }
     Ok(token)

@@ -202,6 +202,9 @@ pub fn canonicalize(
     if raw_path == b"/" {
         canonical.path.push('/');
         target.push('/');
+    } else if let Some(path) = verbatim_path(raw_path)? {
+        canonical.path.push_str(path);
+        target.push_str(path);
     } else {
         for raw in raw_path[1..].split(|b| *b == b'/') {
             if raw.is_empty() {
@@ -252,11 +255,32 @@ pub fn canonicalize(
             percent::encode_into(&mut target, &key, Part::Query);
             target.push('=');
             percent::encode_into(&mut target, &value, Part::Query);
-            canonical.query.push((key, value));
+            canonical.query.push((key.into_owned(), value.into_owned()));
         }
     }
     canonical.target = target;
     Ok(canonical)
+}
+
+/// The path as it is when it is already canonical (the usual case): only
+/// kept characters, no empty and no dot segment. `None`: take the long way.
+fn verbatim_path(raw_path: &[u8]) -> Result<Option<&str>, Rejection> {
+    if !raw_path
+        .iter()
+        .all(|b| *b == b'/' || percent::kept(*b, Part::PathSegment))
+    {
+        return Ok(None);
+    }
+    for segment in raw_path[1..].split(|b| *b == b'/') {
+        match segment {
+            b"" => return Err(Rejection::EmptySegment),
+            b"." | b".." => return Err(Rejection::DotSegment),
+            _ => {}
+        }
+    }
+    std::str::from_utf8(raw_path)
+        .map(Some)
+        .map_err(|_| Rejection::InvalidUtf8)
 }
 
 impl Canonical {
@@ -274,7 +298,7 @@ impl Canonical {
                 found = Some(value.as_str());
             }
         }
-        if found.is_some_and(|v| v.contains(',')) {
+        if found.is_some_and(|v| v.as_bytes().contains(&b',')) {
             return Err(Rejection::CommaJoined);
         }
         Ok(found)
@@ -292,7 +316,7 @@ pub fn decision_header<'h>(
 ) -> Result<Option<&'h str>, Rejection> {
     if headers
         .keys()
-        .any(|k| k.as_str().contains('_') && same_name(k.as_str(), name))
+        .any(|k| k.as_str().as_bytes().contains(&b'_') && same_name(k.as_str(), name))
     {
         return Err(Rejection::UnderscoreHeader);
     }
@@ -307,7 +331,7 @@ pub fn decision_header<'h>(
     if text.bytes().any(|b| b.is_ascii_control()) {
         return Err(Rejection::InvalidHeaderValue);
     }
-    if text.contains(',') {
+    if text.as_bytes().contains(&b',') {
         return Err(Rejection::CommaJoined);
     }
     Ok(Some(text.trim()))
@@ -341,7 +365,7 @@ fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
         }
         // A `Content_Length` or `Transfer_Encoding` is a framing header some
         // backend may honour.
-        if name.as_str().contains('_')
+        if name.as_str().as_bytes().contains(&b'_')
             && (same_name(name.as_str(), "content-length")
                 || same_name(name.as_str(), "transfer-encoding"))
         {
@@ -354,27 +378,22 @@ fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
 /// One unambiguous body framing: at most one `Content-Length` with one
 /// decimal value, or `Transfer-Encoding: chunked` alone, never both.
 fn check_framing(headers: &HeaderMap) -> Result<(), Rejection> {
-    let lengths: Vec<_> = headers
-        .get_all(http::header::CONTENT_LENGTH)
-        .iter()
-        .collect();
-    let encodings: Vec<_> = headers
-        .get_all(http::header::TRANSFER_ENCODING)
-        .iter()
-        .collect();
-    if !lengths.is_empty() && !encodings.is_empty() {
+    let mut lengths = headers.get_all(http::header::CONTENT_LENGTH).iter();
+    let mut encodings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    let (length, encoding) = (lengths.next(), encodings.next());
+    if length.is_some() && encoding.is_some() {
         return Err(Rejection::ConflictingLength);
     }
-    if lengths.len() > 1 || encodings.len() > 1 {
+    if lengths.next().is_some() || encodings.next().is_some() {
         return Err(Rejection::ConflictingLength);
     }
-    if let Some(length) = lengths.first() {
+    if let Some(length) = length {
         let bytes = length.as_bytes();
         if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
             return Err(Rejection::ConflictingLength);
         }
     }
-    if let Some(encoding) = encodings.first()
+    if let Some(encoding) = encoding
         && !encoding.as_bytes().eq_ignore_ascii_case(b"chunked")
     {
         return Err(Rejection::ConflictingLength);

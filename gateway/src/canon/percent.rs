@@ -1,6 +1,8 @@
 //! Percent-decoding that refuses every ambiguous form, and the one encoder
 //! that writes the canonical form forwarded upstream.
 
+use std::borrow::Cow;
+
 use super::Rejection;
 
 /// Where a piece of the request target came from: the rules differ slightly.
@@ -10,7 +12,8 @@ pub(super) enum Part {
     Query,
 }
 
-/// Decodes one raw path segment or query key/value into UTF-8 text.
+/// Decodes one raw path segment or query key/value into UTF-8 text,
+/// borrowing `raw` when it has no escape (the usual case).
 ///
 /// Refused: a malformed escape, `%25` (double encoding), invalid UTF-8 after
 /// decoding (overlong forms included), control characters (NUL too), a raw
@@ -19,7 +22,19 @@ pub(super) fn decode(
     raw: &[u8],
     part: Part,
     reject_encoded_unreserved: bool,
-) -> Result<String, Rejection> {
+) -> Result<Cow<'_, str>, Rejection> {
+    // Already canonical (the usual case): the text is the raw bytes.
+    if raw.iter().all(|b| kept(*b, part)) {
+        let text = std::str::from_utf8(raw).map_err(|_| Rejection::InvalidUtf8)?;
+        return Ok(Cow::Borrowed(text));
+    }
+    if !raw.contains(&b'%') {
+        for &b in raw {
+            check_literal(b, part)?;
+        }
+        let text = std::str::from_utf8(raw).map_err(|_| Rejection::InvalidUtf8)?;
+        return checked_text(Cow::Borrowed(text));
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -48,21 +63,32 @@ pub(super) fn decode(
             i += 3;
             continue;
         }
-        match b {
-            0x00..=0x1f | 0x7f => return Err(Rejection::ControlCharacter),
-            b'\\' => return Err(Rejection::Backslash),
-            b';' if part == Part::PathSegment => return Err(Rejection::PathParameter),
-            b';' => return Err(Rejection::QuerySemicolon),
-            b'#' => return Err(Rejection::InvalidCharacter),
-            b' ' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | b'|' | b'^' => {
-                return Err(Rejection::InvalidCharacter);
-            }
-            _ => out.push(b),
-        }
+        check_literal(b, part)?;
+        out.push(b);
         i += 1;
     }
     let text = String::from_utf8(out).map_err(|_| Rejection::InvalidUtf8)?;
-    if text.chars().any(char::is_control) {
+    checked_text(Cow::Owned(text))
+}
+
+/// A byte that appears as itself (not escaped) in the request target.
+fn check_literal(b: u8, part: Part) -> Result<(), Rejection> {
+    match b {
+        0x00..=0x1f | 0x7f => Err(Rejection::ControlCharacter),
+        b'\\' => Err(Rejection::Backslash),
+        b';' if part == Part::PathSegment => Err(Rejection::PathParameter),
+        b';' => Err(Rejection::QuerySemicolon),
+        b'#' => Err(Rejection::InvalidCharacter),
+        b' ' | b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | b'|' | b'^' => {
+            Err(Rejection::InvalidCharacter)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Decoded text without control characters (C1 controls included).
+fn checked_text(text: Cow<'_, str>) -> Result<Cow<'_, str>, Rejection> {
+    if !text.is_ascii() && text.chars().any(char::is_control) {
         return Err(Rejection::ControlCharacter);
     }
     Ok(text)
@@ -85,36 +111,86 @@ fn is_unreserved(b: u8) -> bool {
 /// delimiters) as they are, everything else as upper-case `%XX`.
 pub(super) fn encode_into(out: &mut String, text: &str, part: Part) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if text.bytes().all(|b| kept(b, part)) {
+        out.push_str(text);
+        return;
+    }
     for &b in text.as_bytes() {
-        let keep = is_unreserved(b)
-            || match part {
-                Part::PathSegment => matches!(
-                    b,
-                    b'!' | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b'='
-                        | b':'
-                        | b'@'
-                ),
-                // `+` is encoded so that no upstream reads it as a space: the
-                // decision took it literally.
-                Part::Query => matches!(
-                    b,
-                    b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b',' | b':' | b'@' | b'/' | b'?'
-                ),
-            };
-        if keep {
+        if kept(b, part) {
             out.push(char::from(b));
         } else {
             out.push('%');
             out.push(char::from(HEX[usize::from(b >> 4)]));
             out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
+    }
+}
+
+/// Whether `b` is written as itself in the canonical form of `part`. Every
+/// such byte is also accepted unescaped by [`decode`].
+#[inline]
+pub(super) fn kept(b: u8, part: Part) -> bool {
+    let table = match part {
+        Part::PathSegment => &KEPT_IN_PATH,
+        Part::Query => &KEPT_IN_QUERY,
+    };
+    table[usize::from(b)]
+}
+
+const KEPT_IN_PATH: [bool; 256] = kept_table(b"!$&'()*+,=:@");
+// `+` is encoded so that no upstream reads it as a space: the decision took
+// it literally.
+const KEPT_IN_QUERY: [bool; 256] = kept_table(b"!$'()*,:@/?");
+
+/// Unreserved characters and `extra`, as a byte lookup table.
+const fn kept_table(extra: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path of `decode` returns the raw bytes for kept bytes: that
+    /// is only right if the full rules accept each of them unescaped and
+    /// decode it to itself.
+    #[test]
+    fn every_kept_byte_is_accepted_unescaped_by_the_full_rules() {
+        for part in [Part::PathSegment, Part::Query] {
+            for b in 0..=255u8 {
+                if !kept(b, part) {
+                    continue;
+                }
+                assert!(check_literal(b, part).is_ok(), "{b:#x} in {part:?}");
+                // Behind another byte the fast path is not taken.
+                let raw = [b'%', b'4', b'1', b];
+                assert_eq!(
+                    decode(&raw, part, false).as_deref(),
+                    Ok(format!("A{}", char::from(b)).as_str()),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn encode_writes_kept_bytes_as_themselves_and_escapes_the_rest() {
+        let mut out = String::new();
+        encode_into(&mut out, "a+b c/é", Part::PathSegment);
+        assert_eq!(out, "a+b%20c%2F%C3%A9");
+        out.clear();
+        encode_into(&mut out, "a+b c/?", Part::Query);
+        assert_eq!(out, "a%2Bb%20c/?");
     }
 }

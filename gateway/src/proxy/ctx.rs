@@ -11,6 +11,7 @@ use reqflo_policy::Decision;
 
 use super::decide::Asked;
 use crate::respond::{Refusal, UpstreamFailure};
+use crate::state::Derived;
 
 /// Where in the pipeline a request was answered without a decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +56,10 @@ pub struct Ctx {
     pub decision_id: String,
     /// The one snapshot this request sees (one `load()`).
     pub snapshot: Option<Arc<Snapshot>>,
-    /// The canonical request target forwarded upstream.
+    /// What the gateway computed once for that snapshot.
+    pub derived: Option<Arc<Derived>>,
+    /// The canonical request target forwarded upstream, when it differs
+    /// from the target pingora would forward (`None`: forwarded as received).
     pub target: Option<String>,
     pub route: Option<Arc<str>>,
     pub upstream: Option<Arc<str>>,
@@ -79,6 +83,7 @@ impl Ctx {
             start: Instant::now(),
             decision_id,
             snapshot: None,
+            derived: None,
             target: None,
             route: None,
             upstream: None,

@@ -37,6 +37,7 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     let snapshot = shared.snapshot.load_full();
     ctx.snapshot = Some(snapshot.clone());
     let derived = shared.derived(&snapshot);
+    ctx.derived = Some(derived.clone());
     let settings = &snapshot.settings;
 
     let limit = settings.limits.max_header_bytes;
@@ -58,7 +59,11 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
             Err(r) => answer!(Stage::Canonicalize, Refusal::Malformed(r)),
         }
     };
-    ctx.target = Some(std::mem::take(&mut canonical.target));
+    // Forwarded as received when that already is the canonical form (the
+    // usual case): no second parse of the target.
+    if canonical.target.as_bytes() != session.req_header().raw_path() {
+        ctx.target = Some(std::mem::take(&mut canonical.target));
+    }
 
     let matched = snapshot
         .routes
@@ -95,10 +100,6 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
             answer!(Stage::Authenticate, Refusal::Unauthenticated(e))
         }
     };
-    shared
-        .metrics
-        .token_cache_entries
-        .set(i64::try_from(shared.tokens.len()).unwrap_or(i64::MAX));
     ctx.user = Some(principal.user.clone());
 
     let Some(matched) = matched else {
@@ -183,6 +184,23 @@ fn header_bytes(session: &Session) -> usize {
 /// canonicalize what was on the wire instead.
 fn raw_target(session: &Session) -> Option<Bytes> {
     let raw = session.as_downstream().as_http1()?.get_headers_raw_bytes();
+    // Usually the line is `METHOD SP raw_path() SP HTTP/1.x`: confirm that
+    // with one comparison instead of scanning the line.
+    let req = session.req_header();
+    let method = req.method.as_str().as_bytes();
+    let path = req.raw_path();
+    let start = method.len() + 1;
+    let end = start + path.len();
+    if raw.starts_with(method)
+        && raw.get(start - 1) == Some(&b' ')
+        && raw.get(start..end) == Some(path)
+        && raw
+            .get(end..end + 8)
+            .is_some_and(|v| v.starts_with(b" HTTP/1."))
+        && matches!(raw.get(end + 9), Some(b'\r' | b'\n'))
+    {
+        return Some(raw.slice(start..end));
+    }
     let line_end = raw
         .iter()
         .position(|b| *b == b'\r' || *b == b'\n')
