@@ -8,11 +8,12 @@
 //! in [`IdIndex`] tables that keep short keys inside the slot, so a lookup
 //! reads one slot rather than a hash map's control bytes, slot and key.
 //!
-//! - A user's membership in an org is a [`Member`] (one cache line): status,
-//!   org roles (direct and through groups), service-team seats (direct and
-//!   through groups), and the sorted **principal keys** that match the user
-//!   (the user, each group, each team seated on, each org role), kept inline
-//!   when they fit.
+//! - A user's membership in an org is a [`Member`] (one cache line), found
+//!   by user id in the org's [`MemberTable`], whose slots are the members
+//!   themselves: status, org roles (direct and through groups), and the
+//!   sorted **principal keys** that match the user (the user, each group,
+//!   each team seated on, each org role), kept inline when they fit; its
+//!   service-team seats (direct and through groups) beside it.
 //! - Grants are stored once ([`GrantData`]) and indexed by scope: per
 //!   resource, per service, per kind and per label, each bucket sorted by
 //!   principal key, each entry carrying the grant's actions and privileges.
@@ -32,8 +33,8 @@
 //! policy beyond hash lookups of the ids.
 //!
 //! A streamed decision at L is bound by memory latency, not instructions, so
-//! the layout counts cache lines: one for each id looked up, one for the
-//! member, one for the resource (what is below its first line is read only
+//! the layout counts cache lines: one for the member (its user id is in
+//! the same line), one for each other id looked up, one for the resource (what is below its first line is read only
 //! when a flag says it is needed), one for its own grants, and for a
 //! service-owned resource the service's bucket line, the member's row line
 //! and the matched entries.
@@ -52,7 +53,7 @@ use std::sync::Arc;
 
 pub(crate) use bucket::{Bucket, Entry, KeyTable, ServiceBucket, others_carry};
 pub(crate) use ids::IdIndex;
-pub(crate) use member::Member;
+pub(crate) use member::{Member, MemberTable};
 pub(crate) use rows::ServiceRows;
 
 use crate::document::Document;
@@ -78,34 +79,12 @@ pub struct Snapshot {
     pub(crate) counts: Counts,
     pub(crate) org_index: IdIndex,
     pub(crate) orgs: Vec<OrgData>,
-    /// User id → where the user's run starts in `user_orgs`, or (top bit
-    /// set) the user's only membership itself: see [`single_membership`].
-    pub(crate) user_index: IdIndex,
-    /// Per user, one run of (org index, index into that org's `members`),
-    /// sorted by org and ended by [`END_OF_USER`]: one contiguous array, so
-    /// finding a membership reads one place after the id lookup.
-    pub(crate) user_orgs: Box<[(u32, u32)]>,
 }
 
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Snapshot>();
 };
-
-/// A user's only membership as a [`Snapshot::user_index`] value: top bit
-/// set, org index in the next 7 bits, member slot in the low 24; `None` when
-/// it does not fit (the user then has a run in `user_orgs`). Saves reading
-/// `user_orgs` for most users.
-pub(crate) const fn single_membership(org: u32, slot: u32) -> Option<u32> {
-    if org < 1 << 7 && slot < 1 << 24 {
-        Some(1 << 31 | org << 24 | slot)
-    } else {
-        None
-    }
-}
-
-/// Ends a user's run in [`Snapshot::user_orgs`].
-pub(crate) const END_OF_USER: (u32, u32) = (u32::MAX, u32::MAX);
 
 /// A principal, interned: `kind << 32 | index`. See [`key`].
 pub(crate) type PrincipalKey = u64;
@@ -149,7 +128,9 @@ pub(crate) type ServiceRoleBits = u8;
 
 #[derive(Debug)]
 pub(crate) struct OrgData {
-    pub members: Vec<Member>,
+    /// The members by user id (each member's `slot` indexes `role_via` and
+    /// `service_rows`).
+    pub members: MemberTable,
     /// Per member slot, per role (by index): the first group (document
     /// order) that carries the role, or `u32::MAX`. Only `allowed_by` reads
     /// it, so it is kept out of the members' cache lines.
@@ -339,26 +320,6 @@ impl Snapshot {
             .resources
             .get(org.resource_index.get(resource)? as usize)?;
         org.kinds.get(r.kind as usize).map(|k| &**k)
-    }
-}
-
-impl Snapshot {
-    /// The user's slot in `org`'s members, if the user is a member of it.
-    #[inline]
-    pub(crate) fn member_slot(&self, user: &str, org: u32) -> Option<u32> {
-        let value = self.user_index.get(user)?;
-        if value & 1 << 31 != 0 {
-            let (o, slot) = ((value >> 24) & 0x7F, value & 0xFF_FFFF);
-            return (o == org).then_some(slot);
-        }
-        // Runs start below 2^31: a policy of 2^31 memberships cannot be read.
-        let start = value as usize;
-        self.user_orgs
-            .get(start..)?
-            .iter()
-            .take_while(|e| **e != END_OF_USER)
-            .find(|(o, _)| *o == org)
-            .map(|(_, slot)| *slot)
     }
 }
 

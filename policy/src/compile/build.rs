@@ -8,10 +8,9 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 
-use super::single_membership;
 use super::{
-    Bucket, Counts, END_OF_USER, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE,
-    KEY_ROLE, KEY_TEAM, KEY_USER, KeyTable, KindFlags, Member, OrgData, PrincipalKey, ResourceData,
+    Bucket, Counts, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_TEAM,
+    KEY_USER, KeyTable, KindFlags, Member, MemberTable, OrgData, PrincipalKey, ResourceData,
     RoleSet, ServiceBucket, ServiceRows, Snapshot, key,
 };
 use crate::document::{self, Document, Principal, Scope, TeamMember};
@@ -29,8 +28,9 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
         org_index.entry(org.id.as_str().into()).or_insert(next);
     }
 
-    // Memberships: per org, (user index, membership) in user order.
-    let mut memberships: Vec<Vec<(u32, &document::Membership)>> = vec![Vec::new(); org_index.len()];
+    // Memberships: per org, (user index, user id, membership) in user order.
+    type Memberships<'d> = Vec<(u32, &'d str, &'d document::Membership)>;
+    let mut memberships: Vec<Memberships<'_>> = vec![Vec::new(); org_index.len()];
     for user in &document.users {
         let Some(&u) = user_index.get(user.id.as_str()) else {
             continue;
@@ -38,14 +38,13 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
         for m in &user.memberships {
             if let Some(&o) = org_index.get(m.org.as_str())
                 && let Some(list) = memberships.get_mut(o as usize)
-                && !list.iter().any(|(x, _)| *x == u)
+                && !list.iter().any(|(x, _, _)| *x == u)
             {
-                list.push((u, m));
+                list.push((u, user.id.as_str(), m));
             }
         }
     }
 
-    let mut user_orgs: Vec<Vec<(u32, u32)>> = vec![Vec::new(); user_index.len()];
     let mut orgs = Vec::with_capacity(org_index.len());
     let mut counts = Counts {
         orgs: org_index.len(),
@@ -63,45 +62,17 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
             .get(o as usize)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        for (slot, (u, _)) in list.iter().enumerate() {
-            if let Some(entry) = user_orgs.get_mut(*u as usize) {
-                entry.push((o, slot as u32));
-            }
-        }
         counts.groups += org.groups.len();
         counts.services += org.services.len();
         counts.resources += org.resources.len();
         counts.grants += org.grants.len();
         orgs.push(build_org(org, list, &user_index));
     }
-
-    // Users in index order; each user's run starts where the previous ended.
-    let mut users_by_index: Vec<&str> = vec![""; user_index.len()];
-    for (id, &u) in &user_index {
-        if let Some(at) = users_by_index.get_mut(u as usize) {
-            *at = id;
-        }
-    }
-    let mut flat: Vec<(u32, u32)> = Vec::new();
-    let mut starts: Vec<(&str, u32)> = Vec::with_capacity(users_by_index.len());
-    for (id, list) in users_by_index.into_iter().zip(&user_orgs) {
-        if let [(o, slot)] = list.as_slice()
-            && let Some(single) = single_membership(*o, *slot)
-        {
-            starts.push((id, single));
-            continue;
-        }
-        starts.push((id, flat.len() as u32));
-        flat.extend_from_slice(list);
-        flat.push(END_OF_USER);
-    }
     Snapshot {
         revision,
         counts,
         org_index: IdIndex::build(org_index.iter().map(|(k, v)| (&**k, *v))),
         orgs,
-        user_index: IdIndex::build(starts),
-        user_orgs: flat.into_boxed_slice(),
     }
 }
 
@@ -122,18 +93,18 @@ pub fn content_revision(bytes: &[u8]) -> String {
 
 fn build_org(
     org: &document::Org,
-    members_in: &[(u32, &document::Membership)],
+    members_in: &[(u32, &str, &document::Membership)],
     user_index: &FxHashMap<Box<str>, u32>,
 ) -> OrgData {
     // Member slot per user index.
     let slot_of: FxHashMap<u32, u32> = members_in
         .iter()
         .enumerate()
-        .map(|(slot, (u, _))| (*u, slot as u32))
+        .map(|(slot, (u, _, _))| (*u, slot as u32))
         .collect();
     let mut members: Vec<MemberBuild> = members_in
         .iter()
-        .map(|(u, m)| {
+        .map(|(u, _, m)| {
             let roles = m
                 .roles
                 .iter()
@@ -476,8 +447,9 @@ fn build_org(
         },
     );
     let (members, role_via) = members.into_iter().map(MemberBuild::finish).unzip();
+    let users: Vec<&str> = members_in.iter().map(|(_, id, _)| *id).collect();
     OrgData {
-        members,
+        members: MemberTable::build(&users, members),
         role_via,
         groups,
         resource_index: IdIndex::build(resource_index.iter().map(|(k, v)| (&**k, *v))),
@@ -564,13 +536,7 @@ impl MemberBuild {
         keys.extend(self.roles.iter().map(|r: OrgRole| key(KEY_ROLE, r.index())));
         keys.sort_unstable();
         keys.dedup();
-        let member = Member::new(
-            self.status,
-            self.direct,
-            self.roles,
-            seats.into_boxed_slice(),
-            keys,
-        );
+        let member = Member::new(self.status, self.direct, self.roles, &seats, keys);
         (member, self.via)
     }
 }

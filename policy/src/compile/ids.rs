@@ -32,7 +32,7 @@ pub(crate) struct IdIndex {
     len: usize,
 }
 
-fn hash(key: &[u8]) -> u64 {
+pub(super) fn hash(key: &[u8]) -> u64 {
     let mut h = FxHasher::default();
     h.write(key);
     h.write_usize(key.len());
@@ -41,7 +41,7 @@ fn hash(key: &[u8]) -> u64 {
     (x ^ (x >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9)
 }
 
-fn tag_of(h: u64) -> u32 {
+pub(super) fn tag_of(h: u64) -> u32 {
     (h >> 32) as u32 | 1
 }
 

@@ -1,59 +1,82 @@
-//! [`Member`]: one user's membership in one org, in one cache line.
+//! [`Member`]: one user's membership in one org, in one cache line, found
+//! by the user's id in that line ([`MemberTable`]).
 //!
-//! Every decision reads the member's status, roles and principal keys, and
-//! most read its seats. They share one 64-byte line: up to [`INLINE_KEYS`]
-//! principal keys are kept inside it in compact form (a user with more keys,
-//! or with a key that has no compact form, keeps them all in a separate
-//! slice), and what only `allowed_by` reads (which group carries a role) is
-//! kept per org, beside the members ([`super::OrgData::role_via`]).
+//! Every decision looks the user up in the org and reads the member's
+//! status, roles and principal keys, and most read its seats. The lookup's
+//! slot *is* the member: a 64-byte line with the hash tag, the user id (up
+//! to [`INLINE_ID`] bytes; longer ids live in the table's arena), the
+//! status and roles, up to [`INLINE_KEYS`] principal keys in compact form,
+//! and one slice holding the rest (keys that do not fit, then the seats). So
+//! finding the member and reading it is one cache line, not an id slot and
+//! then the member. What only `allowed_by` reads (which group carries a
+//! role) is kept per org, beside the members ([`super::OrgData::role_via`]),
+//! indexed by the member's dense `slot`.
 
 use super::bucket::compact;
+use super::ids::{hash, tag_of};
 use super::{PrincipalKey, RoleSet, ServiceRoleBits};
 use crate::model::MembershipStatus;
 
 /// How many principal keys fit in the member's own cache line.
 pub(crate) const INLINE_KEYS: usize = 7;
+/// User ids of at most this many bytes are kept in the member's line.
+pub(crate) const INLINE_ID: usize = 7;
 
 /// One user's membership in one org, with everything derived from it.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct Member {
+    /// 0: an empty table slot; else the user id's hash tag.
+    tag: u32,
+    /// The member's dense index in the org (`role_via`, service rows).
+    pub slot: u32,
+    /// The user id's length.
+    id_len: u8,
     pub status: MembershipStatus,
     /// Roles of the membership itself.
     pub direct_roles: RoleSet,
     /// Direct roles and the roles of every group listing the user.
     pub roles: RoleSet,
-    /// How many of `inline` are keys (0 when the keys are in `spilled`).
+    /// How many of `inline` are keys (0 when the keys are in `extra`; then
+    /// `inline[0]` is where the seats start in `extra`).
     inline_len: u8,
+    /// The user id (`id_len <= INLINE_ID`), or its offset in the table's
+    /// arena (first 4 bytes, LE).
+    id: [u8; INLINE_ID],
     /// The sorted compact keys of every principal that matches the user,
     /// when they fit here.
     inline: [u32; INLINE_KEYS],
-    /// Sorted (service resource index, roles) of every seat naming the user
-    /// or one of the user's groups.
-    pub seats: Box<[(u32, ServiceRoleBits)]>,
-    /// The sorted keys, when they do not fit in `inline`; else empty.
-    spilled: Box<[PrincipalKey]>,
+    /// The sorted keys when they do not fit in `inline`, then the seats:
+    /// `service << 8 | service role bits`, sorted by service.
+    extra: Box<[u64]>,
 }
 
 const _: () = assert!(size_of::<Member>() == 64);
 
 impl Member {
-    /// `keys`: every principal that matches the user, sorted and deduplicated.
+    /// `keys`: every principal that matches the user, sorted and
+    /// deduplicated; `seats`: (service, roles), sorted by service, each once.
     pub(crate) fn new(
         status: MembershipStatus,
         direct_roles: RoleSet,
         roles: RoleSet,
-        seats: Box<[(u32, ServiceRoleBits)]>,
+        seats: &[(u32, ServiceRoleBits)],
         keys: Vec<PrincipalKey>,
     ) -> Member {
         let compacted: Option<Vec<u32>> = keys.iter().map(|k| compact(*k)).collect();
         let mut inline = [0u32; INLINE_KEYS];
-        let (inline_len, spilled) = match compacted {
+        let seat_words = seats
+            .iter()
+            .map(|(s, b)| u64::from(*s) << 8 | u64::from(*b));
+        let (inline_len, extra) = match compacted {
             Some(c) if c.len() <= INLINE_KEYS && !c.is_empty() => {
                 inline[..c.len()].copy_from_slice(&c);
-                (c.len() as u8, Box::default())
+                (c.len() as u8, seat_words.collect())
             }
-            _ => (0, keys.into_boxed_slice()),
+            _ => {
+                inline[0] = keys.len() as u32;
+                (0, keys.iter().copied().chain(seat_words).collect())
+            }
         };
         Member {
             status,
@@ -61,16 +84,52 @@ impl Member {
             roles,
             inline_len,
             inline,
-            seats,
-            spilled,
+            extra,
+            ..Member::empty()
         }
+    }
+
+    /// An empty table slot.
+    fn empty() -> Member {
+        Member {
+            tag: 0,
+            slot: 0,
+            id_len: 0,
+            status: MembershipStatus::Deactivated,
+            direct_roles: RoleSet::default(),
+            roles: RoleSet::default(),
+            inline_len: 0,
+            id: [0; INLINE_ID],
+            inline: [0; INLINE_KEYS],
+            extra: Box::default(),
+        }
+    }
+
+    /// Where the seats start in `extra`.
+    #[inline]
+    fn seats_from(&self) -> usize {
+        if self.inline_len == 0 {
+            self.inline[0] as usize
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn spilled(&self) -> &[PrincipalKey] {
+        self.extra.get(..self.seats_from()).unwrap_or_default()
+    }
+
+    #[inline]
+    fn seat_words(&self) -> &[u64] {
+        self.extra.get(self.seats_from()..).unwrap_or_default()
     }
 
     /// Whether `principal` matches the user.
     #[inline]
     pub fn matches(&self, principal: PrincipalKey) -> bool {
         if self.inline_len == 0 {
-            return self.spilled.binary_search(&principal).is_ok();
+            return self.spilled().binary_search(&principal).is_ok();
         }
         // A key without a compact form is none of the inline ones.
         compact(principal).is_some_and(|c| self.inline_keys().contains(&c))
@@ -80,7 +139,7 @@ impl Member {
     #[inline]
     pub fn key_count(&self) -> usize {
         if self.inline_len == 0 {
-            self.spilled.len()
+            self.seats_from()
         } else {
             usize::from(self.inline_len)
         }
@@ -90,7 +149,7 @@ impl Member {
     #[inline]
     pub fn each_key(&self, mut f: impl FnMut(PrincipalKey)) {
         if self.inline_len == 0 {
-            self.spilled.iter().for_each(|k| f(*k));
+            self.spilled().iter().for_each(|k| f(*k));
         } else {
             self.inline_keys()
                 .iter()
@@ -105,34 +164,161 @@ impl Member {
             .unwrap_or_default()
     }
 
+    /// The user's service roles on `service` (0: no seat).
+    ///
+    /// The principal keys hold a team key for every service the user is
+    /// seated on, so when they are inline a user without a seat there is
+    /// answered from the member's own line, without reading the seats.
+    #[inline]
     pub fn seat_roles(&self, service: u32) -> ServiceRoleBits {
-        match self.seats.binary_search_by_key(&service, |s| s.0) {
-            Ok(at) => self.seats.get(at).map_or(0, |s| s.1),
+        if self.inline_len != 0 && !self.matches(super::key(super::KEY_TEAM, service)) {
+            return 0;
+        }
+        let seats = self.seat_words();
+        match seats.binary_search_by_key(&service, |w| (w >> 8) as u32) {
+            Ok(at) => seats.get(at).map_or(0, |w| *w as u8),
             Err(_) => 0,
         }
     }
 }
 
+/// An org's members by user id: open addressing (linear probing, load at
+/// most one half) over [`Member`] lines.
+#[derive(Debug, Default)]
+pub(crate) struct MemberTable {
+    slots: Box<[Member]>,
+    /// User ids longer than [`INLINE_ID`].
+    arena: Box<[u8]>,
+}
+
+impl MemberTable {
+    /// `members[slot]` is the membership of `users[slot]`; a repeated user
+    /// id keeps its first member.
+    pub(crate) fn build(users: &[&str], members: Vec<Member>) -> MemberTable {
+        let capacity = (users.len() * 2).next_power_of_two().max(8);
+        let mut slots: Vec<Member> = std::iter::repeat_with(Member::empty)
+            .take(capacity)
+            .collect();
+        let mut arena: Vec<u8> = Vec::new();
+        for ((slot, user), mut member) in users.iter().enumerate().zip(members) {
+            let bytes = user.as_bytes();
+            let h = hash(bytes);
+            if find(&slots, &arena, bytes, h).is_some() {
+                continue;
+            }
+            member.tag = tag_of(h);
+            member.slot = slot as u32;
+            member.id_len = bytes.len().min(usize::from(u8::MAX)) as u8;
+            if bytes.len() <= INLINE_ID {
+                member.id[..bytes.len()].copy_from_slice(bytes);
+            } else {
+                let offset = arena.len() as u32;
+                member.id[..4].copy_from_slice(&offset.to_le_bytes());
+                arena.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                arena.extend_from_slice(bytes);
+            }
+            let mask = capacity - 1;
+            let mut at = h as usize & mask;
+            while slots.get(at).is_some_and(|s| s.tag != 0) {
+                at = (at + 1) & mask;
+            }
+            if let Some(s) = slots.get_mut(at) {
+                *s = member;
+            }
+        }
+        MemberTable {
+            slots: slots.into_boxed_slice(),
+            arena: arena.into_boxed_slice(),
+        }
+    }
+
+    /// The member whose user id is `user`.
+    #[inline]
+    pub fn get(&self, user: &str) -> Option<&Member> {
+        let bytes = user.as_bytes();
+        find(&self.slots, &self.arena, bytes, hash(bytes))
+    }
+
+    /// How many members.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.slots.iter().filter(|m| m.tag != 0).count()
+    }
+}
+
+#[inline]
+fn find<'a>(slots: &'a [Member], arena: &[u8], bytes: &[u8], h: u64) -> Option<&'a Member> {
+    let tag = tag_of(h);
+    let mask = slots.len().checked_sub(1)?;
+    let mut at = h as usize & mask;
+    loop {
+        let m = slots.get(at)?;
+        if m.tag == 0 {
+            return None;
+        }
+        if m.tag == tag && id_eq(arena, m, bytes) {
+            return Some(m);
+        }
+        at = (at + 1) & mask;
+    }
+}
+
+#[inline]
+fn id_eq(arena: &[u8], m: &Member, bytes: &[u8]) -> bool {
+    if bytes.len() <= INLINE_ID {
+        return usize::from(m.id_len) == bytes.len() && m.id.get(..bytes.len()) == Some(bytes);
+    }
+    // Long ids: the arena holds the length (4 bytes, LE), then the id.
+    let word = |at: usize| -> Option<usize> {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(arena.get(at..at + 4)?);
+        Some(u32::from_le_bytes(w) as usize)
+    };
+    let mut offset = [0u8; 4];
+    offset.copy_from_slice(m.id.get(..4).unwrap_or(&[0; 4]));
+    let offset = u32::from_le_bytes(offset) as usize;
+    m.id_len as usize > INLINE_ID
+        && word(offset) == Some(bytes.len())
+        && arena.get(offset + 4..offset + 4 + bytes.len()) == Some(bytes)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{INLINE_KEYS, Member};
-    use crate::compile::{KEY_GROUP, KEY_ROLE, KEY_USER, RoleSet, key};
+    use super::{INLINE_KEYS, Member, MemberTable};
+    use crate::compile::{KEY_GROUP, KEY_ROLE, KEY_TEAM, KEY_USER, RoleSet, key};
     use crate::model::MembershipStatus;
 
-    fn member(keys: Vec<u64>) -> Member {
+    fn member(keys: Vec<u64>, seats: &[(u32, u8)]) -> Member {
         let r = RoleSet::default();
-        Member::new(MembershipStatus::Active, r, r, Box::default(), keys)
+        Member::new(MembershipStatus::Active, r, r, seats, keys)
     }
 
     #[test]
     fn few_keys_inline_and_many_or_wide_keys_spilled_match_alike() {
         let few: Vec<u64> = vec![key(KEY_USER, 3), key(KEY_GROUP, 9), key(KEY_ROLE, 5)];
-        let many: Vec<u64> = (0..=INLINE_KEYS as u32)
-            .map(|g| key(KEY_GROUP, g))
-            .collect();
+        let many_groups = || -> Vec<u64> {
+            (0..=INLINE_KEYS as u32)
+                .map(|g| key(KEY_GROUP, g))
+                .collect()
+        };
+        let many = many_groups();
         let wide: Vec<u64> = vec![key(KEY_USER, u32::MAX - 1), key(KEY_ROLE, 1)];
-        for keys in [few, many, wide] {
-            let m = member(keys.clone());
+        // Seats come with their team keys (as `build` makes them).
+        let seats = [(2, 1), (7, 6), (40, 16)];
+        let with_teams = |mut keys: Vec<u64>| {
+            keys.extend(seats.iter().map(|(s, _)| key(KEY_TEAM, *s)));
+            keys.sort_unstable();
+            keys
+        };
+        let cases = [
+            (few, &[][..]),
+            (many, &[]),
+            (wide, &[]),
+            (with_teams(vec![key(KEY_USER, 3)]), &seats[..]),
+            (with_teams(many_groups()), &seats),
+        ];
+        for (keys, seats) in cases {
+            let m = member(keys.clone(), seats);
             assert_eq!(m.key_count(), keys.len());
             let mut seen = Vec::new();
             m.each_key(|k| seen.push(k));
@@ -143,6 +329,42 @@ mod tests {
             assert!(!m.matches(key(KEY_USER, 4)));
             assert!(!m.matches(key(KEY_USER, u32::MAX - 2)));
             assert!(!m.matches(crate::compile::KEY_NONE));
+            for (s, bits) in seats {
+                assert_eq!(m.seat_roles(*s), *bits);
+            }
+            assert_eq!(m.seat_roles(3), 0);
         }
+    }
+
+    #[test]
+    fn the_table_finds_short_and_long_ids_and_nothing_else() {
+        let long = "a-user-id-much-longer-than-seven-bytes";
+        let mut users: Vec<String> = (0..1000).map(|n| format!("u{n}")).collect();
+        users.extend([long.to_string(), String::new(), "u1".into()]);
+        let ids: Vec<&str> = users.iter().map(String::as_str).collect();
+        let members = (0..ids.len() as u32)
+            .map(|n| member(vec![key(KEY_USER, n)], &[]))
+            .collect();
+        let table = MemberTable::build(&ids, members);
+        assert_eq!(table.len(), 1002);
+        for (n, id) in ids.iter().enumerate().take(1002) {
+            let m = table.get(id).unwrap();
+            assert_eq!(m.slot, n as u32);
+            assert!(m.matches(key(KEY_USER, n as u32)));
+        }
+        assert_eq!(table.get("u1").unwrap().slot, 1, "the first member wins");
+        assert!(
+            table
+                .get("a-user-id-much-longer-than-seven-byteS")
+                .is_none()
+        );
+        assert!(
+            table
+                .get("a-user-id-much-longer-than-seven-bytes!")
+                .is_none()
+        );
+        assert!(table.get("u1000").is_none());
+        assert!(table.get("u10000").is_none());
+        assert!(MemberTable::default().get("u1").is_none());
     }
 }

@@ -91,10 +91,7 @@ fn memberships_expand_groups_and_seats() {
     let s = compile(WORLD);
     let acme = s.org_index.get("acme").unwrap();
     let org = &s.orgs[acme as usize];
-    let member = |user: &str| {
-        let slot = s.member_slot(user, acme).unwrap();
-        &org.members[slot as usize]
-    };
+    let member = |user: &str| org.members.get(user).unwrap();
     let payments = org.resource_index.get("payments").unwrap();
     // mo sits on the team through the pay-maint group.
     assert_ne!(member("mo").seat_roles(payments), 0);
@@ -165,22 +162,15 @@ fn member_slots_for_one_and_for_several_memberships() {
     let s = compile(&world);
     let acme = s.org_index.get("acme").unwrap();
     let other = s.org_index.get("other").unwrap();
-    // alice: one membership, kept in the user table itself.
-    let alice = s.member_slot("alice", acme).unwrap();
-    assert_eq!(s.member_slot("alice", other), None);
-    // olga: two memberships, a run in `user_orgs`.
-    let in_acme = s.member_slot("olga", acme).unwrap();
-    let in_other = s.member_slot("olga", other).unwrap();
     let org = |o: u32| &s.orgs[o as usize];
-    assert_eq!(
-        org(acme).members[in_acme as usize].status,
-        crate::model::MembershipStatus::Suspended
-    );
-    assert!(
-        org(other).members[in_other as usize]
-            .roles
-            .contains(crate::model::OrgRole::OrgOwner)
-    );
-    assert_ne!(in_acme, alice);
-    assert_eq!(s.member_slot("nobody", acme), None);
+    // alice: a member of acme only.
+    let alice = org(acme).members.get("alice").unwrap();
+    assert!(org(other).members.get("alice").is_none());
+    // olga: two memberships, one in each org's table.
+    let in_acme = org(acme).members.get("olga").unwrap();
+    let in_other = org(other).members.get("olga").unwrap();
+    assert_eq!(in_acme.status, crate::model::MembershipStatus::Suspended);
+    assert!(in_other.roles.contains(crate::model::OrgRole::OrgOwner));
+    assert_ne!(in_acme.slot, alice.slot);
+    assert!(org(acme).members.get("nobody").is_none());
 }
