@@ -48,11 +48,13 @@ pub struct RejectedReload {
 /// Per-snapshot values computed once, not per request.
 #[derive(Debug)]
 pub struct Derived {
-    snapshot: Arc<Snapshot>,
+    /// The snapshot these values are for: a request holds this `Derived`, and
+    /// through it its one snapshot.
+    pub snapshot: Arc<Snapshot>,
     /// The token cache scope of this snapshot's identity settings.
     pub token_scope: Option<String>,
     /// Each upstream's address, resolved once per snapshot (`None`: did not resolve).
-    pub upstream_addrs: HashMap<Arc<str>, Option<SocketAddr>>,
+    pub upstream_addrs: HashMap<Arc<str>, Option<SocketAddr>, foldhash::fast::RandomState>,
     /// Each route's metric children for its usual outcome, resolved on first
     /// use (`with_label_values` hashes every label on every call).
     route_metrics: HashMap<Arc<str>, OnceLock<RouteMetrics>, foldhash::fast::RandomState>,
@@ -124,13 +126,20 @@ impl Shared {
         shared
     }
 
-    /// The per-snapshot values for `snapshot`, computed on first use.
-    pub fn derived(&self, snapshot: &Arc<Snapshot>) -> Arc<Derived> {
+    /// The serving snapshot with its per-snapshot values (computed on first
+    /// use): one reference count taken per request, not one per value.
+    pub fn current(&self) -> Arc<Derived> {
+        let snapshot = self.snapshot.load();
         if let Some(d) = self.derived.load_full()
-            && Arc::ptr_eq(&d.snapshot, snapshot)
+            && Arc::ptr_eq(&d.snapshot, &snapshot)
         {
             return d;
         }
+        self.derived(&snapshot)
+    }
+
+    /// The per-snapshot values for `snapshot`, computed now and kept.
+    fn derived(&self, snapshot: &Arc<Snapshot>) -> Arc<Derived> {
         let d = Arc::new(Derived {
             snapshot: snapshot.clone(),
             token_scope: auth::cache_scope(&snapshot.settings.identity, &snapshot.revision),

@@ -1,7 +1,6 @@
 //! The per-request context: what `request_filter` decided, for the later
 //! phases and for `logging`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,17 +53,14 @@ pub enum Verdict {
 pub struct Ctx {
     pub start: Instant,
     pub decision_id: String,
-    /// The one snapshot this request sees (one `load()`).
-    pub snapshot: Option<Arc<Snapshot>>,
-    /// What the gateway computed once for that snapshot.
+    /// The one snapshot this request sees (one `load()`), with what the
+    /// gateway computed once for it.
     pub derived: Option<Arc<Derived>>,
     /// The canonical request target forwarded upstream, when it differs
     /// from the target pingora would forward (`None`: forwarded as received).
     pub target: Option<String>,
     pub route: Option<Arc<str>>,
     pub upstream: Option<Arc<str>>,
-    /// The upstream's resolved address (`Some(None)`: it did not resolve).
-    pub upstream_addr: Option<Option<SocketAddr>>,
     pub mode: Mode,
     pub user: Option<Arc<str>>,
     pub verdict: Verdict,
@@ -82,12 +78,10 @@ impl Ctx {
         Ctx {
             start: Instant::now(),
             decision_id,
-            snapshot: None,
             derived: None,
             target: None,
             route: None,
             upstream: None,
-            upstream_addr: None,
             mode: Mode::Enforce,
             user: None,
             verdict: Verdict::Pending,
@@ -99,6 +93,11 @@ impl Ctx {
     }
 
     pub fn revision(&self) -> Option<&str> {
-        self.snapshot.as_deref().map(|s| s.revision.as_str())
+        self.snapshot().map(|s| s.revision.as_str())
+    }
+
+    /// The snapshot this request is decided against, once it has one.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.derived.as_deref().map(|d| &*d.snapshot)
     }
 }

@@ -28,13 +28,13 @@ pub fn peer(ctx: &Ctx) -> Result<Box<HttpPeer>> {
     if !may_forward(ctx) {
         return Error::e_explain(InternalError, "no forwarding verdict");
     }
-    let (Some(snapshot), Some(name)) = (ctx.snapshot.as_ref(), ctx.upstream.as_ref()) else {
+    let (Some(derived), Some(name)) = (ctx.derived.as_deref(), ctx.upstream.as_ref()) else {
         return Error::e_explain(InternalError, "no upstream chosen");
     };
-    let Some(upstream) = snapshot.settings.upstreams.get(name) else {
+    let Some(upstream) = derived.snapshot.settings.upstreams.get(name) else {
         return Error::e_explain(InternalError, "upstream not in snapshot");
     };
-    let Some(Some(addr)) = ctx.upstream_addr else {
+    let Some(Some(addr)) = derived.upstream_addrs.get(name).copied() else {
         return Error::e_explain(ConnectNoRoute, "upstream address does not resolve");
     };
     let mut peer = HttpPeer::new(addr, upstream.tls, upstream.sni.clone());
@@ -51,13 +51,10 @@ pub fn request_headers(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     if let Some(target) = &ctx.target {
         request.set_raw_path(target.as_bytes())?;
     }
-    let trusted = ctx
-        .snapshot
-        .as_deref()
-        .and_then(|s| match &s.settings.identity {
-            Identity::TrustedHeader(t) => Some(t.header.as_str()),
-            Identity::Jwt(_) => None,
-        });
+    let trusted = ctx.snapshot().and_then(|s| match &s.settings.identity {
+        Identity::TrustedHeader(t) => Some(t.header.as_str()),
+        Identity::Jwt(_) => None,
+    });
     let is_identity = |k: &http::HeaderName| {
         let k = k.as_str();
         same_name(k, USER_HEADER)

@@ -11,7 +11,7 @@ use crate::auth::{self, AuthFailure};
 use crate::canon::{self, Canonical, Rejection, Rules};
 use crate::environment::{self, EnvError};
 use crate::respond::{Denial, Refusal};
-use crate::state::{Derived, Shared};
+use crate::state::Shared;
 
 /// The most body bytes the gateway can buffer and replay upstream: pingora's
 /// retry buffer (64 KiB). A body-sourced environment is read up to the
@@ -34,10 +34,9 @@ macro_rules! answer {
 /// Runs the pipeline; on `Forward`, `ctx` holds the route, upstream, user and verdict.
 pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next {
     // One load for the whole request.
-    let snapshot = shared.snapshot.load_full();
-    ctx.snapshot = Some(snapshot.clone());
-    let derived = shared.derived(&snapshot);
+    let derived = shared.current();
     ctx.derived = Some(derived.clone());
+    let snapshot = &derived.snapshot;
     let settings = &snapshot.settings;
 
     let limit = settings.limits.max_header_bytes;
@@ -69,7 +68,7 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         .routes
         .lookup(session.req_header().method.as_str(), &canonical.path);
     if let Some(m) = &matched {
-        select_route(ctx, &derived, m);
+        select_route(ctx, m);
         if matches!(m.route.access, Access::Public) {
             ctx.verdict = Verdict::Public;
             return Next::Forward;
@@ -110,7 +109,7 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     };
 
     let environment =
-        match read_environment(session, &snapshot, &matched, check, &canonical, ctx).await {
+        match read_environment(session, snapshot, &matched, check, &canonical, ctx).await {
             Ok(e) => e,
             Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
         };
@@ -211,16 +210,9 @@ fn raw_target(session: &Session) -> Option<Bytes> {
     (end > start).then(|| raw.slice(start..end))
 }
 
-fn select_route(ctx: &mut Ctx, derived: &Derived, m: &RouteMatch<'_, '_>) {
+fn select_route(ctx: &mut Ctx, m: &RouteMatch<'_, '_>) {
     ctx.route = Some(m.route.id.clone());
     ctx.upstream = Some(m.route.upstream.clone());
-    ctx.upstream_addr = Some(
-        derived
-            .upstream_addrs
-            .get(&m.route.upstream)
-            .copied()
-            .flatten(),
-    );
     ctx.mode = m.route.mode;
 }
 
