@@ -31,6 +31,9 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
     // Memberships: per org, (user index, user id, membership) in user order.
     type Memberships<'d> = Vec<(u32, &'d str, &'d document::Membership)>;
     let mut memberships: Vec<Memberships<'_>> = vec![Vec::new(); org_index.len()];
+    // (user, org) pairs seen: the first membership of a user in an org wins
+    // (a set, not a scan of the org's list: that was quadratic in members).
+    let mut seen: rustc_hash::FxHashSet<(u32, u32)> = rustc_hash::FxHashSet::default();
     for user in &document.users {
         let Some(&u) = user_index.get(user.id.as_str()) else {
             continue;
@@ -38,7 +41,7 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
         for m in &user.memberships {
             if let Some(&o) = org_index.get(m.org.as_str())
                 && let Some(list) = memberships.get_mut(o as usize)
-                && !list.iter().any(|(x, _, _)| *x == u)
+                && seen.insert((u, o))
             {
                 list.push((u, user.id.as_str(), m));
             }
