@@ -67,6 +67,12 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         Some(facts) if !failures.any() => {
             Decision::allow(allowed_by::allowed_by(&ctx, index, action, &facts))
         }
-        _ => Decision::deny(explain::reasons(&ctx, index, action, &failures)),
+        _ => Decision::deny(explain::reasons(
+            &ctx,
+            index,
+            request.resource,
+            action,
+            &failures,
+        )),
     }
 }

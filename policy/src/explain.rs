@@ -83,17 +83,29 @@ fn hidden(code: ReasonCode) -> Reason {
 }
 
 /// Steps 3–6: one reason per failed check, in flow order.
-pub(crate) fn reasons(ctx: &Ctx<'_>, index: u32, action: Action, fail: &Failures) -> Vec<Reason> {
+///
+/// `id` is R's id as the request named it (equal to R's own: R was found by
+/// it), so the id is not read from R's record, which keeps it below R's
+/// first cache line.
+pub(crate) fn reasons(
+    ctx: &Ctx<'_>,
+    index: u32,
+    id: &str,
+    action: Action,
+    fail: &Failures,
+) -> Vec<Reason> {
     if fail.not_visible {
         return vec![hidden(ReasonCode::NotVisible)];
     }
-    on_resource(ctx, index, action, fail, true)
+    on_resource(ctx, index, id, action, fail, true)
 }
 
-/// Reasons on R (`top`: the request's own resource; else a dependency checked for `use`).
+/// Reasons on R, whose id is `id` (`top`: the request's own resource; else
+/// a dependency checked for `use`).
 fn on_resource(
     ctx: &Ctx<'_>,
     index: u32,
+    id: &str,
     action: Action,
     fail: &Failures,
     top: bool,
@@ -104,7 +116,7 @@ fn on_resource(
     };
     let kind = org.kind_name(r);
     let noun = kind_noun(kind);
-    let here = || object(kind, Some(&r.id));
+    let here = || object(kind, Some(id));
     let mut out = Vec::new();
     if fail.not_visible {
         out.push(hidden(ReasonCode::NotVisible));
@@ -151,7 +163,7 @@ fn on_resource(
         && let Some(dep) = org.resource(d)
     {
         let (dep_fail, _) = ctx.check(d, Action::Use, false);
-        let cause = on_resource(ctx, d, Action::Use, &dep_fail, false)
+        let cause = on_resource(ctx, d, &dep.id, Action::Use, &dep_fail, false)
             .into_iter()
             .next();
         let d_kind = org.kind_name(dep);
