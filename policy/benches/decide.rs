@@ -19,6 +19,13 @@ mod latency;
 #[path = "support/sizes.rs"]
 mod sizes;
 
+/// The gateway's allocator (`gateway/src/main.rs`), so the snapshot sits in
+/// memory as it does when the gateway serves it: mimalloc asks for
+/// transparent huge pages for its arenas (356 MiB of this bench's L heap),
+/// glibc's malloc does not (docs/PERFORMANCE.md, "Policy engine").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const STREAM: usize = 10_000;
 const TIMED_CALLS: usize = 100_000;
 
