@@ -20,8 +20,8 @@
 //!   Small kind and label buckets are copied into the resource's own bucket.
 //!   Large buckets have a key table (one probe per principal key of the
 //!   user); a service's bucket keeps its org roles' runs in its own cache
-//!   line, and [`ServiceRows`] say per (member, service) when only those
-//!   need looking at.
+//!   line, and [`ServiceRows`] say per (member, service) which of the
+//!   member's other keys have grants there, so only those are probed.
 //! - Each resource carries its dependency closure in depth-first pre-order,
 //!   and the part of it that is not plain (what can block a member's `use`).
 //!
@@ -36,8 +36,10 @@
 //! the layout counts cache lines: one for the member (its user id is in
 //! the same line), one for each other id looked up, one for the resource (what is below its first line is read only
 //! when a flag says it is needed), one for its own grants, and for a
-//! service-owned resource the service's bucket line, the member's row line
-//! and the matched entries.
+//! service-owned resource the service's bucket line, the member's row byte,
+//! the key-table slot of each key the row names, and the matched entries.
+//! Naming an allowing grant reads its 32-byte record, which holds the id
+//! inline when it is short (no reference count is touched).
 
 mod bucket;
 mod build;
@@ -51,13 +53,15 @@ mod tests;
 
 use std::sync::Arc;
 
+use smol_str::SmolStr;
+
 pub(crate) use bucket::{Bucket, Entry, KeyTable, ServiceBucket, others_carry};
 pub(crate) use ids::IdIndex;
 pub(crate) use member::{Member, MemberTable};
 pub(crate) use rows::ServiceRows;
 
 use crate::document::Document;
-use crate::model::{AccessMode, ActionSet, OrgRole, Visibility};
+use crate::model::{AccessMode, OrgRole, Visibility};
 use crate::validate::{ValidationErrors, validate};
 
 /// How many of each object a snapshot holds.
@@ -136,6 +140,9 @@ pub(crate) struct OrgData {
     /// it, so it is kept out of the members' cache lines.
     pub role_via: Vec<[u32; 7]>,
     pub groups: Vec<GroupData>,
+    /// The services' ids (services are the first resources), as
+    /// `allowed_by` names them.
+    pub service_ids: Vec<SmolStr>,
     pub resource_index: IdIndex,
     /// Services first (document order), then resources (document order).
     pub resources: Vec<ResourceData>,
@@ -143,12 +150,16 @@ pub(crate) struct OrgData {
     /// Resources of kind `environment`, in document order.
     pub environments: Vec<u32>,
     pub grants: Vec<GrantData>,
+    /// Per grant: `None`, any environment (or none); `Some`, only these
+    /// environment indices. Read only for entries marked `env_limited`.
+    pub grant_envs: Vec<Option<Box<[u32]>>>,
     /// Grants by scope; each bucket sorted by (principal key, grant index).
     /// Resource-scoped grants are in [`ResourceData::grants`]; `by_service`
     /// ends with the last service that has a service-scoped grant.
     pub by_service: Vec<ServiceBucket>,
-    /// Per (member, service): whether only org-role keys can match in the
-    /// service's bucket, so the other keys need not be looked up there.
+    /// Per (member, service): which of the member's keys other than org
+    /// roles have grants in the service's bucket, so only those are looked
+    /// up there.
     pub service_rows: ServiceRows,
     pub by_kind: Vec<Bucket>,
     pub by_label: Vec<Bucket>,
@@ -159,9 +170,9 @@ pub(crate) struct OrgData {
 
 #[derive(Debug)]
 pub(crate) struct GroupData {
-    pub id: Arc<str>,
+    pub id: SmolStr,
     /// The display name, or the id.
-    pub name: Arc<str>,
+    pub name: SmolStr,
 }
 
 /// One resource. `repr(C, align(64))` keeps what every decision reads (the
@@ -262,15 +273,17 @@ pub(crate) struct KindFlags {
     pub integration_connection: bool,
 }
 
+/// A grant as a decision names it: its id, inline when it has at most 23
+/// bytes, so `allowed_by` copies it from this one 32-byte record without
+/// touching a reference count. Its actions and privileges are in its bucket
+/// entries ([`Entry`]); its environments in [`OrgData::grant_envs`].
 #[derive(Debug)]
+#[repr(C, align(32))]
 pub(crate) struct GrantData {
-    pub id: Arc<str>,
-    /// With implications applied.
-    pub actions: ActionSet,
-    pub privileges: PrivilegeBits,
-    /// `None`: any environment (or none); `Some`: only these environment indices.
-    pub environments: Option<Box<[u32]>>,
+    pub id: SmolStr,
 }
+
+const _: () = assert!(size_of::<GrantData>() == 32);
 
 impl Snapshot {
     /// Validates, then compiles. A document with any fault never becomes a snapshot.

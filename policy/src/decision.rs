@@ -1,10 +1,9 @@
 //! The question (`Request`) and the answer (`Decision`), with its reasons as data.
 
+use serde::Serialize;
+use smol_str::SmolStr;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
-
-use serde::Serialize;
 
 use crate::model::{OrgRole, ResourceRole, ServiceRole};
 
@@ -106,6 +105,10 @@ pub struct Reason {
 }
 
 /// What allowed an allowed request: the first source, in decision-flow order.
+///
+/// Ids are [`SmolStr`]s, which the snapshot stores: an id of up to 23 bytes
+/// is held inline, so naming the group, service or grant copies it from the
+/// record the decision already read, with no reference count to touch.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum AllowedBy {
@@ -114,21 +117,18 @@ pub enum AllowedBy {
     OrgRole {
         role: OrgRole,
         #[serde(skip_serializing_if = "Option::is_none")]
-        via_group: Option<Arc<str>>,
+        via_group: Option<SmolStr>,
     },
     /// The defaults members (or viewers) get on open, visible resources.
     Default { role: OrgRole },
     /// `view` of an org-visible resource, which every active member has.
     Visibility,
     /// A seat on the owning service's team.
-    ServiceRole {
-        service: Arc<str>,
-        role: ServiceRole,
-    },
+    ServiceRole { service: SmolStr, role: ServiceRole },
     /// A resource role on the resource itself.
     ResourceRole { role: ResourceRole },
     /// A grant, by id.
-    Grant { id: Arc<str> },
+    Grant { id: SmolStr },
 }
 
 impl fmt::Display for AllowedBy {

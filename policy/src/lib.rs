@@ -20,4 +20,6 @@ pub use model::{
     AccessMode, Action, ActionSet, GroupSource, MembershipStatus, OrgRole, Privilege, ResourceRole,
     RiskLevel, ServiceRole, Visibility,
 };
+/// The string type of the ids an [`AllowedBy`] names.
+pub use smol_str::SmolStr;
 pub use validate::{ValidationError, ValidationErrors, validate};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
+use smol_str::SmolStr;
 
 use super::{
     Bucket, Counts, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_TEAM,
@@ -134,8 +135,11 @@ fn build_org(
         }
         let g = groups.len() as u32;
         group_index.insert(&group.id, g);
-        let id: Arc<str> = group.id.as_str().into();
-        let name = group.name.as_deref().map_or_else(|| id.clone(), Arc::from);
+        let id = SmolStr::new(&group.id);
+        let name = group
+            .name
+            .as_deref()
+            .map_or_else(|| id.clone(), SmolStr::new);
         groups.push(GroupData { id, name });
         let mut slots: Vec<u32> = group
             .members
@@ -345,6 +349,7 @@ fn build_org(
 
     // Grants, indexed by scope.
     let mut grants = Vec::with_capacity(org.grants.len());
+    let mut grant_envs = Vec::with_capacity(org.grants.len());
     let mut by_resource: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
     let mut by_service: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
     let mut by_kind: Vec<Vec<Entry>> = Vec::new();
@@ -352,21 +357,17 @@ fn build_org(
     for grant in &org.grants {
         let g = grants.len() as u32;
         let p = principal(&grant.principal);
-        let data = GrantData {
-            id: grant.id.as_str().into(),
-            actions: ActionSet::of(&grant.actions).with_implied(),
-            privileges: grant.privileges.iter().fold(0, |b, p| b | 1 << p.index()),
-            environments: grant
-                .environments
-                .as_ref()
-                .map(|envs| envs.iter().filter_map(|e| lookup(e)).collect()),
-        };
+        let actions = ActionSet::of(&grant.actions).with_implied();
+        let environments: Option<Box<[u32]>> = grant
+            .environments
+            .as_ref()
+            .map(|envs| envs.iter().filter_map(|e| lookup(e)).collect());
         let entry = Entry {
             key: p,
             grant: g,
-            actions: data.actions.0 as u16,
-            privileges: data.privileges,
-            env_limited: data.environments.is_some(),
+            actions: actions.0 as u16,
+            privileges: grant.privileges.iter().fold(0, |b, p| b | 1 << p.index()),
+            env_limited: environments.is_some(),
         };
         let bucket = match &grant.scope {
             Scope::Resource(id) => lookup(id).and_then(|r| by_resource.get_mut(r as usize)),
@@ -377,7 +378,10 @@ fn build_org(
         if let Some(bucket) = bucket {
             bucket.push(entry);
         }
-        grants.push(data);
+        grants.push(GrantData {
+            id: SmolStr::new(&grant.id),
+        });
+        grant_envs.push(environments);
     }
     // Only services have service buckets, and services come first: a
     // resource's lookup then misses without reading memory.
@@ -432,6 +436,8 @@ fn build_org(
             keys
         })
         .collect();
+    let (members, role_via): (Vec<Member>, Vec<[u32; 7]>) =
+        members.into_iter().map(MemberBuild::finish).unzip();
     let service_rows = ServiceRows::build(
         members.len(),
         bucket_keys.iter().map(Vec::as_slice),
@@ -446,20 +452,33 @@ fn build_org(
                 KEY_TEAM => team_members.get(index as usize).map_or(&[], Vec::as_slice),
                 _ => &[],
             };
-            slots.iter().for_each(|s| f(*s));
+            for &slot in slots {
+                let member = members.get(slot as usize);
+                if let Some(position) = member.and_then(|m| m.key_position(k)) {
+                    f(slot, position);
+                }
+            }
         },
     );
-    let (members, role_via) = members.into_iter().map(MemberBuild::finish).unzip();
     let users: Vec<&str> = members_in.iter().map(|(_, id, _)| *id).collect();
+    let service_ids = raw
+        .iter()
+        .map_while(|r| match r {
+            RawResource::Service(s) => Some(SmolStr::new(&s.id)),
+            RawResource::Resource(_) => None,
+        })
+        .collect();
     OrgData {
         members: MemberTable::build(&users, members),
         role_via,
         groups,
+        service_ids,
         resource_index: IdIndex::build(resource_index.iter().map(|(k, v)| (&**k, *v))),
         resources,
         kinds: kinds.names,
         environments,
         grants,
+        grant_envs,
         by_service: by_service.into_iter().map(ServiceBucket::new).collect(),
         service_rows,
         by_kind: buckets(by_kind),

@@ -135,6 +135,16 @@ impl Member {
         compact(principal).is_some_and(|c| self.inline_keys().contains(&c))
     }
 
+    /// The position of `principal` among the user's keys, in
+    /// [`Member::each_key`] order, if it matches the user.
+    pub fn key_position(&self, principal: PrincipalKey) -> Option<usize> {
+        if self.inline_len == 0 {
+            return self.spilled().binary_search(&principal).ok();
+        }
+        let c = compact(principal)?;
+        self.inline_keys().iter().position(|k| *k == c)
+    }
+
     /// How many principal keys match the user.
     #[inline]
     pub fn key_count(&self) -> usize {

@@ -1,49 +1,49 @@
-//! [`ServiceRows`]: per member, which services' grant buckets name the
-//! member other than through an org role.
+//! [`ServiceRows`]: per member and service, which of the member's principal
+//! keys name it in the service's grant bucket other than an org role.
 //!
 //! A service's bucket holds ~184 grants at L; looking each of a user's
-//! principal keys up in it costs a cache line per key, and for most
-//! (member, service) pairs every lookup but the org role's misses. One bit
-//! per (member, service), a member's row in one cache line, says when only
-//! the org-role keys need looking up. The bits are a hint that never hides a
-//! grant: a set bit means "look up every key", as without the rows.
+//! principal keys up in its key table costs a cache line per key, and for
+//! most (member, service) pairs every lookup but the org role's misses. One
+//! byte per (member, service) says which keys need looking up: bit `i`
+//! (`i < 7`) for the member's `i`-th key (in [`super::Member::each_key`]
+//! order), bit 7 for any key from the 8th on. So a decision reads this one
+//! byte and then probes only the keys that have grants in the bucket
+//! (usually none, or one group), not all of them. The bytes are a hint that
+//! never hides a grant: a set bit means "look this key up", and where no
+//! byte is known (no rows built, an unknown member or service) every key is
+//! looked up, as without the rows.
 
 use super::{KEY_ROLE, PrincipalKey};
-
-/// One cache line of bits.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C, align(64))]
-struct Line([u64; 8]);
-
-const BITS_PER_LINE: usize = 512;
 
 /// Rows are built only while they take at most this many bytes.
 const MAX_BYTES: usize = 64 << 20;
 
-/// Bit (member slot, service index): the service's bucket has a grant whose
-/// principal (a user, group or team) matches the member.
+/// Bit 7 of a row byte: some key from this position on has grants.
+const REST: usize = 7;
+
+/// Byte (member slot, service index): which of the member's keys (other
+/// than org roles) are principals of grants in the service's bucket.
 #[derive(Debug, Default)]
 pub(crate) struct ServiceRows {
-    lines: Box<[Line]>,
-    lines_per_row: usize,
+    bytes: Box<[u8]>,
     services: usize,
 }
 
 impl ServiceRows {
     /// `buckets[s]`: the principal keys of service `s`'s grants;
     /// `holders(key, f)`: calls `f` with the slot of every member that
-    /// principal matches (the user's own, a group's members, a team's seats).
+    /// principal matches (the user's own, a group's members, a team's seats)
+    /// and the position of `key` among that member's keys.
     pub(crate) fn build<'a>(
         members: usize,
         buckets: impl ExactSizeIterator<Item = &'a [PrincipalKey]>,
-        holders: impl Fn(PrincipalKey, &mut dyn FnMut(u32)),
+        holders: impl Fn(PrincipalKey, &mut dyn FnMut(u32, usize)),
     ) -> ServiceRows {
         let services = buckets.len();
-        let lines_per_row = services.div_ceil(BITS_PER_LINE);
-        if services == 0 || members.saturating_mul(lines_per_row) > MAX_BYTES / 64 {
+        if services == 0 || members.saturating_mul(services) > MAX_BYTES {
             return ServiceRows::default();
         }
-        let mut lines = vec![Line::default(); members * lines_per_row];
+        let mut bytes = vec![0u8; members * services];
         for (s, keys) in buckets.enumerate() {
             let mut last = None;
             for &k in keys {
@@ -51,40 +51,41 @@ impl ServiceRows {
                     continue;
                 }
                 last = Some(k);
-                holders(k, &mut |slot| {
-                    let at = slot as usize * lines_per_row + s / BITS_PER_LINE;
-                    let bit = s % BITS_PER_LINE;
-                    if let Some(line) = lines.get_mut(at)
-                        && let Some(word) = line.0.get_mut(bit / 64)
-                    {
-                        *word |= 1 << (bit % 64);
+                holders(k, &mut |slot, position| {
+                    if let Some(byte) = bytes.get_mut(slot as usize * services + s) {
+                        *byte |= 1 << position.min(REST);
                     }
                 });
             }
         }
         ServiceRows {
-            lines: lines.into_boxed_slice(),
-            lines_per_row,
+            bytes: bytes.into_boxed_slice(),
             services,
         }
     }
 
-    /// Whether only the member's org-role keys can match a grant in service
-    /// `service`'s bucket. `false` when unknown (no rows built).
+    /// Which of the member's keys to look up in service `service`'s bucket
+    /// (org roles aside): see [`ServiceRows::wants`]. `0xFF`, all of them,
+    /// when unknown (no rows built, an unknown member or service).
     #[inline]
-    pub(crate) fn roles_only(&self, slot: u32, service: u32) -> bool {
+    pub(crate) fn row(&self, slot: u32, service: u32) -> u8 {
         let s = service as usize;
         if s >= self.services {
-            return false;
+            return u8::MAX;
         }
-        let at = (slot as usize)
-            .saturating_mul(self.lines_per_row)
-            .saturating_add(s / BITS_PER_LINE);
-        let bit = s % BITS_PER_LINE;
-        self.lines
-            .get(at)
-            .and_then(|line| line.0.get(bit / 64))
-            .is_some_and(|word| word & (1 << (bit % 64)) == 0)
+        (slot as usize)
+            .checked_mul(self.services)
+            .and_then(|at| self.bytes.get(at + s))
+            .copied()
+            .unwrap_or(u8::MAX)
+    }
+
+    /// Whether the key at `position` among the member's keys is to be
+    /// looked up, given the member's byte for the service.
+    #[inline]
+    pub(crate) const fn wants(row: u8, position: usize) -> bool {
+        let bit = if position < REST { position } else { REST };
+        row & (1 << bit) != 0
     }
 }
 
@@ -94,28 +95,34 @@ mod tests {
     use crate::compile::{KEY_GROUP, KEY_ROLE, KEY_USER, key};
 
     #[test]
-    fn a_bit_per_member_and_service_that_names_the_member() {
-        // Members 0..3; group 0 = {1, 2}. Service 0 names user 0 and a role;
-        // service 600 (second line of a row) names group 0.
+    fn a_byte_per_member_and_service_that_says_which_keys_name_the_member() {
+        // Members 0..3; group 0 = {1 (its key 2), 2 (its key 9)}. Service 0
+        // names user 0 (its key 0) and a role; service 600 names group 0.
         let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); 601];
         buckets[0] = vec![key(KEY_USER, 10), key(KEY_ROLE, 4)];
         buckets[600] = vec![key(KEY_GROUP, 0), key(KEY_GROUP, 0)];
         let rows = ServiceRows::build(3, buckets.iter().map(Vec::as_slice), |k, f| match k {
-            k if k == key(KEY_USER, 10) => f(0),
+            k if k == key(KEY_USER, 10) => f(0, 0),
             k if k == key(KEY_GROUP, 0) => {
-                f(1);
-                f(2);
+                f(1, 2);
+                f(2, 9);
             }
             _ => {}
         });
-        assert!(!rows.roles_only(0, 0));
-        assert!(rows.roles_only(1, 0) && rows.roles_only(2, 0));
-        assert!(rows.roles_only(0, 600));
-        assert!(!rows.roles_only(1, 600) && !rows.roles_only(2, 600));
-        assert!(rows.roles_only(0, 5));
-        // Unknown slots or services, or no rows at all: never "roles only".
-        assert!(!rows.roles_only(3, 0));
-        assert!(!rows.roles_only(0, 601 + 512));
-        assert!(!ServiceRows::default().roles_only(0, 0));
+        assert_eq!(rows.row(0, 0), 0b1);
+        assert_eq!((rows.row(1, 0), rows.row(2, 0)), (0, 0));
+        assert_eq!(rows.row(0, 600), 0);
+        assert_eq!((rows.row(1, 600), rows.row(2, 600)), (0b100, 0b1000_0000));
+        assert_eq!(rows.row(0, 5), 0);
+        assert!(ServiceRows::wants(rows.row(1, 600), 2));
+        assert!(!ServiceRows::wants(rows.row(1, 600), 0));
+        // Every key from the 8th on shares bit 7.
+        assert!(ServiceRows::wants(rows.row(2, 600), 7));
+        assert!(ServiceRows::wants(rows.row(2, 600), 12));
+        assert!(!ServiceRows::wants(rows.row(2, 600), 6));
+        // Unknown slots or services, or no rows at all: every key.
+        assert_eq!(rows.row(3, 0), u8::MAX);
+        assert_eq!(rows.row(0, 601), u8::MAX);
+        assert_eq!(ServiceRows::default().row(0, 0), u8::MAX);
     }
 }

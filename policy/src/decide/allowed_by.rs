@@ -55,17 +55,21 @@ fn source(ctx: &Ctx<'_>, r: &ResourceData, want: Action, grant: Option<u32>) -> 
     // A team seat matches the user exactly when the user holds a seat on
     // the service (directly or through a group: `Member::seats`), so the
     // service's record and team are read only then.
-    if let Some(service) = r
+    if let Some((s, service)) = r
         .service
         .filter(|s| m.seat_roles(*s) != 0)
-        .and_then(|s| ctx.org.resource(s))
+        .and_then(|s| Some((s, ctx.org.resource(s)?)))
     {
         for &(p, role) in service.team.iter() {
             if m.matches(p) && service_role_actions(role, r).with_implied().contains(want) {
-                return Some(AllowedBy::ServiceRole {
-                    service: service.id.clone(),
-                    role,
-                });
+                return ctx
+                    .org
+                    .service_ids
+                    .get(s as usize)
+                    .map(|id| AllowedBy::ServiceRole {
+                        service: id.clone(),
+                        role,
+                    });
             }
         }
     }

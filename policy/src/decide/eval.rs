@@ -3,7 +3,7 @@
 //! checks failed. Sentences are built from these only on deny (`explain`).
 
 use crate::compile::{
-    Entry, KEY_ROLE, KeyTable, Member, OrgData, ResourceData, RoleSet, ServiceBucket,
+    Entry, KEY_ROLE, KeyTable, Member, OrgData, ResourceData, RoleSet, ServiceBucket, ServiceRows,
 };
 use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
@@ -165,14 +165,17 @@ impl<'a> Ctx<'a> {
         if !table.is_empty() {
             // One lookup per principal key of the user: an org role's run
             // is in the service bucket's own line; other keys are probed in
-            // the table, unless the service's row says none has grants
-            // here. Entries are read only for a key that has grants here.
-            let roles_only =
-                service.is_some_and(|(s, _)| self.org.service_rows.roles_only(self.slot, s));
+            // the table only where the member's byte for the service says
+            // the key has grants here. Entries are read only for a key that
+            // has grants here.
+            let row = service.map_or(u8::MAX, |(s, _)| self.org.service_rows.row(self.slot, s));
+            let mut position = 0;
             m.each_key(|k| {
+                let at = position;
+                position += 1;
                 let run = match service {
                     Some((_, sb)) if k >> 32 == KEY_ROLE => sb.role_run(k as u32),
-                    _ if roles_only => None,
+                    _ if !ServiceRows::wants(row, at) => None,
                     _ => table.find(k),
                 };
                 if let Some((start, len)) = run {
@@ -215,7 +218,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether grant `g` applies given the request's environment.
     pub fn grant_env_ok(&self, g: u32) -> bool {
-        match self.org.grants.get(g as usize).map(|g| &g.environments) {
+        match self.org.grant_envs.get(g as usize) {
             Some(None) => true,
             Some(Some(envs)) => self.env.is_some_and(|e| envs.contains(&e)),
             None => false,

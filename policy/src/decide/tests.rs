@@ -496,3 +496,56 @@ fn compact_bucket_keys_change_no_decision_at_s() {
 fn compact_bucket_keys_change_no_decision_at_m() {
     compact_bucket_keys_change_no_decision(crate::synthetic::Size::M, false);
 }
+
+/// Ids are kept inline up to 23 bytes; longer ones must be named whole too.
+#[test]
+fn allowed_by_names_long_ids_in_full() {
+    let group = "platform-owners-group-of-the-acme-org";
+    let service = "payments-service-with-a-long-identifier";
+    let grant = "grant-000000000000000000000000000000000042";
+    let world = format!(
+        r#"
+users:
+  - {{ id: gus, memberships: [{{ org: acme, status: active, roles: [member] }}] }}
+  - {{ id: rita, memberships: [{{ org: acme, status: active, roles: [member] }}] }}
+  - {{ id: tina, memberships: [{{ org: acme, status: active, roles: [member] }}] }}
+orgs:
+  - id: acme
+    groups:
+      - {{ id: {group}, members: [gus], roles: [org_owner] }}
+    services:
+      - id: {service}
+        team: [{{ member: {{ user: rita }}, role: runner }}]
+    resources:
+      - {{ id: deploy, kind: journey, service: {service}, access_mode: restricted }}
+    grants:
+      - {{ id: {grant}, principal: {{ user: tina }}, scope: {{ resource: deploy }}, actions: [run] }}
+"#
+    );
+    let snapshot = Snapshot::compile(&Document::from_yaml(&world).unwrap()).unwrap();
+    let by = |user| {
+        let request = Request {
+            org: "acme",
+            user,
+            action: "run",
+            resource: "deploy",
+            environment: None,
+        };
+        decide(&snapshot, &request).allowed_by.unwrap()
+    };
+    assert_eq!(
+        by("gus"),
+        AllowedBy::OrgRole {
+            role: OrgRole::OrgOwner,
+            via_group: Some(group.into())
+        }
+    );
+    assert_eq!(
+        by("rita"),
+        AllowedBy::ServiceRole {
+            service: service.into(),
+            role: ServiceRole::Runner
+        }
+    );
+    assert_eq!(by("tina"), AllowedBy::Grant { id: grant.into() });
+}

@@ -1,6 +1,6 @@
 //! `allowed_by`: the first source, in the documented order, that carries the action.
 
-use std::sync::Arc;
+use smol_str::SmolStr;
 
 use crate::decision::AllowedBy;
 use crate::model::{Action, ActionSet, OrgRole, RiskLevel};
@@ -38,7 +38,7 @@ fn source_for(
     // org_owner first, then the other org roles in `OrgRole::ALL` order.
     for role in asker.roles() {
         if org_role_actions(role, resource).contains(action) {
-            let via_group = asker.role_via_group(role).map(Arc::from);
+            let via_group = asker.role_via_group(role).map(SmolStr::new);
             return Some(AllowedBy::OrgRole { role, via_group });
         }
     }
@@ -50,7 +50,7 @@ fn source_for(
                 && service_role_actions(seat.role, resource).contains(action)
             {
                 return Some(AllowedBy::ServiceRole {
-                    service: Arc::from(service),
+                    service: SmolStr::new(service),
                     role: seat.role,
                 });
             }
@@ -74,7 +74,7 @@ fn source_for(
                 .contains(action)
         {
             return Some(AllowedBy::Grant {
-                id: Arc::from(grant.id.as_str()),
+                id: SmolStr::new(&grant.id),
             });
         }
     }
