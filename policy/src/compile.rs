@@ -150,9 +150,8 @@ pub(crate) struct OrgData {
     /// Resources of kind `environment`, in document order.
     pub environments: Vec<u32>,
     pub grants: Vec<GrantData>,
-    /// Per grant: `None`, any environment (or none); `Some`, only these
-    /// environment indices. Read only for entries marked `env_limited`.
-    pub grant_envs: Vec<Option<Box<[u32]>>>,
+    /// Environment lists of more than two environments ([`GrantEnvs`]).
+    pub long_envs: Vec<Box<[u32]>>,
     /// Grants by scope; each bucket sorted by (principal key, grant index).
     /// Resource-scoped grants are in [`ResourceData::grants`]; `by_service`
     /// ends with the last service that has a service-scoped grant.
@@ -273,14 +272,50 @@ pub(crate) struct KindFlags {
     pub integration_connection: bool,
 }
 
-/// A grant as a decision names it: its id, inline when it has at most 23
+/// A grant as a decision reads it: its id, inline when it has at most 23
 /// bytes, so `allowed_by` copies it from this one 32-byte record without
-/// touching a reference count. Its actions and privileges are in its bucket
-/// entries ([`Entry`]); its environments in [`OrgData::grant_envs`].
+/// touching a reference count, and the environments it is limited to
+/// ([`GrantEnvs`]), inline when they are at most two, so checking them reads
+/// this same record. Its actions and privileges are in its bucket entries
+/// ([`Entry`]), which also say whether environments limit it.
 #[derive(Debug)]
 #[repr(C, align(32))]
 pub(crate) struct GrantData {
     pub id: SmolStr,
+    pub envs: GrantEnvs,
+}
+
+/// The environments an environment-limited grant applies in: up to two
+/// environment indices inline (`NONE` for an unused place), or, for longer
+/// lists, `[NONE, i]` with the list at `OrgData::long_envs[i]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GrantEnvs([u32; 2]);
+
+impl GrantEnvs {
+    const NONE: u32 = u32::MAX;
+
+    /// `long_envs`: where a list of more than two is stored.
+    pub(crate) fn new(envs: &[u32], long_envs: &mut Vec<Box<[u32]>>) -> GrantEnvs {
+        match envs {
+            [] => GrantEnvs([Self::NONE; 2]),
+            [a] => GrantEnvs([*a, Self::NONE]),
+            [a, b] => GrantEnvs([*a, *b]),
+            _ => {
+                long_envs.push(envs.into());
+                GrantEnvs([Self::NONE, long_envs.len() as u32 - 1])
+            }
+        }
+    }
+
+    /// Whether environment `env` is one of them.
+    #[inline]
+    pub(crate) fn contains(self, env: u32, long_envs: &[Box<[u32]>]) -> bool {
+        match self.0 {
+            [Self::NONE, Self::NONE] => false,
+            [Self::NONE, i] => long_envs.get(i as usize).is_some_and(|l| l.contains(&env)),
+            [a, b] => env != Self::NONE && (env == a || env == b),
+        }
+    }
 }
 
 const _: () = assert!(size_of::<GrantData>() == 32);

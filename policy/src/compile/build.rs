@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 use smol_str::SmolStr;
 
 use super::{
-    Bucket, Counts, Entry, GrantData, GroupData, IdIndex, KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_TEAM,
-    KEY_USER, KeyTable, KindFlags, Member, MemberTable, OrgData, PrincipalKey, ResourceData,
-    RoleSet, ServiceBucket, ServiceRows, Snapshot, key,
+    Bucket, Counts, Entry, GrantData, GrantEnvs, GroupData, IdIndex, KEY_GROUP, KEY_NONE, KEY_ROLE,
+    KEY_TEAM, KEY_USER, KeyTable, KindFlags, Member, MemberTable, OrgData, PrincipalKey,
+    ResourceData, RoleSet, ServiceBucket, ServiceRows, Snapshot, key,
 };
 use crate::document::{self, Document, Principal, Scope, TeamMember};
 use crate::model::{ActionSet, OrgRole};
@@ -349,7 +349,7 @@ fn build_org(
 
     // Grants, indexed by scope.
     let mut grants = Vec::with_capacity(org.grants.len());
-    let mut grant_envs = Vec::with_capacity(org.grants.len());
+    let mut long_envs = Vec::new();
     let mut by_resource: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
     let mut by_service: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
     let mut by_kind: Vec<Vec<Entry>> = Vec::new();
@@ -380,8 +380,8 @@ fn build_org(
         }
         grants.push(GrantData {
             id: SmolStr::new(&grant.id),
+            envs: GrantEnvs::new(environments.as_deref().unwrap_or_default(), &mut long_envs),
         });
-        grant_envs.push(environments);
     }
     // Only services have service buckets, and services come first: a
     // resource's lookup then misses without reading memory.
@@ -478,7 +478,7 @@ fn build_org(
         kinds: kinds.names,
         environments,
         grants,
-        grant_envs,
+        long_envs,
         by_service: by_service.into_iter().map(ServiceBucket::new).collect(),
         service_rows,
         by_kind: buckets(by_kind),

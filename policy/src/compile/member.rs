@@ -1,30 +1,32 @@
-//! [`Member`]: one user's membership in one org, in one cache line, found
-//! by the user's id in that line ([`MemberTable`]).
+//! [`Member`]: one user's membership in one org, in one 128-byte slot,
+//! found by the user's id in that slot ([`MemberTable`]).
 //!
 //! Every decision looks the user up in the org and reads the member's
 //! status, roles and principal keys, and most read its seats. The lookup's
-//! slot *is* the member: a 64-byte line with the hash tag, the user id (up
-//! to [`INLINE_ID`] bytes; longer ids live in the table's arena), the
-//! status and roles, up to [`INLINE_KEYS`] principal keys in compact form,
-//! and one slice holding the rest (keys that do not fit, then the seats). So
-//! finding the member and reading it is one cache line, not an id slot and
-//! then the member. What only `allowed_by` reads (which group carries a
-//! role) is kept per org, beside the members ([`super::OrgData::role_via`]),
-//! indexed by the member's dense `slot`.
+//! slot *is* the member: two adjacent cache lines (aligned as a pair, so
+//! they are fetched together) with the hash tag, the user id (up to
+//! [`INLINE_ID`] bytes; longer ids live in the table's arena), the status
+//! and roles, up to [`INLINE_KEYS`] principal keys in compact form (at L a
+//! member has 2–33 keys, 8–10 typically), and one slice holding the rest
+//! (keys that do not fit, then the seats). So finding the member and
+//! reading its keys is one memory round trip, not an id slot, then the
+//! member, then its keys. What only `allowed_by` reads (which group carries
+//! a role) is kept per org, beside the members
+//! ([`super::OrgData::role_via`]), indexed by the member's dense `slot`.
 
 use super::bucket::compact;
 use super::ids::{hash, tag_of};
 use super::{PrincipalKey, RoleSet, ServiceRoleBits};
 use crate::model::MembershipStatus;
 
-/// How many principal keys fit in the member's own cache line.
-pub(crate) const INLINE_KEYS: usize = 7;
-/// User ids of at most this many bytes are kept in the member's line.
+/// How many principal keys fit in the member's own two cache lines.
+pub(crate) const INLINE_KEYS: usize = 23;
+/// User ids of at most this many bytes are kept in the member's slot.
 pub(crate) const INLINE_ID: usize = 7;
 
 /// One user's membership in one org, with everything derived from it.
 #[derive(Debug)]
-#[repr(C, align(64))]
+#[repr(C, align(128))]
 pub(crate) struct Member {
     /// 0: an empty table slot; else the user id's hash tag.
     tag: u32,
@@ -51,7 +53,7 @@ pub(crate) struct Member {
     extra: Box<[u64]>,
 }
 
-const _: () = assert!(size_of::<Member>() == 64);
+const _: () = assert!(size_of::<Member>() == 128);
 
 impl Member {
     /// `keys`: every principal that matches the user, sorted and
@@ -333,9 +335,11 @@ mod tests {
             let mut seen = Vec::new();
             m.each_key(|k| seen.push(k));
             assert_eq!(seen, keys);
-            for k in &keys {
+            for (i, k) in keys.iter().enumerate() {
                 assert!(m.matches(*k));
+                assert_eq!(m.key_position(*k), Some(i));
             }
+            assert_eq!(m.key_position(key(KEY_USER, 4)), None);
             assert!(!m.matches(key(KEY_USER, 4)));
             assert!(!m.matches(key(KEY_USER, u32::MAX - 2)));
             assert!(!m.matches(crate::compile::KEY_NONE));

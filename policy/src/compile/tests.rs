@@ -174,3 +174,73 @@ fn member_slots_for_one_and_for_several_memberships() {
     assert_ne!(in_acme.slot, alice.slot);
     assert!(org(acme).members.get("nobody").is_none());
 }
+
+#[test]
+fn grant_environments_inline_or_in_a_list_contain_exactly_theirs() {
+    use super::GrantEnvs;
+    let mut long = Vec::new();
+    let none = GrantEnvs::new(&[], &mut long);
+    let one = GrantEnvs::new(&[4], &mut long);
+    let two = GrantEnvs::new(&[4, 9], &mut long);
+    let three = GrantEnvs::new(&[4, 9, 12], &mut long);
+    assert_eq!(long.len(), 1, "only the list of three is stored aside");
+    for env in [0, 4, 9, 12, u32::MAX] {
+        assert!(!none.contains(env, &long), "{env}");
+        assert_eq!(one.contains(env, &long), env == 4, "{env}");
+        assert_eq!(two.contains(env, &long), [4, 9].contains(&env), "{env}");
+        assert_eq!(
+            three.contains(env, &long),
+            [4, 9, 12].contains(&env),
+            "{env}"
+        );
+    }
+}
+
+/// A grant limited to three environments (stored aside) applies in each of
+/// them and nowhere else (nor without an environment).
+#[test]
+fn a_grant_limited_to_many_environments_applies_in_each() {
+    let world = r#"
+users:
+  - { id: pat, memberships: [{ org: acme, status: active, roles: [member] }] }
+orgs:
+  - id: acme
+    resources:
+      - { id: dev, kind: environment }
+      - { id: qa, kind: environment }
+      - { id: staging, kind: environment }
+      - { id: prod, kind: environment, risk: [production] }
+      - { id: deploy, kind: journey, access_mode: restricted }
+      - { id: report, kind: journey, access_mode: restricted }
+    grants:
+      - { id: g-three, principal: { user: pat }, scope: { resource: deploy }, actions: [run], environments: [dev, qa, staging] }
+      - { id: g-one, principal: { user: pat }, scope: { resource: report }, actions: [run], environments: [qa] }
+"#;
+    let snapshot = compile(world);
+    let run = |resource, env| {
+        crate::decide(
+            &snapshot,
+            &Request {
+                org: "acme",
+                user: "pat",
+                action: "run",
+                resource,
+                environment: env,
+            },
+        )
+    };
+    for env in ["dev", "qa", "staging"] {
+        let d = run("deploy", Some(env));
+        assert!(d.allowed, "{env}: {d:?}");
+        assert_eq!(
+            d.allowed_by,
+            Some(AllowedBy::Grant {
+                id: "g-three".into()
+            })
+        );
+    }
+    assert!(!run("deploy", Some("prod")).allowed);
+    assert!(!run("deploy", None).allowed);
+    assert!(!run("report", Some("dev")).allowed);
+    assert!(run("report", Some("qa")).allowed);
+}

@@ -18,7 +18,7 @@ pub(super) fn allowed_by(ctx: &Ctx<'_>, index: u32, action: Action, facts: &Fact
         let mut grant: Option<u32> = None;
         ctx.covering_grants(index, r, |e| {
             let carries = ActionSet(u32::from(e.actions)).contains(Action::Use);
-            if carries && ctx.grant_env_ok(e.grant) && grant.is_none_or(|f| e.grant < f) {
+            if carries && ctx.env_ok(e) && grant.is_none_or(|f| e.grant < f) {
                 grant = Some(e.grant);
             }
         });

@@ -216,12 +216,18 @@ impl<'a> Ctx<'a> {
             });
     }
 
-    /// Whether grant `g` applies given the request's environment.
-    pub fn grant_env_ok(&self, g: u32) -> bool {
-        match self.org.grant_envs.get(g as usize) {
-            Some(None) => true,
-            Some(Some(envs)) => self.env.is_some_and(|e| envs.contains(&e)),
-            None => false,
+    /// Whether the grant of entry `e` applies given the request's
+    /// environment: always, unless environments limit it; then only in one
+    /// of them (read from the grant's record).
+    #[inline]
+    pub fn env_ok(&self, e: &Entry) -> bool {
+        if !e.env_limited {
+            return true;
+        }
+        let grant = self.org.grants.get(e.grant as usize);
+        match (grant, self.env) {
+            (Some(g), Some(env)) => g.envs.contains(env, &self.org.long_envs),
+            _ => false,
         }
     }
 
@@ -284,7 +290,7 @@ impl<'a> Ctx<'a> {
         if !settled {
             let mut from_grants = ActionSet::EMPTY;
             self.covering_grants(index, r, |e| {
-                if e.env_limited && !self.grant_env_ok(e.grant) {
+                if !self.env_ok(e) {
                     return;
                 }
                 from_grants = from_grants.union(ActionSet(u32::from(e.actions)));
