@@ -33,6 +33,10 @@ pub(crate) struct Entry {
 
 const COMPACT_INDEX: u32 = (1 << 30) - 1;
 
+/// A `u32` that [`compact`] never returns (an index of `COMPACT_INDEX` does
+/// not fit): fills unused compact-key slots.
+pub(crate) const NO_KEY: u32 = COMPACT_INDEX;
+
 /// A principal key in 4 bytes (kind in the top 2 bits, index below), order
 /// kept; `None` if it does not fit (an index of 2^30 - 1 or more).
 #[inline]

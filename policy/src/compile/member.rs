@@ -14,7 +14,7 @@
 //! a role) is kept per org, beside the members
 //! ([`super::OrgData::role_via`]), indexed by the member's dense `slot`.
 
-use super::bucket::compact;
+use super::bucket::{NO_KEY, compact};
 use super::ids::{hash, tag_of};
 use super::{PrincipalKey, RoleSet, ServiceRoleBits};
 use crate::model::MembershipStatus;
@@ -46,7 +46,8 @@ pub(crate) struct Member {
     /// arena (first 4 bytes, LE).
     id: [u8; INLINE_ID],
     /// The sorted compact keys of every principal that matches the user,
-    /// when they fit here.
+    /// when they fit here; the unused slots hold [`NO_KEY`], so a key is
+    /// looked for in all of them at once, without branches.
     inline: [u32; INLINE_KEYS],
     /// The sorted keys when they do not fit in `inline`, then the seats:
     /// `service << 8 | service role bits`, sorted by service.
@@ -54,6 +55,10 @@ pub(crate) struct Member {
 }
 
 const _: () = assert!(size_of::<Member>() == 128);
+
+/// How many of the inline key slots lie in the member's first cache line.
+const FIRST_LINE_KEYS: usize = 11;
+const _: () = assert!(std::mem::offset_of!(Member, inline) + 4 * FIRST_LINE_KEYS <= 64);
 
 impl Member {
     /// `keys`: every principal that matches the user, sorted and
@@ -66,7 +71,7 @@ impl Member {
         keys: Vec<PrincipalKey>,
     ) -> Member {
         let compacted: Option<Vec<u32>> = keys.iter().map(|k| compact(*k)).collect();
-        let mut inline = [0u32; INLINE_KEYS];
+        let mut inline = [NO_KEY; INLINE_KEYS];
         let seat_words = seats
             .iter()
             .map(|(s, b)| u64::from(*s) << 8 | u64::from(*b));
@@ -102,7 +107,7 @@ impl Member {
             roles: RoleSet::default(),
             inline_len: 0,
             id: [0; INLINE_ID],
-            inline: [0; INLINE_KEYS],
+            inline: [NO_KEY; INLINE_KEYS],
             extra: Box::default(),
         }
     }
@@ -133,8 +138,22 @@ impl Member {
         if self.inline_len == 0 {
             return self.spilled().binary_search(&principal).is_ok();
         }
-        // A key without a compact form is none of the inline ones.
-        compact(principal).is_some_and(|c| self.inline_keys().contains(&c))
+        // A key without a compact form is none of the inline ones. All the
+        // slots are compared (the unused ones hold `NO_KEY`, which no key
+        // compacts to): a fixed-length loop the compiler turns into a few
+        // vector compares, where a search stopping at the first match
+        // branches once per key.
+        // Only the slots in the member's first cache line are compared when
+        // the keys all lie there (at L typically), so the second line is
+        // not read for it.
+        compact(principal).is_some_and(|c| {
+            let slots = if usize::from(self.inline_len) <= FIRST_LINE_KEYS {
+                self.inline.get(..FIRST_LINE_KEYS).unwrap_or(&self.inline)
+            } else {
+                &self.inline
+            };
+            slots.iter().fold(false, |found, k| found | (*k == c))
+        })
     }
 
     /// The position of `principal` among the user's keys, in
@@ -145,6 +164,18 @@ impl Member {
         }
         let c = compact(principal)?;
         self.inline_keys().iter().position(|k| *k == c)
+    }
+
+    /// The user's principal key at `position`, in [`Member::each_key`]
+    /// order.
+    #[inline]
+    pub fn key_at(&self, position: usize) -> Option<PrincipalKey> {
+        if self.inline_len == 0 {
+            return self.spilled().get(position).copied();
+        }
+        self.inline_keys()
+            .get(position)
+            .map(|c| super::bucket::expand(*c))
     }
 
     /// How many principal keys match the user.
@@ -254,7 +285,13 @@ impl MemberTable {
     /// How many members.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.slots.iter().filter(|m| m.tag != 0).count()
+        self.iter().count()
+    }
+
+    /// Every member, in table order.
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.slots.iter().filter(|m| m.tag != 0)
     }
 }
 
@@ -322,8 +359,14 @@ mod tests {
             keys.sort_unstable();
             keys
         };
+        // Around the inline limits: 11 keys fill the first cache line, 23
+        // every inline slot.
+        let groups = |n: u32| -> Vec<u64> { (0..n).map(|g| key(KEY_GROUP, g * 3)).collect() };
         let cases = [
             (few, &[][..]),
+            (groups(11), &[]),
+            (groups(12), &[]),
+            (groups(INLINE_KEYS as u32), &[]),
             (many, &[]),
             (wide, &[]),
             (with_teams(vec![key(KEY_USER, 3)]), &seats[..]),
@@ -338,8 +381,15 @@ mod tests {
             for (i, k) in keys.iter().enumerate() {
                 assert!(m.matches(*k));
                 assert_eq!(m.key_position(*k), Some(i));
+                assert_eq!(m.key_at(i), Some(*k));
             }
+            assert_eq!(m.key_at(keys.len()), None);
             assert_eq!(m.key_position(key(KEY_USER, 4)), None);
+            // Keys of no case, and the key whose compact form would be the
+            // unused slots' filler.
+            assert!(!m.matches(key(KEY_GROUP, 100)));
+            assert!(!m.matches(key(KEY_TEAM, 999)));
+            assert!(!m.matches(key(KEY_USER, (1 << 30) - 1)));
             assert!(!m.matches(key(KEY_USER, 4)));
             assert!(!m.matches(key(KEY_USER, u32::MAX - 2)));
             assert!(!m.matches(crate::compile::KEY_NONE));

@@ -18,9 +18,6 @@ use super::{KEY_ROLE, PrincipalKey};
 /// Rows are built only while they take at most this many bytes.
 const MAX_BYTES: usize = 64 << 20;
 
-/// Bit 7 of a row byte: some key from this position on has grants.
-const REST: usize = 7;
-
 /// Byte (member slot, service index): which of the member's keys (other
 /// than org roles) are principals of grants in the service's bucket.
 #[derive(Debug, Default)]
@@ -30,6 +27,9 @@ pub(crate) struct ServiceRows {
 }
 
 impl ServiceRows {
+    /// Bit 7 of a row byte: some key from this position on has grants.
+    pub(crate) const REST: u32 = 7;
+
     /// `buckets[s]`: the principal keys of service `s`'s grants;
     /// `holders(key, f)`: calls `f` with the slot of every member that
     /// principal matches (the user's own, a group's members, a team's seats)
@@ -53,7 +53,7 @@ impl ServiceRows {
                 last = Some(k);
                 holders(k, &mut |slot, position| {
                     if let Some(byte) = bytes.get_mut(slot as usize * services + s) {
-                        *byte |= 1 << position.min(REST);
+                        *byte |= 1 << position.min(Self::REST as usize);
                     }
                 });
             }
@@ -65,7 +65,7 @@ impl ServiceRows {
     }
 
     /// Which of the member's keys to look up in service `service`'s bucket
-    /// (org roles aside): see [`ServiceRows::wants`]. `0xFF`, all of them,
+    /// (org roles aside): see [`ServiceRows::positions`]. `0xFF`, all of them,
     /// when unknown (no rows built, an unknown member or service).
     #[inline]
     pub(crate) fn row(&self, slot: u32, service: u32) -> u8 {
@@ -80,12 +80,24 @@ impl ServiceRows {
             .unwrap_or(u8::MAX)
     }
 
-    /// Whether the key at `position` among the member's keys is to be
-    /// looked up, given the member's byte for the service.
+    /// Calls `f` with the position of every key (among a member's
+    /// `key_count` keys) that `row`, the member's byte for a service, says
+    /// to look up: each of bits 0–6 set, then, when bit 7 is set, every
+    /// position from the 8th on.
     #[inline]
-    pub(crate) const fn wants(row: u8, position: usize) -> bool {
-        let bit = if position < REST { position } else { REST };
-        row & (1 << bit) != 0
+    pub(crate) fn positions(row: u8, key_count: usize, mut f: impl FnMut(usize)) {
+        let rest = Self::REST as usize;
+        let mut named = row & !(1 << Self::REST);
+        while named != 0 {
+            let position = named.trailing_zeros() as usize;
+            if position < key_count {
+                f(position);
+            }
+            named &= named - 1;
+        }
+        if row & (1 << Self::REST) != 0 {
+            (rest..key_count).for_each(f);
+        }
     }
 }
 
@@ -114,12 +126,19 @@ mod tests {
         assert_eq!(rows.row(0, 600), 0);
         assert_eq!((rows.row(1, 600), rows.row(2, 600)), (0b100, 0b1000_0000));
         assert_eq!(rows.row(0, 5), 0);
-        assert!(ServiceRows::wants(rows.row(1, 600), 2));
-        assert!(!ServiceRows::wants(rows.row(1, 600), 0));
+        let positions = |row: u8, keys: usize| {
+            let mut out = Vec::new();
+            ServiceRows::positions(row, keys, |p| out.push(p));
+            out
+        };
+        assert_eq!(positions(rows.row(1, 600), 5), [2]);
+        assert_eq!(positions(rows.row(0, 600), 5), [] as [usize; 0]);
         // Every key from the 8th on shares bit 7.
-        assert!(ServiceRows::wants(rows.row(2, 600), 7));
-        assert!(ServiceRows::wants(rows.row(2, 600), 12));
-        assert!(!ServiceRows::wants(rows.row(2, 600), 6));
+        assert_eq!(positions(rows.row(2, 600), 10), [7, 8, 9]);
+        // Unknown: every key; never a position past the member's keys.
+        assert_eq!(positions(u8::MAX, 9), (0..9).collect::<Vec<_>>());
+        assert_eq!(positions(u8::MAX, 3), [0, 1, 2]);
+        assert_eq!(positions(0b1000_0001, 1), [0]);
         // Unknown slots or services, or no rows at all: every key.
         assert_eq!(rows.row(3, 0), u8::MAX);
         assert_eq!(rows.row(0, 601), u8::MAX);

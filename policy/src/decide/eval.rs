@@ -162,30 +162,40 @@ impl<'a> Ctx<'a> {
         f: &mut impl FnMut(&Entry),
     ) {
         let m = self.member;
-        if !table.is_empty() {
-            // One lookup per principal key of the user: an org role's run
-            // is in the service bucket's own line; other keys are probed in
-            // the table only where the member's byte for the service says
-            // the key has grants here. Entries are read only for a key that
-            // has grants here.
-            let row = service.map_or(u8::MAX, |(s, _)| self.org.service_rows.row(self.slot, s));
-            let mut position = 0;
-            m.each_key(|k| {
-                let at = position;
-                position += 1;
-                let run = match service {
-                    Some((_, sb)) if k >> 32 == KEY_ROLE => sb.role_run(k as u32),
-                    _ if !ServiceRows::wants(row, at) => None,
-                    _ => table.find(k),
-                };
-                if let Some((start, len)) = run {
-                    entries
-                        .get(start..start + len)
-                        .unwrap_or_default()
-                        .iter()
-                        .for_each(&mut *f);
-                }
+        let mut run_of = |run: Option<(usize, usize)>| {
+            if let Some((start, len)) = run {
+                entries
+                    .get(start..start + len)
+                    .unwrap_or_default()
+                    .iter()
+                    .for_each(&mut *f);
+            }
+        };
+        if let Some((s, sb)) = service.filter(|_| !table.is_empty()) {
+            // A service's bucket: the member's org roles' runs are in the
+            // bucket's own line; of the other keys, only those the member's
+            // byte for the service names are probed in the table (bit `i`
+            // for the `i`-th key, bit 7 for any from the 8th on), so the
+            // keys are not walked one by one.
+            let mut roles = m.roles.0;
+            while roles != 0 {
+                run_of(sb.role_run(roles.trailing_zeros()));
+                roles &= roles - 1;
+            }
+            let row = self.org.service_rows.row(self.slot, s);
+            ServiceRows::positions(row, m.key_count(), |position| {
+                let run = m
+                    .key_at(position)
+                    .filter(|k| k >> 32 != KEY_ROLE)
+                    .and_then(|k| table.find(k));
+                run_of(run);
             });
+            return;
+        }
+        if !table.is_empty() {
+            // Any other bucket with a table: one lookup per principal key of
+            // the user; entries are read only for a key with grants here.
+            m.each_key(|k| run_of(table.find(k)));
             return;
         }
         if entries.len() <= SCAN_PER_KEY * m.key_count().max(1) {

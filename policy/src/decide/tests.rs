@@ -450,7 +450,11 @@ fn an_empty_policy_denies_everything() {
 /// allow); the same snapshot with the tables and rows dropped scans or
 /// binary-searches the entries directly. Both must decide
 /// every request identically (and, at S, agree with the reference evaluator).
-fn compact_bucket_keys_change_no_decision(size: crate::synthetic::Size, oracle: bool) {
+fn compact_bucket_keys_change_no_decision(
+    size: crate::synthetic::Size,
+    oracle: bool,
+    key_limits: &[usize],
+) {
     use crate::synthetic::{self, Mix};
     let document = synthetic::generate(size, 42);
     let compact = Snapshot::compile(&document).unwrap();
@@ -474,6 +478,24 @@ fn compact_bucket_keys_change_no_decision(size: crate::synthetic::Size, oracle: 
         }
     }
     assert!(compacted > 0, "the world has no large bucket");
+    // Members on both sides of the limits the lookups treat apart (the
+    // service rows' seven own bits, the first line's 11 inline keys, the
+    // 23 inline slots).
+    let counts: Vec<usize> = compact
+        .orgs
+        .iter()
+        .flat_map(|o| o.members.iter().map(|m| m.key_count()))
+        .collect();
+    for &limit in key_limits {
+        assert!(
+            counts.iter().any(|c| *c <= limit),
+            "no member with <= {limit} keys"
+        );
+        assert!(
+            counts.iter().any(|c| *c > limit),
+            "no member with > {limit} keys"
+        );
+    }
     for mix in Mix::ALL {
         for owned in synthetic::requests(&document, 3_000, 11, *mix) {
             let request = owned.as_request();
@@ -489,12 +511,12 @@ fn compact_bucket_keys_change_no_decision(size: crate::synthetic::Size, oracle: 
 
 #[test]
 fn compact_bucket_keys_change_no_decision_at_s() {
-    compact_bucket_keys_change_no_decision(crate::synthetic::Size::S, true);
+    compact_bucket_keys_change_no_decision(crate::synthetic::Size::S, true, &[7, 11]);
 }
 
 #[test]
 fn compact_bucket_keys_change_no_decision_at_m() {
-    compact_bucket_keys_change_no_decision(crate::synthetic::Size::M, false);
+    compact_bucket_keys_change_no_decision(crate::synthetic::Size::M, false, &[7, 11, 23]);
 }
 
 /// Ids are kept inline up to 23 bytes; longer ones must be named whole too.
