@@ -138,14 +138,13 @@ impl Member {
         if self.inline_len == 0 {
             return self.spilled().binary_search(&principal).is_ok();
         }
-        // A key without a compact form is none of the inline ones. All the
-        // slots are compared (the unused ones hold `NO_KEY`, which no key
-        // compacts to): a fixed-length loop the compiler turns into a few
-        // vector compares, where a search stopping at the first match
-        // branches once per key.
-        // Only the slots in the member's first cache line are compared when
-        // the keys all lie there (at L typically), so the second line is
-        // not read for it.
+        // A key without a compact form is none of the inline ones. The
+        // slots are compared all at once (the unused ones hold `NO_KEY`,
+        // which no key compacts to): a fixed-length loop the compiler turns
+        // into a few vector compares, where a search stopping at the first
+        // match branches once per key. When the keys all lie in the first
+        // cache line (at L typically), only its slots are compared, so the
+        // second line is not read for it.
         compact(principal).is_some_and(|c| {
             let slots = if usize::from(self.inline_len) <= FIRST_LINE_KEYS {
                 self.inline.get(..FIRST_LINE_KEYS).unwrap_or(&self.inline)
