@@ -1,9 +1,10 @@
 //! The question (`Request`) and the answer (`Decision`), with its reasons as data.
 
-use serde::Serialize;
-use smol_str::SmolStr;
 use std::borrow::Cow;
 use std::fmt;
+
+use serde::Serialize;
+use smol_str::SmolStr;
 
 use crate::model::{OrgRole, ResourceRole, ServiceRole};
 

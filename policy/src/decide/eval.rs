@@ -174,9 +174,8 @@ impl<'a> Ctx<'a> {
         if let Some((s, sb)) = service.filter(|_| !table.is_empty()) {
             // A service's bucket: the member's org roles' runs are in the
             // bucket's own line; of the other keys, only those the member's
-            // byte for the service names are probed in the table (bit `i`
-            // for the `i`-th key, bit 7 for any from the 8th on), so the
-            // keys are not walked one by one.
+            // row byte for the service names ([`ServiceRows::positions`])
+            // are probed in the table, so the keys are not walked one by one.
             let mut roles = m.roles.0;
             while roles != 0 {
                 run_of(sb.role_run(roles.trailing_zeros()));
