@@ -33,6 +33,8 @@ pub(crate) struct Inputs {
     pub policy_text: Result<String, ConfigError>,
     /// Key file path → bytes, or the read error message.
     pub keys: Vec<(PathBuf, Result<Vec<u8>, String>)>,
+    /// The assertion signing key file → bytes, or the read error message.
+    pub assertion_key: Option<(PathBuf, Result<Vec<u8>, String>)>,
     pub revision: String,
     pub config_revision: String,
     pub policy_revision: String,
@@ -123,6 +125,11 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
             keys.push((path, bytes));
         }
     }
+    let assertion_key = raw.assertion.as_ref().map(|a| {
+        let path = resolve(config_path, &a.key);
+        let bytes = source.read(&path).map_err(|e| e.to_string());
+        (path, bytes)
+    });
 
     // The combined revision hashes each input's own hash (each file is read
     // and hashed once, which matters for a 100 MB policy).
@@ -138,7 +145,7 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         Err(_) => String::new(),
     };
     part(b"policy", policy_revision.as_bytes());
-    for (path, bytes) in &keys {
+    for (path, bytes) in keys.iter().chain(&assertion_key) {
         part(
             path.as_os_str().as_encoded_bytes(),
             &Sha256::digest(bytes.as_deref().unwrap_or_default()),
@@ -153,6 +160,7 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         policy_path,
         policy_text: policy,
         keys,
+        assertion_key,
         revision,
         config_revision,
         policy_revision,
@@ -171,7 +179,13 @@ pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
 
     let errors = errors.into_errors();
     let mut files = vec![inputs.config_path.clone(), inputs.policy_path.clone()];
-    files.extend(inputs.keys.iter().map(|(p, _)| p.clone()));
+    files.extend(
+        inputs
+            .keys
+            .iter()
+            .chain(&inputs.assertion_key)
+            .map(|(p, _)| p.clone()),
+    );
     match (settings, routes, policy) {
         (Some(settings), Some(routes), Some(policy)) if errors.is_empty() => Ok(Snapshot {
             revision: inputs.revision,

@@ -30,6 +30,52 @@ pub struct RawConfig {
     /// Path prefixes served without a decision (health, status pages).
     #[serde(default)]
     pub public_prefixes: Vec<RawPublicPrefix>,
+    /// Which peers may extend `X-Forwarded-For`, and extra identity headers to strip.
+    #[serde(default)]
+    pub forwarding: RawForwarding,
+    /// A signed decision assertion on every forwarded request; off when absent.
+    #[serde(default)]
+    pub assertion: Option<RawAssertion>,
+}
+
+/// The headers the gateway owns toward upstreams.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForwarding {
+    /// Peers (addresses or CIDRs) whose `X-Forwarded-For` is kept and
+    /// appended to; from any other peer it is replaced.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Header names stripped from every request, on top of the built-in
+    /// list of identity aliases (`X-Remote-User`, `X-Auth-Request-User`, …).
+    #[serde(default)]
+    pub strip_headers: Vec<String>,
+}
+
+/// The signed decision assertion (`x-reqflo-assertion`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAssertion {
+    /// `EdDSA` (Ed25519) or `ES256` (P-256).
+    pub algorithm: String,
+    /// The `kid` in the token header and the published JWKS.
+    pub kid: String,
+    /// A PKCS#8 PEM private key, relative to this file's directory.
+    pub key: String,
+    /// Lifetime of each assertion (`exp - iat`), seconds; default 60, at most 300.
+    #[serde(default = "default_assertion_ttl")]
+    pub ttl_seconds: u64,
+    /// The `iss` claim; default `reqflo-gateway`.
+    #[serde(default = "default_assertion_issuer")]
+    pub issuer: String,
+}
+
+fn default_assertion_ttl() -> u64 {
+    60
+}
+
+fn default_assertion_issuer() -> String {
+    "reqflo-gateway".to_owned()
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -130,6 +176,22 @@ pub struct RawLimits {
     pub max_body_bytes: u64,
     #[serde(default = "default_max_header")]
     pub max_header_bytes: u64,
+    /// The longest wait for the next bytes of a request body, milliseconds.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_ms: u64,
+    /// How long an idle keep-alive connection waits for its next request
+    /// (and for each read of that request's head), seconds; 0 turns
+    /// keep-alive off.
+    #[serde(default = "default_keepalive_timeout")]
+    pub keepalive_timeout_seconds: u64,
+}
+
+fn default_body_read_timeout() -> u64 {
+    10_000
+}
+
+fn default_keepalive_timeout() -> u64 {
+    60
 }
 
 fn default_max_body() -> u64 {
@@ -145,6 +207,8 @@ impl Default for RawLimits {
         RawLimits {
             max_body_bytes: default_max_body(),
             max_header_bytes: default_max_header(),
+            body_read_timeout_ms: default_body_read_timeout(),
+            keepalive_timeout_seconds: default_keepalive_timeout(),
         }
     }
 }
@@ -207,6 +271,11 @@ pub struct RawRoute {
     /// Further decisions the request also needs (all must allow).
     #[serde(default)]
     pub also: Vec<RawAlso>,
+    /// The route carries a WebSocket: a `GET` with `Upgrade: websocket` is
+    /// decided like any request, and that decision covers the whole tunnel.
+    /// Upgrades on every other route are refused.
+    #[serde(default)]
+    pub websocket: bool,
 }
 
 /// Where a route's target environment comes from.

@@ -21,6 +21,9 @@ pub struct Route {
     /// The resolved mode (the route's own, else the global one).
     pub mode: Mode,
     pub access: Access,
+    /// Whether the route carries a WebSocket (`websocket: true`): only then
+    /// is an `Upgrade` request forwarded.
+    pub websocket: bool,
     /// Line of the route in the config file, where found.
     pub line: Option<u32>,
 }
@@ -71,6 +74,82 @@ pub enum EnvironmentSource {
     Body(String),
 }
 
+/// Every name under which a request could state an environment: the names
+/// the route config's environment sources use (query parameters, body
+/// fields, path parameters, headers) and the defaults `environment` and
+/// `x-reqflo-environment`. The gateway refuses a request that states an
+/// environment under any of them with a value other than the decided one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvironmentNames {
+    /// Query and body keys, each [`normalize_key`]ed.
+    keys: Vec<String>,
+    /// Header names, lower case.
+    headers: Vec<String>,
+}
+
+impl EnvironmentNames {
+    /// The default names and those of `sources`.
+    pub fn from_sources<'a>(sources: impl IntoIterator<Item = &'a EnvironmentSource>) -> Self {
+        let mut names = EnvironmentNames {
+            keys: vec!["environment".to_owned()],
+            headers: vec!["x-reqflo-environment".to_owned()],
+        };
+        for source in sources {
+            let (list, name) = match source {
+                EnvironmentSource::Header(h) => (&mut names.headers, h.to_ascii_lowercase()),
+                EnvironmentSource::Path(n)
+                | EnvironmentSource::Query(n)
+                | EnvironmentSource::Body(n) => (&mut names.keys, normalize_key(n).into_owned()),
+            };
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
+        names
+    }
+
+    /// Whether a query or body key names an environment, read as lenient
+    /// backends read keys ([`normalize_key`]).
+    pub fn names_key(&self, key: &str) -> bool {
+        let key = normalize_key(key);
+        self.keys.iter().any(|k| *k == key)
+    }
+
+    /// The environment header names, lower case.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// The environment key names, normalized.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+}
+
+/// A query or body key as the most lenient common backend reads it:
+/// surrounding whitespace dropped (`environment%20`), letters case-folded
+/// as Go's `encoding/json` matches field names (`Environment`, `ENVIRONMENT`,
+/// `ſ` for `s`), everything from the first `[` cut (`environment[]`,
+/// `environment[0]` in PHP, `qs` and Rails), and `.` and space read as `_`
+/// (PHP's key mangling).
+pub fn normalize_key(key: &str) -> std::borrow::Cow<'_, str> {
+    let plain = key
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'));
+    if plain {
+        return std::borrow::Cow::Borrowed(key);
+    }
+    let trimmed = key.trim();
+    let cut = trimmed.split('[').next().unwrap_or(trimmed);
+    let folded: String = cut
+        .chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == '.' || c == ' ' { '_' } else { c })
+        .collect();
+    std::borrow::Cow::Owned(folded)
+}
+
 /// A matched request: the route and the path parameters.
 #[derive(Debug)]
 pub struct RouteMatch<'r, 'p> {
@@ -94,6 +173,7 @@ impl<'r, 'p> RouteMatch<'r, 'p> {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    environment_names: EnvironmentNames,
     by_method: HashMap<String, matchit::Router<usize>>,
     prefixes: Vec<(PublicPrefix, Route)>,
 }
@@ -131,6 +211,7 @@ impl RouteTable {
                     upstream: p.upstream.clone(),
                     mode: Mode::Enforce,
                     access: Access::Public,
+                    websocket: false,
                     line: None,
                 };
                 (p, route)
@@ -138,8 +219,14 @@ impl RouteTable {
             .collect();
         // Longest prefix first.
         prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.prefix.len()));
+        let environment_names =
+            EnvironmentNames::from_sources(routes.iter().filter_map(|r| match &r.access {
+                Access::Decide(check) => check.environment.as_ref(),
+                Access::Public => None,
+            }));
         Ok(RouteTable {
             routes,
+            environment_names,
             by_method,
             prefixes,
         })
@@ -167,6 +254,11 @@ impl RouteTable {
                 route,
                 params: matchit::Params::new(),
             })
+    }
+
+    /// Every name under which a request could state an environment.
+    pub fn environment_names(&self) -> &EnvironmentNames {
+        &self.environment_names
     }
 
     /// Every route, in config order.

@@ -22,6 +22,79 @@ pub struct Settings {
     pub strict: Strict,
     /// The policy document's path, resolved against the config's directory.
     pub policy_path: PathBuf,
+    pub forwarding: Forwarding,
+    /// The signed decision assertion, when configured.
+    pub assertion: Option<Assertion>,
+}
+
+/// Built-in header names no client may send upstream, besides the gateway's
+/// own `x-reqflo-*`, `Forwarded` and `X-Forwarded-*`: names that common
+/// frameworks and auth proxies read as a verified identity or client address.
+/// A route config can only add to it (`forwarding.strip_headers`).
+pub const IDENTITY_ALIASES: &[&str] = &[
+    "remote-user",
+    "x-remote-user",
+    "x-remote-email",
+    "x-remote-group",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-preferred-username",
+    "x-auth-request-groups",
+    "x-auth-request-access-token",
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-authenticated-email",
+    "x-user",
+    "x-user-id",
+    "x-user-email",
+    "x-email",
+    "x-webauth-user",
+    "x-consumer-id",
+    "x-consumer-username",
+    "x-credential-identifier",
+    "x-goog-authenticated-user-email",
+    "x-goog-authenticated-user-id",
+    "x-goog-iap-jwt-assertion",
+    "x-ms-client-principal",
+    "x-ms-client-principal-id",
+    "x-ms-client-principal-name",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-accesstoken",
+    "cf-access-authenticated-user-email",
+    "cf-access-jwt-assertion",
+    "x-pomerium-jwt-assertion",
+    "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "x-cluster-client-ip",
+    "cf-connecting-ip",
+];
+
+/// Who may extend `X-Forwarded-For`, and which client headers never reach
+/// an upstream on top of the built-in lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Forwarding {
+    pub trusted_proxies: Vec<Cidr>,
+    /// Lower-case names, `_` read as `-`.
+    pub strip_headers: Vec<String>,
+}
+
+impl Forwarding {
+    /// Whether `peer` is a proxy whose `X-Forwarded-For` is kept and appended to.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|c| c.contains(peer))
+    }
+}
+
+/// The decision assertion: what signs it and for how long it is valid.
+#[derive(Debug)]
+pub struct Assertion {
+    pub key: crate::assertion::AssertionKey,
+    pub ttl: Duration,
+    pub issuer: String,
+    /// The private key file it was read from.
+    pub file: PathBuf,
 }
 
 /// The two listeners.
@@ -165,6 +238,10 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// The most bytes of request headers accepted.
     pub max_header_bytes: usize,
+    /// The longest wait for the next bytes of a request body.
+    pub body_read_timeout: Duration,
+    /// Idle keep-alive timeout, seconds (`None`: keep-alive off).
+    pub keepalive_timeout_seconds: Option<u64>,
 }
 
 /// Enforce (deny what the policy denies) or shadow (record, forward everything).

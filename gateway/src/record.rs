@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use reqflo_config::Mode;
 
+use reqflo_policy::Decision;
+
 use crate::proxy::ctx::{Ctx, Verdict};
+use crate::proxy::decide::Asked;
 use crate::respond::{Refusal, UpstreamFailure};
 use crate::state::Shared;
 
@@ -62,61 +65,24 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
             );
             "public"
         }
+        Verdict::Refused {
+            refusal: Refusal::Denied(d),
+            ..
+        } => decided(
+            shared,
+            ctx,
+            cached,
+            &d.asked,
+            &d.decision,
+            status,
+            latency_us,
+        ),
         Verdict::Decided { asked, decision } => {
-            let action = asked.action.as_str();
-            let code = decision.code().map_or("none", |c| c.as_str());
-            let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code.as_str()).collect();
-            let allowed = decision.allowed;
-            let shadow = !allowed && ctx.mode == Mode::Shadow;
-            let verdict = if allowed { "allow" } else { "deny" };
-            match cached.and_then(|c| c.allowed.as_ref()) {
-                Some((a, counter)) if allowed && *a == asked.action => counter.inc(),
-                _ => m
-                    .decisions
-                    .with_label_values(&[route, action, verdict, code, ctx.mode.as_str()])
-                    .inc(),
-            }
-            if shadow {
-                m.shadow_would_deny
-                    .with_label_values(&[route, action, code])
-                    .inc();
-            }
-            if let Some(took) = ctx.decision_time {
-                m.decision_seconds.observe(took.as_secs_f64());
-            }
-            tracing::info!(
-                target: "reqflo_gateway::decision",
-                decision_id = %ctx.decision_id,
-                user,
-                org = %asked.org,
-                route,
-                action,
-                resource = %asked.resource,
-                environment = asked.environment.as_deref().unwrap_or(""),
-                decision = verdict,
-                mode = ctx.mode.as_str(),
-                codes = %codes.join(","),
-                revision,
-                status,
-                latency_us,
-                decision_ns = ctx.decision_time.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-                "{}",
-                if shadow { "would deny (shadow mode), forwarded" } else { verdict }
-            );
-            for reason in &decision.reasons {
-                tracing::debug!(
-                    target: "reqflo_gateway::decision",
-                    decision_id = %ctx.decision_id,
-                    code = reason.code.as_str(),
-                    message = %reason.message,
-                    "deny reason"
-                );
-            }
-            if shadow { "shadow_deny" } else { verdict }
+            decided(shared, ctx, cached, asked, decision, status, latency_us)
         }
         Verdict::Refused { stage, refusal } => {
             let code = refusal.code();
-            // Policy denials are `Verdict::Decided`, upstream failures counted above.
+            // Upstream failures are counted above.
             match refusal {
                 Refusal::Denied(_) | Refusal::Upstream(_) => {}
                 Refusal::Internal(kind) => {
@@ -160,6 +126,73 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
             .with_label_values(&[route, outcome])
             .observe(latency.as_secs_f64()),
     }
+}
+
+/// Records a request the policy was asked about: the decision counter, the
+/// decision latency and the decision log line. Returns the outcome label.
+fn decided(
+    shared: &Shared,
+    ctx: &Ctx,
+    cached: Option<&crate::state::RouteMetrics>,
+    asked: &Asked,
+    decision: &Decision,
+    status: u16,
+    latency_us: u64,
+) -> &'static str {
+    let m = &shared.metrics;
+    let route = ctx.route.as_deref().unwrap_or("none");
+    let revision = ctx.revision().unwrap_or("none");
+    let user = ctx.user.as_deref().unwrap_or("");
+    let action = asked.action.as_str();
+    let code = decision.code().map_or("none", |c| c.as_str());
+    let codes: Vec<&str> = decision.reasons.iter().map(|r| r.code.as_str()).collect();
+    let allowed = decision.allowed;
+    let shadow = !allowed && ctx.mode == Mode::Shadow;
+    let verdict = if allowed { "allow" } else { "deny" };
+    match cached.and_then(|c| c.allowed.as_ref()) {
+        Some((a, counter)) if allowed && *a == asked.action => counter.inc(),
+        _ => m
+            .decisions
+            .with_label_values(&[route, action, verdict, code, ctx.mode.as_str()])
+            .inc(),
+    }
+    if shadow {
+        m.shadow_would_deny
+            .with_label_values(&[route, action, code])
+            .inc();
+    }
+    if let Some(took) = ctx.decision_time {
+        m.decision_seconds.observe(took.as_secs_f64());
+    }
+    tracing::info!(
+        target: "reqflo_gateway::decision",
+        decision_id = %ctx.decision_id,
+        user,
+        org = %asked.org,
+        route,
+        action,
+        resource = %asked.resource,
+        environment = asked.environment.as_deref().unwrap_or(""),
+        decision = verdict,
+        mode = ctx.mode.as_str(),
+        codes = %codes.join(","),
+        revision,
+        status,
+        latency_us,
+        decision_ns = ctx.decision_time.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        "{}",
+        if shadow { "would deny (shadow mode), forwarded" } else { verdict }
+    );
+    for reason in &decision.reasons {
+        tracing::debug!(
+            target: "reqflo_gateway::decision",
+            decision_id = %ctx.decision_id,
+            code = reason.code.as_str(),
+            message = %reason.message,
+            "deny reason"
+        );
+    }
+    if shadow { "shadow_deny" } else { verdict }
 }
 
 fn refusal_message(refusal: &Refusal) -> String {

@@ -53,6 +53,8 @@ pub struct Derived {
     pub snapshot: Arc<Snapshot>,
     /// The token cache scope of this snapshot's identity settings.
     pub token_scope: Option<String>,
+    /// The client headers no spelling of reaches an upstream.
+    pub strip: crate::proxy::outgoing::StripList,
     /// Each upstream's address, resolved once per snapshot (`None`: did not resolve).
     pub upstream_addrs: HashMap<Arc<str>, Option<SocketAddr>, foldhash::fast::RandomState>,
     /// Each route's metric children for its usual outcome, resolved on first
@@ -143,6 +145,7 @@ impl Shared {
         let d = Arc::new(Derived {
             snapshot: snapshot.clone(),
             token_scope: auth::cache_scope(&snapshot.settings.identity, &snapshot.revision),
+            strip: crate::proxy::outgoing::StripList::new(snapshot),
             upstream_addrs: snapshot
                 .settings
                 .upstreams

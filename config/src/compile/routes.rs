@@ -108,6 +108,15 @@ pub(super) fn compile(
                 global_mode
             }),
         };
+        if r.websocket && !methods.iter().any(|m| m == "GET") {
+            errors.route(
+                ErrorKind::Invalid,
+                ROUTES,
+                &r.id,
+                "`websocket: true` needs `GET` in `methods` (a WebSocket opens with a GET)"
+                    .to_owned(),
+            );
+        }
         let access = if r.public {
             public_access(r, errors)
         } else {
@@ -132,6 +141,7 @@ pub(super) fn compile(
                 upstream: Arc::from(r.upstream.as_str()),
                 mode,
                 access,
+                websocket: r.websocket,
                 line: crate::lines::id_line_in(errors.text(), ROUTES, &r.id, 0),
             });
         }
@@ -369,9 +379,12 @@ fn environment(
         RawEnvironment::Header { name } if !valid_header(name) => fail(format!(
             "environment header `{name}` is not a header name (letters, digits and `-`)"
         )),
-        RawEnvironment::Header { name } => {
-            Some(EnvironmentSource::Header(name.to_ascii_lowercase()))
-        }
+        RawEnvironment::Header { name } => match gateway_owned(name) {
+            Some(why) => fail(format!(
+                "environment header `{name}` {why}; read the environment from a header clients may set"
+            )),
+            None => Some(EnvironmentSource::Header(name.to_ascii_lowercase())),
+        },
         RawEnvironment::Body { field } if field.is_empty() => {
             fail("environment body field name is empty".to_owned())
         }
@@ -384,6 +397,22 @@ fn environment(
             }
         }
     }
+}
+
+/// Why a header cannot carry a client's environment: the gateway sets it or
+/// strips it from every request.
+fn gateway_owned(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    if crate::headers::SET_BY_GATEWAY.contains(&name.as_str()) {
+        return Some("is set by the gateway on every forwarded request");
+    }
+    if name == "forwarded" || name.starts_with("x-forwarded-") {
+        return Some("is a forwarding header the gateway replaces");
+    }
+    if crate::IDENTITY_ALIASES.contains(&name.as_str()) {
+        return Some("is an identity header the gateway strips");
+    }
+    None
 }
 
 /// What the overlap checks need of a route.

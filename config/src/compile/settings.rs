@@ -9,11 +9,12 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::{Errors, Inputs};
+use crate::assertion::AssertionKey;
 use crate::error::{ConfigError, ErrorKind};
 use crate::raw::{RawIdentity, RawJwt, RawTrustedHeader, RawUpstream};
 use crate::settings::{
-    Cidr, Identity, JwtKey, JwtSettings, Limits, Listen, Mode, Settings, Strict,
-    TrustedHeaderSettings, Upstream,
+    Assertion, Cidr, Forwarding, Identity, JwtKey, JwtSettings, Limits, Listen, Mode, Settings,
+    Strict, TrustedHeaderSettings, Upstream,
 };
 
 /// The most leeway accepted for `exp`/`nbf`.
@@ -41,6 +42,11 @@ pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settin
         }),
     };
     let strict = strict(raw, errors);
+    let forwarding = forwarding(raw, errors);
+    let assertion = match &raw.assertion {
+        None => Some(None),
+        Some(a) => assertion(inputs, a, errors).map(Some),
+    };
     Some(Settings {
         listen: listen?,
         upstreams: upstreams?,
@@ -49,6 +55,125 @@ pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settin
         mode: mode?,
         strict: strict?,
         policy_path: inputs.policy_path.clone(),
+        forwarding: forwarding?,
+        assertion: assertion?,
+    })
+}
+
+fn forwarding(raw: &crate::raw::RawConfig, errors: &mut Errors<'_>) -> Option<Forwarding> {
+    let f = &raw.forwarding;
+    let mut ok = true;
+    let mut trusted_proxies = Vec::new();
+    for text in &f.trusted_proxies {
+        match Cidr::parse(text) {
+            Some(c) => trusted_proxies.push(c),
+            None => {
+                errors.setting(
+                    ErrorKind::Address,
+                    "forwarding",
+                    "trusted_proxies",
+                    format!("trusted proxy `{text}` is not an address or CIDR"),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut strip_headers = Vec::new();
+    for name in &f.strip_headers {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            errors.setting(
+                ErrorKind::Invalid,
+                "forwarding",
+                "strip_headers",
+                format!("header name `{name}` must be letters, digits, `-` or `_`"),
+            );
+            ok = false;
+            continue;
+        }
+        strip_headers.push(name.to_ascii_lowercase().replace('_', "-"));
+    }
+    ok.then_some(Forwarding {
+        trusted_proxies,
+        strip_headers,
+    })
+}
+
+/// The most an assertion may live: a backend must not accept a replay for long.
+const MAX_ASSERTION_TTL_SECONDS: u64 = 300;
+
+fn assertion(
+    inputs: &Inputs,
+    raw: &crate::raw::RawAssertion,
+    errors: &mut Errors<'_>,
+) -> Option<Assertion> {
+    let before = errors.len();
+    if raw.kid.trim().is_empty() {
+        errors.setting(
+            ErrorKind::Invalid,
+            "assertion",
+            "kid",
+            "assertion `kid` is empty".to_owned(),
+        );
+    }
+    if raw.issuer.trim().is_empty() {
+        errors.setting(
+            ErrorKind::Invalid,
+            "assertion",
+            "issuer",
+            "assertion `issuer` is empty".to_owned(),
+        );
+    }
+    if raw.ttl_seconds == 0 || raw.ttl_seconds > MAX_ASSERTION_TTL_SECONDS {
+        errors.setting(
+            ErrorKind::Invalid,
+            "assertion",
+            "ttl_seconds",
+            format!("assertion `ttl_seconds` must be 1 to {MAX_ASSERTION_TTL_SECONDS}"),
+        );
+    }
+    let (path, bytes) = inputs.assertion_key.as_ref()?;
+    let key_error = |message: String| ConfigError {
+        kind: ErrorKind::KeyFile,
+        file: inputs.config_path.clone(),
+        line: crate::lines::value_line(errors.text(), "key", &raw.key),
+        column: None,
+        route: None,
+        message,
+    };
+    let key = match bytes {
+        Err(e) => {
+            errors.push(key_error(format!(
+                "assertion key: cannot read key file `{}`: {e}",
+                path.display()
+            )));
+            None
+        }
+        Ok(bytes) => {
+            let parsed = std::str::from_utf8(bytes)
+                .map_err(|_| "is not a PEM text file".to_owned())
+                .and_then(|pem| AssertionKey::from_pem(&raw.algorithm, &raw.kid, pem));
+            match parsed {
+                Ok(key) => Some(key),
+                Err(message) => {
+                    errors.push(key_error(format!(
+                        "assertion key: key file `{}` {message}",
+                        path.display()
+                    )));
+                    None
+                }
+            }
+        }
+    };
+    let key = key?;
+    (errors.len() == before).then(|| Assertion {
+        key,
+        ttl: Duration::from_secs(raw.ttl_seconds),
+        issuer: raw.issuer.clone(),
+        file: path.clone(),
     })
 }
 
@@ -359,16 +484,19 @@ fn limits(raw: &crate::raw::RawConfig, errors: &mut Errors<'_>) -> Option<Limits
                 ErrorKind::Invalid,
                 "limits",
                 key,
-                format!("limit `{key}` must be a positive byte count"),
+                format!("limit `{key}` must be a positive number"),
             );
         }
         size
     };
     let body = size("max_body_bytes", raw.limits.max_body_bytes);
     let header = size("max_header_bytes", raw.limits.max_header_bytes);
+    let body_timeout = size("body_read_timeout_ms", raw.limits.body_read_timeout_ms);
     Some(Limits {
         max_body_bytes: body?,
         max_header_bytes: header?,
+        body_read_timeout: Duration::from_millis(u64::try_from(body_timeout?).ok()?),
+        keepalive_timeout_seconds: Some(raw.limits.keepalive_timeout_seconds).filter(|s| *s > 0),
     })
 }
 

@@ -65,6 +65,14 @@ pub enum Rejection {
     InvalidHeaderValue,
     #[error("the request is not valid HTTP")]
     BadRequest,
+    #[error(
+        "the `Connection` header names a header other than `close`, `keep-alive`, `upgrade` and `te`"
+    )]
+    ConnectionNomination,
+    #[error("the request carries a URL-rewrite header (`X-Original-URL` and the like)")]
+    RewriteHeader,
+    #[error("this route does not carry a protocol upgrade (`Upgrade`)")]
+    UpgradeNotAllowed,
 }
 
 impl Rejection {
@@ -94,6 +102,9 @@ impl Rejection {
         Rejection::ConflictingLength,
         Rejection::InvalidHeaderValue,
         Rejection::BadRequest,
+        Rejection::ConnectionNomination,
+        Rejection::RewriteHeader,
+        Rejection::UpgradeNotAllowed,
     ];
 
     /// The stable code: a metric label and the `code` of the 400 body.
@@ -123,6 +134,9 @@ impl Rejection {
             Rejection::ConflictingLength => "conflicting_length",
             Rejection::InvalidHeaderValue => "invalid_header_value",
             Rejection::BadRequest => "bad_request",
+            Rejection::ConnectionNomination => "connection_nomination",
+            Rejection::RewriteHeader => "rewrite_header",
+            Rejection::UpgradeNotAllowed => "upgrade_not_allowed",
         }
     }
 }
@@ -169,6 +183,27 @@ const METHOD_OVERRIDE_HEADERS: &[&str] = &[
     "x-http-method",
     "x-method-override",
 ];
+
+/// Headers through which a client asks a backend (or a framework's rewrite
+/// middleware) to treat the request as another path; all refused, in every
+/// spelling.
+const REWRITE_HEADERS: &[&str] = &[
+    "x-original-url",
+    "x-original-uri",
+    "x-original-path",
+    "x-rewrite-url",
+    "x-envoy-original-path",
+    "x-envoy-original-url",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "x-forwarded-prefix",
+    "x-forwarded-url",
+];
+
+/// The `Connection` tokens accepted: the standard hop-by-hop ones. Any other
+/// token asks every proxy on the way to drop that header, which could remove
+/// something the decision read before the backend sees it.
+const CONNECTION_TOKENS: &[&str] = &["close", "keep-alive", "upgrade", "te"];
 
 /// Canonicalizes the request target and checks the headers every request is
 /// held to, or says why the request is ambiguous.
@@ -288,14 +323,22 @@ impl Canonical {
     ///
     /// Twice (in any letter case) → [`Rejection::DuplicateQuery`]; a value
     /// with a comma → [`Rejection::CommaJoined`].
+    /// The value is the key spelled exactly `name`; another letter case of
+    /// it counts as a duplicate here, and any other variant
+    /// (`environment[]`, `Environment` alone) is checked against the decided
+    /// value by [`crate::environment::check_one`].
     pub fn decision_query(&self, name: &str) -> Result<Option<&str>, Rejection> {
         let mut found = None;
+        let mut seen = false;
         for (key, value) in &self.query {
             if key.eq_ignore_ascii_case(name) {
-                if found.is_some() {
+                if seen {
                     return Err(Rejection::DuplicateQuery);
                 }
-                found = Some(value.as_str());
+                seen = true;
+                if key == name {
+                    found = Some(value.as_str());
+                }
             }
         }
         if found.is_some_and(|v| v.as_bytes().contains(&b',')) {
@@ -354,11 +397,18 @@ pub fn same_name(a: &str, b: &str) -> bool {
 
 fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
     for name in headers.keys() {
-        if METHOD_OVERRIDE_HEADERS
-            .iter()
-            .any(|m| same_name(name.as_str(), m))
-        {
-            return Err(Rejection::MethodOverride);
+        let n = name.as_str();
+        // Most headers start with neither `x` nor `c`: skip the lists.
+        if matches!(n.as_bytes().first(), Some(b'x' | b'c')) {
+            if METHOD_OVERRIDE_HEADERS.iter().any(|m| same_name(n, m)) {
+                return Err(Rejection::MethodOverride);
+            }
+            if REWRITE_HEADERS.iter().any(|m| same_name(n, m)) {
+                return Err(Rejection::RewriteHeader);
+            }
+            if same_name(n, "connection") {
+                check_connection(headers.get_all(name))?;
+            }
         }
         if rules.reject_any_duplicate_header && headers.get_all(name).iter().nth(1).is_some() {
             return Err(Rejection::DuplicateHeader);
@@ -373,6 +423,25 @@ fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
         }
     }
     check_framing(headers)
+}
+
+/// Every `Connection` token is a standard hop-by-hop one (any letter case).
+fn check_connection(values: http::header::GetAll<'_, http::HeaderValue>) -> Result<(), Rejection> {
+    for value in values {
+        for token in value.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii();
+            if token.is_empty() {
+                continue;
+            }
+            if !CONNECTION_TOKENS
+                .iter()
+                .any(|t| t.as_bytes().eq_ignore_ascii_case(token))
+            {
+                return Err(Rejection::ConnectionNomination);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One unambiguous body framing: at most one `Content-Length` with one

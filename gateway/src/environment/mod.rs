@@ -1,14 +1,17 @@
-//! Step 4 of the pipeline: the target environment of a request, from the
-//! place its route names (path parameter, query parameter, header or a field
-//! of a JSON body). Never guessed: ambiguous, missing-when-required or
-//! unparseable is an [`EnvError`], answered with 400 (413 for an oversized body).
+//! The environment step of the pipeline: the target environment of a
+//! request, from the place its route names (path parameter, query parameter,
+//! header or a field of a JSON body), and the check that no other place in
+//! the request names a different one ([`check_one`]). Never guessed:
+//! ambiguous, conflicting, missing-when-required or unparseable is an
+//! [`EnvError`], answered with 400 (413 for an oversized body).
 
 mod json;
 #[cfg(test)]
 mod tests;
 
 use http::HeaderMap;
-use reqflo_config::EnvironmentSource;
+use reqflo_config::{EnvironmentNames, EnvironmentSource, normalize_key};
+use serde_json::{Map, Value};
 
 use crate::canon::{self, Canonical, Rejection};
 
@@ -37,6 +40,8 @@ pub enum EnvError {
     NotString(String),
     #[error("{0}")]
     Ambiguous(Rejection),
+    #[error("the request names an environment other than the one decided on, in {0}")]
+    Conflict(String),
 }
 
 impl EnvError {
@@ -52,6 +57,7 @@ impl EnvError {
             EnvError::NotObject => "body_not_object",
             EnvError::NotString(_) => "environment_not_string",
             EnvError::Ambiguous(r) => r.code(),
+            EnvError::Conflict(_) => "environment_conflict",
         }
     }
 
@@ -64,6 +70,7 @@ impl EnvError {
         "body_duplicate_key",
         "body_not_object",
         "environment_not_string",
+        "environment_conflict",
     ];
 }
 
@@ -103,22 +110,143 @@ pub fn from_request<'a>(
     }
 }
 
-/// Reads a top-level string field of a JSON object body. The body is parsed
-/// once, with duplicate keys (at any depth) refused.
-pub fn from_body(body: &[u8], field: &str) -> Result<Option<String>, EnvError> {
-    let value = parse_unique(body).map_err(|e| match e {
-        JsonError::DuplicateKey(k) => EnvError::DuplicateKey(k),
-        JsonError::Syntax(m) => EnvError::BadJson(m),
-    })?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(EnvError::NotObject);
+/// How a request body is read for a decision, from its `Content-Type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json` or `…+json`.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+impl BodyKind {
+    /// The kind a `Content-Type` value declares; `None` for anything else
+    /// (such a body is streamed to the upstream unread).
+    pub fn of(content_type: &str) -> Option<BodyKind> {
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        let (kind, sub) = media.split_once('/')?;
+        if !kind.eq_ignore_ascii_case("application") {
+            return None;
+        }
+        if sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json")
+        {
+            Some(BodyKind::Json)
+        } else if sub.eq_ignore_ascii_case("x-www-form-urlencoded") {
+            Some(BodyKind::Form)
+        } else {
+            None
+        }
+    }
+}
+
+/// A body the gateway read and parsed, exactly once.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// A JSON value, parsed with duplicate keys refused.
+    Json(Value),
+    /// Form pairs, decoded as a backend decodes them (`+` is a space).
+    Form(Vec<(String, String)>),
+}
+
+impl Body {
+    /// Parses `bytes` as `kind`. A form with a `_method` key (in any
+    /// spelling a framework reads) is refused like the query form.
+    pub fn parse(bytes: &[u8], kind: BodyKind) -> Result<Body, EnvError> {
+        match kind {
+            BodyKind::Json => parse_unique(bytes).map(Body::Json).map_err(|e| match e {
+                JsonError::DuplicateKey(k) => EnvError::DuplicateKey(k),
+                JsonError::Syntax(m) => EnvError::BadJson(m),
+            }),
+            BodyKind::Form => {
+                let pairs: Vec<(String, String)> = form_urlencoded::parse(bytes)
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                if pairs.iter().any(|(k, _)| normalize_key(k) == "_method") {
+                    return Err(EnvError::Ambiguous(Rejection::MethodOverride));
+                }
+                Ok(Body::Form(pairs))
+            }
+        }
+    }
+
+    /// The top-level object of a JSON body.
+    fn object(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Body::Json(Value::Object(map)) => Some(map),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a top-level string field of a JSON object body.
+pub fn from_body(body: &Body, field: &str) -> Result<Option<String>, EnvError> {
+    let Some(map) = body.object() else {
+        return Err(match body {
+            Body::Form(_) => EnvError::BadJson("the body is a form, not JSON".to_owned()),
+            Body::Json(_) => EnvError::NotObject,
+        });
     };
     match map.get(field) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) if s.is_empty() => {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => {
             Err(EnvError::Empty(format!("body field `{field}`")))
         }
-        Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(EnvError::NotString(field.to_owned())),
     }
+}
+
+/// One environment per request: every other place that names an
+/// environment — a query key, a top-level JSON key or a form key that
+/// [`normalize_key`] reads as one of `names` (`Environment`,
+/// `environment[]`, `environment%20`), or a header among `names` — must
+/// carry exactly the `decided` value; absent when nothing was decided.
+/// The occurrence the route reads (`source`, spelled exactly) is the
+/// decided value itself.
+pub fn check_one(
+    names: &EnvironmentNames,
+    source: Option<&EnvironmentSource>,
+    decided: Option<&str>,
+    canonical: &Canonical,
+    headers: &HeaderMap,
+    body: Option<&Body>,
+) -> Result<(), EnvError> {
+    let agrees = |value: &str| decided == Some(value);
+    for (key, value) in &canonical.query {
+        let own = matches!(source, Some(EnvironmentSource::Query(n)) if n == key);
+        if !own && names.names_key(key) && !agrees(value) {
+            return Err(EnvError::Conflict(format!("query parameter `{key}`")));
+        }
+    }
+    for (name, value) in headers {
+        let name = name.as_str();
+        if !names.headers().iter().any(|h| canon::same_name(name, h)) {
+            continue;
+        }
+        let own = matches!(source, Some(EnvironmentSource::Header(h)) if h == name);
+        let text = value.to_str().map(str::trim).unwrap_or("\u{fffd}");
+        if !own && !agrees(text) {
+            return Err(EnvError::Conflict(format!("header `{name}`")));
+        }
+    }
+    match body {
+        Some(Body::Form(pairs)) => {
+            for (key, value) in pairs {
+                if names.names_key(key) && !agrees(value) {
+                    return Err(EnvError::Conflict(format!("form field `{key}`")));
+                }
+            }
+        }
+        Some(json) => {
+            for (key, value) in json.object().into_iter().flatten() {
+                let own = matches!(source, Some(EnvironmentSource::Body(f)) if f == key);
+                if !own && names.names_key(key) && value.as_str().is_none_or(|v| !agrees(v)) {
+                    return Err(EnvError::Conflict(format!("body field `{key}`")));
+                }
+            }
+        }
+        None => {}
+    }
+    Ok(())
 }

@@ -4,39 +4,43 @@ use reqflo_config::EnvironmentSource;
 use super::*;
 use crate::canon::{Rules, canonicalize};
 
+fn json_field(bytes: &[u8], field: &str) -> Result<Option<String>, EnvError> {
+    Body::parse(bytes, BodyKind::Json).and_then(|b| from_body(&b, field))
+}
+
 #[test]
 fn body_field() {
     assert_eq!(
-        from_body(br#"{"environment":"production","x":1}"#, "environment"),
+        json_field(br#"{"environment":"production","x":1}"#, "environment"),
         Ok(Some("production".into()))
     );
-    assert_eq!(from_body(br#"{"x":1}"#, "environment"), Ok(None));
+    assert_eq!(json_field(br#"{"x":1}"#, "environment"), Ok(None));
     assert_eq!(
-        from_body(br#"{"environment":null}"#, "environment"),
+        json_field(br#"{"environment":null}"#, "environment"),
         Ok(None)
     );
     assert_eq!(
-        from_body(br#"{"environment":7}"#, "environment"),
+        json_field(br#"{"environment":7}"#, "environment"),
         Err(EnvError::NotString("environment".into()))
     );
     assert_eq!(
-        from_body(br#"{"environment":""}"#, "environment").map_err(|e| e.code()),
+        json_field(br#"{"environment":""}"#, "environment").map_err(|e| e.code()),
         Err("environment_empty")
     );
     assert_eq!(
-        from_body(br#"["production"]"#, "environment"),
+        json_field(br#"["production"]"#, "environment"),
         Err(EnvError::NotObject)
     );
     assert_eq!(
-        from_body(b"", "environment").map_err(|e| e.code()),
+        json_field(b"", "environment").map_err(|e| e.code()),
         Err("body_not_json")
     );
     assert_eq!(
-        from_body(br#"{"environment":"a"} x"#, "environment").map_err(|e| e.code()),
+        json_field(br#"{"environment":"a"} x"#, "environment").map_err(|e| e.code()),
         Err("body_not_json")
     );
     assert_eq!(
-        from_body(br#"{"environment":"a""#, "environment").map_err(|e| e.code()),
+        json_field(br#"{"environment":"a""#, "environment").map_err(|e| e.code()),
         Err("body_not_json")
     );
 }
@@ -44,21 +48,21 @@ fn body_field() {
 #[test]
 fn duplicate_keys_are_refused_at_any_depth() {
     assert_eq!(
-        from_body(
+        json_field(
             br#"{"environment":"staging","environment":"production"}"#,
             "environment"
         ),
         Err(EnvError::DuplicateKey("environment".into()))
     );
     assert_eq!(
-        from_body(
+        json_field(
             br#"{"environment":"staging","inputs":{"a":1,"a":2}}"#,
             "environment"
         ),
         Err(EnvError::DuplicateKey("a".into()))
     );
     assert_eq!(
-        from_body(
+        json_field(
             br#"{"environment":"staging","list":[{"b":1,"b":1}]}"#,
             "environment"
         ),
@@ -66,7 +70,7 @@ fn duplicate_keys_are_refused_at_any_depth() {
     );
     // Escaped spellings of the same key are the same key.
     assert_eq!(
-        from_body(
+        json_field(
             br#"{"environment":"staging","\u0065nvironment":"production"}"#,
             "environment"
         ),

@@ -1,6 +1,7 @@
 //! The per-request context: what `request_filter` decided, for the later
 //! phases and for `logging`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,10 +43,27 @@ pub enum Verdict {
     Pending,
     /// A public route: forwarded without identity or decision.
     Public,
-    /// The policy was asked; forwarded when allowed or in shadow mode.
+    /// The policy was asked and the request forwarded: allowed, or denied
+    /// in shadow mode.
     Decided { asked: Asked, decision: Decision },
-    /// Answered by the gateway itself.
+    /// Answered by the gateway itself; an enforced policy denial is
+    /// `Refused { stage: Decide, refusal: Refusal::Denied(..) }`, which holds
+    /// the decision.
     Refused { stage: Stage, refusal: Refusal },
+}
+
+impl Verdict {
+    /// The question and the policy's answer, when the policy was asked.
+    pub fn decision(&self) -> Option<(&Asked, &Decision)> {
+        match self {
+            Verdict::Decided { asked, decision } => Some((asked, decision)),
+            Verdict::Refused {
+                refusal: Refusal::Denied(d),
+                ..
+            } => Some((&d.asked, &d.decision)),
+            _ => None,
+        }
+    }
 }
 
 /// Per-request state.
@@ -61,7 +79,14 @@ pub struct Ctx {
     pub target: Option<String>,
     pub route: Option<Arc<str>>,
     pub upstream: Option<Arc<str>>,
+    /// The route's environment header, when it reads one: forwarded with
+    /// the decided value.
+    pub environment_header: Option<Box<str>>,
+    /// The canonical path, kept only when a decision assertion states it.
+    pub canonical_path: Option<String>,
     pub mode: Mode,
+    /// The client's address (the TCP peer).
+    pub peer: Option<IpAddr>,
     pub user: Option<Arc<str>>,
     pub verdict: Verdict,
     /// Time in the policy engine.
@@ -82,7 +107,10 @@ impl Ctx {
             target: None,
             route: None,
             upstream: None,
+            environment_header: None,
+            canonical_path: None,
             mode: Mode::Enforce,
+            peer: None,
             user: None,
             verdict: Verdict::Pending,
             decision_time: None,

@@ -1,16 +1,12 @@
-//! Step 7, allow: forwarding to the route's upstream with the verified
-//! identity and the decision id, the very same body bytes that were parsed,
-//! and no retry.
+//! Step 7, allow: the upstream peer, the very same body bytes that were
+//! parsed, and no retry (the headers are `outgoing`'s).
 
 use bytes::Bytes;
-use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use pingora::upstreams::peer::HttpPeer;
-use reqflo_config::{Identity, Mode};
+use reqflo_config::Mode;
 
 use super::ctx::{Ctx, Verdict};
-use super::{DECISION_ID_HEADER, USER_HEADER};
-use crate::canon::same_name;
 use crate::respond::{Internal, Refusal, UpstreamFailure};
 
 /// Whether the pipeline concluded this request may go upstream.
@@ -43,62 +39,6 @@ pub fn peer(ctx: &Ctx) -> Result<Box<HttpPeer>> {
     peer.options.read_timeout = Some(upstream.read_timeout);
     peer.options.write_timeout = Some(upstream.read_timeout);
     Ok(Box::new(peer))
-}
-
-/// The forwarded request: the canonical target, client-supplied identity
-/// headers removed (every spelling), the verified user and the decision id added.
-pub fn request_headers(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
-    if let Some(target) = &ctx.target {
-        request.set_raw_path(target.as_bytes())?;
-    }
-    let trusted = ctx.snapshot().and_then(|s| match &s.settings.identity {
-        Identity::TrustedHeader(t) => Some(t.header.as_str()),
-        Identity::Jwt(_) => None,
-    });
-    let is_identity = |k: &http::HeaderName| {
-        let k = k.as_str();
-        same_name(k, USER_HEADER)
-            || same_name(k, DECISION_ID_HEADER)
-            || trusted.is_some_and(|t| same_name(k, t))
-    };
-    // With header identity the client's one `x-reqflo-user` usually carries
-    // exactly the verified user already: keep it instead of removing it and
-    // adding the same value back. Anything else identity-like goes.
-    let user = ctx.user.as_deref();
-    let mut user_present = false;
-    let mut strip = false;
-    for (name, value) in request.headers.iter() {
-        if !is_identity(name) {
-            continue;
-        }
-        if !user_present
-            && name.as_str() == USER_HEADER
-            && user.is_some_and(|u| value.as_bytes() == u.as_bytes())
-        {
-            user_present = true;
-        } else {
-            strip = true;
-        }
-    }
-    if strip {
-        let names: Vec<http::HeaderName> = request
-            .headers
-            .keys()
-            .filter(|k| is_identity(k))
-            .cloned()
-            .collect();
-        for name in names {
-            request.remove_header(&name);
-        }
-        user_present = false;
-    }
-    request.insert_header(DECISION_ID_HEADER, ctx.decision_id.as_str())?;
-    if let Some(user) = user
-        && !user_present
-    {
-        request.insert_header(USER_HEADER, user)?;
-    }
-    Ok(())
 }
 
 /// Re-emits the body read for the environment: exactly the parsed bytes,
@@ -145,73 +85,5 @@ fn upstream_kind(e: &Error) -> UpstreamFailure {
             UpstreamFailure::Timeout
         }
         _ => UpstreamFailure::Unavailable,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn forwarded(client_headers: &[(&str, &str)], user: Option<&str>) -> Vec<(String, String)> {
-        let mut request = RequestHeader::build("POST", b"/api/v1/x", None).unwrap();
-        for (name, value) in client_headers {
-            request.append_header(name.to_string(), *value).unwrap();
-        }
-        let mut ctx = Ctx::new("d-1".to_owned());
-        ctx.user = user.map(Into::into);
-        request_headers(&mut request, &ctx).unwrap();
-        request
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect()
-    }
-
-    fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
-        headers
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn the_client_header_carrying_the_verified_user_is_kept_once() {
-        let h = forwarded(
-            &[("x-reqflo-user", "alice"), ("accept", "*/*")],
-            Some("alice"),
-        );
-        assert_eq!(values(&h, "x-reqflo-user"), ["alice"]);
-        assert_eq!(values(&h, "x-reqflo-decision-id"), ["d-1"]);
-        assert_eq!(values(&h, "accept"), ["*/*"]);
-    }
-
-    #[test]
-    fn any_other_identity_header_is_replaced_by_the_verified_user() {
-        for client in [
-            &[("x-reqflo-user", "mallory")][..],
-            &[("x-reqflo-user", "alice"), ("x-reqflo-user", "alice")][..],
-            &[("x-reqflo-user", "alice"), ("x_reqflo_user", "mallory")][..],
-            &[("X_Reqflo_User", "alice")][..],
-            &[
-                ("x-reqflo-decision-id", "forged"),
-                ("x-reqflo-user", "alice"),
-            ][..],
-        ] {
-            let h = forwarded(client, Some("alice"));
-            assert_eq!(values(&h, "x-reqflo-user"), ["alice"], "{client:?}");
-            assert_eq!(
-                values(&h, "x_reqflo_user"),
-                Vec::<&str>::new(),
-                "{client:?}"
-            );
-            assert_eq!(values(&h, "x-reqflo-decision-id"), ["d-1"], "{client:?}");
-        }
-    }
-
-    #[test]
-    fn without_a_verified_user_no_user_header_goes_upstream() {
-        let h = forwarded(&[("x-reqflo-user", "alice")], None);
-        assert_eq!(values(&h, "x-reqflo-user"), Vec::<&str>::new());
     }
 }

@@ -8,6 +8,7 @@
 pub mod ctx;
 pub mod decide;
 mod forward;
+pub mod outgoing;
 mod pipeline;
 
 use std::sync::Arc;
@@ -25,9 +26,9 @@ use crate::state::Shared;
 use ctx::{Ctx, Stage, Verdict};
 
 /// The request and response header carrying the decision id.
-pub const DECISION_ID_HEADER: &str = "x-reqflo-decision-id";
+pub const DECISION_ID_HEADER: &str = reqflo_config::headers::DECISION_ID;
 /// The request header carrying the verified user id upstream.
-pub const USER_HEADER: &str = "x-reqflo-user";
+pub const USER_HEADER: &str = reqflo_config::headers::USER;
 
 /// The gateway's [`ProxyHttp`] implementation.
 #[derive(Debug, Clone)]
@@ -46,10 +47,7 @@ impl Gate {
         refusal: Refusal,
     ) -> Result<bool> {
         let response = refusal.render(&ctx.decision_id, ctx.revision());
-        ctx.verdict = match (ctx.verdict_taken(), refusal) {
-            (Some(v), _) => v,
-            (None, refusal) => Verdict::Refused { stage, refusal },
-        };
+        ctx.verdict = Verdict::Refused { stage, refusal };
         drain_small_body(session).await;
         write_response(session, &ctx.decision_id, &response).await?;
         Ok(true)
@@ -140,7 +138,7 @@ impl ProxyHttp for Gate {
         ctx: &mut Ctx,
     ) -> Result<()> {
         let _ = session;
-        forward::request_headers(upstream_request, ctx)
+        outgoing::build(upstream_request, ctx)
     }
 
     async fn response_filter(
@@ -217,15 +215,5 @@ impl ProxyHttp for Gate {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         record::request(&self.shared, ctx, status);
-    }
-}
-
-impl Ctx {
-    /// A policy denial keeps its `Decided` verdict when it is answered.
-    fn verdict_taken(&mut self) -> Option<Verdict> {
-        match self.verdict {
-            Verdict::Decided { .. } => Some(std::mem::take(&mut self.verdict)),
-            _ => None,
-        }
     }
 }

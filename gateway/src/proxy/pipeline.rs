@@ -1,5 +1,14 @@
-//! Steps 1–6 in order, for one request: canonicalize → route (public routes
-//! stop here) → authenticate → no route? → environment → decide.
+//! The pipeline of one request, in order — the same steps the crate README
+//! and `docs/OPERATIONS.md` name:
+//!
+//! 1. canonicalize (head size, framing, one canonical target, header rules);
+//! 2. route lookup and the upgrade check (public routes are forwarded here);
+//! 3. authenticate;
+//! 4. no route → 404;
+//! 5. environment (the body read once when it is read at all; one
+//!    environment per request);
+//! 6. decide (the route's check, the route's kind, every `also` check);
+//! 7. deny, or forward (`forward`: the upstream request built from the decision).
 
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
@@ -38,25 +47,16 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     ctx.derived = Some(derived.clone());
     let snapshot = &derived.snapshot;
     let settings = &snapshot.settings;
+    ctx.peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    apply_timeouts(session, &settings.limits);
 
-    let limit = settings.limits.max_header_bytes;
-    if header_bytes(session) > limit {
-        answer!(Stage::Canonicalize, Refusal::HeadersTooLarge { limit });
-    }
-    if framing_was_ambiguous(session) {
-        answer!(
-            Stage::Canonicalize,
-            Refusal::Malformed(Rejection::ConflictingLength)
-        );
-    }
-    let mut canonical = {
-        let req = session.req_header();
-        let raw = raw_target(session);
-        let target = raw.as_deref().unwrap_or_else(|| req.raw_path());
-        match canon::canonicalize(target, &req.headers, &Rules::from(&settings.strict)) {
-            Ok(c) => c,
-            Err(r) => answer!(Stage::Canonicalize, Refusal::Malformed(r)),
-        }
+    // 1. Canonicalize.
+    let mut canonical = match canonicalize(session, settings) {
+        Ok(c) => c,
+        Err(refusal) => answer!(Stage::Canonicalize, refusal),
     };
     // Forwarded as received when that already is the canonical form (the
     // usual case): no second parse of the target.
@@ -64,23 +64,33 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         ctx.target = Some(std::mem::take(&mut canonical.target));
     }
 
+    // 2. Route lookup; public routes stop here.
     let matched = snapshot
         .routes
         .lookup(session.req_header().method.as_str(), &canonical.path);
     if let Some(m) = &matched {
         select_route(ctx, m);
+        if let Err(r) = check_upgrade(session, m.route) {
+            answer!(Stage::Route, Refusal::Malformed(r));
+        }
         if matches!(m.route.access, Access::Public) {
             ctx.verdict = Verdict::Public;
             return Next::Forward;
         }
+    } else if session
+        .req_header()
+        .headers
+        .contains_key(http::header::UPGRADE)
+    {
+        // No route carries it: refused before anything else is learned.
+        answer!(
+            Stage::Route,
+            Refusal::Malformed(Rejection::UpgradeNotAllowed)
+        );
     }
 
-    // Identity comes before "no such route", so an anonymous caller learns
-    // nothing about which paths exist.
-    let peer = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+    // 3. Authenticate. Identity comes before "no such route", so an
+    // anonymous caller learns nothing about which paths exist.
     let cache = derived
         .token_scope
         .as_deref()
@@ -89,7 +99,7 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     let principal = match auth::authenticate(
         &settings.identity,
         &session.req_header().headers,
-        peer,
+        ctx.peer,
         cache,
         now,
     ) {
@@ -101,6 +111,7 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     };
     ctx.user = Some(principal.user.clone());
 
+    // 4. No route: deny, fail closed.
     let Some(matched) = matched else {
         answer!(Stage::Route, Refusal::NoRoute);
     };
@@ -108,12 +119,22 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         answer!(Stage::Route, Refusal::NoRoute);
     };
 
+    if let Some(EnvironmentSource::Header(h)) = &check.environment {
+        ctx.environment_header = Some(Box::from(h.as_str()));
+    }
+    if settings.assertion.is_some() {
+        ctx.canonical_path = Some(canonical.path.clone());
+    }
+
+    // 5. Environment: read from the route's source, and named nowhere else
+    // with another value.
     let environment =
         match read_environment(session, snapshot, &matched, check, &canonical, ctx).await {
             Ok(e) => e,
             Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
         };
 
+    // 6. Decide: the route's check, its kind, every `also` check.
     let asked = match decide::resolve(check, &matched, environment) {
         Ok(a) => a,
         Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
@@ -123,21 +144,72 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
     };
     ctx.decision_time = Some(answer.took);
-    let allowed = answer.decision.allowed;
-    let denial = (!allowed && ctx.mode == Mode::Enforce).then(|| Denial {
-        decision: answer.decision.clone(),
-        action: answer.asked.action.as_str().to_owned(),
-        resource: answer.asked.resource.clone(),
-        environment: answer.asked.environment.clone(),
-        policy_revision: snapshot.revision.clone(),
-    });
+
+    // 7. Deny, or forward (allowed, or denied in shadow mode).
+    if !answer.decision.allowed && ctx.mode == Mode::Enforce {
+        let denial = Denial {
+            asked: answer.asked,
+            decision: answer.decision,
+            policy_revision: snapshot.revision.clone(),
+        };
+        return Next::Answer(Stage::Decide, Refusal::Denied(Box::new(denial)));
+    }
     ctx.verdict = Verdict::Decided {
         asked: answer.asked,
         decision: answer.decision,
     };
-    match denial {
-        Some(d) => Next::Answer(Stage::Decide, Refusal::Denied(Box::new(d))),
-        None => Next::Forward,
+    Next::Forward
+}
+
+/// The client-side timeouts of `limits`: the longest wait for the next
+/// bytes of a body, and how long an idle keep-alive connection (and each
+/// read of its next request head) may wait.
+fn apply_timeouts(session: &mut Session, limits: &reqflo_config::Limits) {
+    session.set_read_timeout(Some(limits.body_read_timeout));
+    if session.get_keepalive().is_some() {
+        session.set_keepalive(limits.keepalive_timeout_seconds);
+    }
+}
+
+/// Step 1: the head's size and framing, then one canonical form of the target.
+fn canonicalize(
+    session: &Session,
+    settings: &reqflo_config::Settings,
+) -> Result<Canonical, Refusal> {
+    let limit = settings.limits.max_header_bytes;
+    if header_bytes(session) > limit {
+        return Err(Refusal::HeadersTooLarge { limit });
+    }
+    if framing_was_ambiguous(session) {
+        return Err(Refusal::Malformed(Rejection::ConflictingLength));
+    }
+    let req = session.req_header();
+    let raw = raw_target(session);
+    let target = raw.as_deref().unwrap_or_else(|| req.raw_path());
+    canon::canonicalize(target, &req.headers, &Rules::from(&settings.strict))
+        .map_err(Refusal::Malformed)
+}
+
+/// Step 2, for a matched route: an `Upgrade` request only on a route that
+/// declares a WebSocket, and then only `GET` with `Upgrade: websocket`. The
+/// decision made for that request is the decision for the whole tunnel.
+fn check_upgrade(session: &Session, route: &reqflo_config::Route) -> Result<(), Rejection> {
+    let req = session.req_header();
+    let mut upgrades = req.headers.get_all(http::header::UPGRADE).iter();
+    let Some(first) = upgrades.next() else {
+        return Ok(());
+    };
+    let websocket = route.websocket
+        && req.method == http::Method::GET
+        && upgrades.next().is_none()
+        && first
+            .as_bytes()
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"websocket");
+    if websocket {
+        Ok(())
+    } else {
+        Err(Rejection::UpgradeNotAllowed)
     }
 }
 
@@ -216,6 +288,9 @@ fn select_route(ctx: &mut Ctx, m: &RouteMatch<'_, '_>) {
     ctx.mode = m.route.mode;
 }
 
+/// Step 5: the body, when it is read (a body-sourced environment, or any
+/// JSON or form body on a decided route), parsed once; the environment from
+/// the route's source; and no other place naming another one.
 async fn read_environment(
     session: &mut Session,
     snapshot: &Snapshot,
@@ -224,32 +299,66 @@ async fn read_environment(
     canonical: &Canonical,
     ctx: &mut Ctx,
 ) -> Result<Option<String>, EnvError> {
-    let Some(source) = &check.environment else {
-        return Ok(None);
-    };
+    let source = check.environment.as_ref();
+    let body = read_decision_body(session, snapshot, source, ctx).await?;
     let value = match source {
-        EnvironmentSource::Body(field) => {
-            let limit = snapshot.settings.limits.max_body_bytes.min(MAX_REPLAY_BODY);
-            let body = read_body(session, limit).await?;
-            if body.is_empty() {
-                // No body at all: no environment (400 below when it is required).
-                None
-            } else {
-                let value = environment::from_body(&body, field)?;
-                ctx.body = Some(body);
-                value
-            }
-        }
-        other => {
+        None => None,
+        Some(EnvironmentSource::Body(field)) => match &body {
+            // No body at all: no environment (400 below when it is required).
+            None => None,
+            Some(body) => environment::from_body(body, field)?,
+        },
+        Some(other) => {
             let headers = &session.req_header().headers;
             environment::from_request(other, |p| matched.param(p), canonical, headers)?
                 .map(str::to_owned)
         }
     };
-    if value.is_none() && check.environment_required {
+    if let Some(source) = source
+        && value.is_none()
+        && check.environment_required
+    {
         return Err(EnvError::Missing(environment::describe(source)));
     }
+    environment::check_one(
+        snapshot.routes.environment_names(),
+        source,
+        value.as_deref(),
+        canonical,
+        &session.req_header().headers,
+        body.as_ref(),
+    )?;
     Ok(value)
+}
+
+/// Reads and parses the body a decision looks at: always on a route whose
+/// environment is a body field (as JSON, whatever the `Content-Type`), and
+/// on any decided route when the body is declared JSON or a form. Other
+/// bodies stream to the upstream unread. The bytes read are kept in `ctx`
+/// and replayed upstream exactly.
+async fn read_decision_body(
+    session: &mut Session,
+    snapshot: &Snapshot,
+    source: Option<&EnvironmentSource>,
+    ctx: &mut Ctx,
+) -> Result<Option<environment::Body>, EnvError> {
+    let declared = canon::decision_header(&session.req_header().headers, "content-type")?
+        .and_then(environment::BodyKind::of);
+    let body_source = matches!(source, Some(EnvironmentSource::Body(_)));
+    if !body_source && (declared.is_none() || session.as_downstream_mut().is_body_empty()) {
+        return Ok(None);
+    }
+    let limit = snapshot.settings.limits.max_body_bytes.min(MAX_REPLAY_BODY);
+    let bytes = read_body(session, limit).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    // A form is parsed as a form even on a body-sourced route, so `_method`
+    // in it is refused as such (and the route then finds no JSON object).
+    let kind = declared.unwrap_or(environment::BodyKind::Json);
+    let body = environment::Body::parse(&bytes, kind)?;
+    ctx.body = Some(bytes);
+    Ok(Some(body))
 }
 
 /// Reads the whole body, up to `limit` bytes, into memory. Pingora's retry

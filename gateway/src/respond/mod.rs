@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::auth::AuthError;
 use crate::canon::Rejection;
 use crate::environment::EnvError;
+use crate::proxy::decide::Asked;
 
 /// Every way the gateway answers a request itself.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,13 +34,12 @@ pub enum Refusal {
     Upstream(UpstreamFailure),
 }
 
-/// The policy's deny and what it was about.
+/// The policy's deny and the question it answers: held once, in the
+/// request's verdict, and rendered from there.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Denial {
+    pub asked: Asked,
     pub decision: Decision,
-    pub action: String,
-    pub resource: String,
-    pub environment: Option<String>,
     pub policy_revision: String,
 }
 
@@ -152,9 +152,9 @@ impl Refusal {
         };
         match self {
             Refusal::Denied(d) => {
-                body.action = Some(&d.action);
-                body.resource = Some(&d.resource);
-                body.environment = Some(d.environment.as_deref());
+                body.action = Some(d.asked.action.as_str());
+                body.resource = Some(&d.asked.resource);
+                body.environment = Some(d.asked.environment.as_deref());
                 body.policy_revision = Some(&d.policy_revision);
                 if status == 404 {
                     // `not_visible` and `resource_not_found` must be

@@ -17,10 +17,13 @@ fn reason(code: ReasonCode, message: &str, object: Option<(&str, Option<&str>)>)
 
 fn denial(reasons: Vec<Reason>) -> Refusal {
     Refusal::Denied(Box::new(Denial {
+        asked: crate::proxy::decide::Asked {
+            org: "acme".into(),
+            action: reqflo_policy::Action::Run,
+            resource: "refund-journey".into(),
+            environment: Some("production".into()),
+        },
         decision: Decision::deny(reasons),
-        action: "run".into(),
-        resource: "refund-journey".into(),
-        environment: Some("production".into()),
         policy_revision: "0123456789abcdef".into(),
     }))
 }

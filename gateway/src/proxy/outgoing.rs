@@ -1,0 +1,226 @@
+//! Step 7, allow: the headers of the forwarded request, built from the
+//! decision.
+//!
+//! pingora has already removed the hop-by-hop headers (and those a client's
+//! `Connection` header named) when `upstream_request_filter` runs, so what is
+//! set here reaches the upstream as set. In one pass over the client's
+//! headers, everything the gateway owns or a backend could read as another
+//! identity, client address or environment is removed: the gateway's
+//! `x-reqflo-*` namespace, the trusted identity header, `Forwarded` and
+//! `X-Forwarded-*`, the identity aliases of `IDENTITY_ALIASES` and
+//! `forwarding.strip_headers`, and every environment header — all compared
+//! as a lenient backend compares names (any case, `_` as `-`). Then the
+//! gateway's own are set: the verified user, the decision id, the decided
+//! environment (and the route's environment header, to the decided value),
+//! `X-Forwarded-For`/`-Proto`/`-Host`, and the signed assertion.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use http::HeaderName;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use reqflo_config::{IDENTITY_ALIASES, Identity, Snapshot, headers};
+use serde::Serialize;
+
+use super::ctx::{Ctx, Verdict};
+
+/// Per snapshot: the header names no client spelling of reaches an upstream
+/// (lower case, `_` read as `-`), besides the `x-reqflo-` and
+/// `x-forwarded-` prefixes and `forwarded`.
+#[derive(Debug, Default)]
+pub struct StripList {
+    names: HashSet<Box<str>, foldhash::fast::RandomState>,
+}
+
+impl StripList {
+    pub fn new(snapshot: &Snapshot) -> StripList {
+        let settings = &snapshot.settings;
+        let mut names: HashSet<Box<str>, _> = HashSet::default();
+        names.extend(IDENTITY_ALIASES.iter().map(|n| Box::from(*n)));
+        names.extend(
+            settings
+                .forwarding
+                .strip_headers
+                .iter()
+                .map(|n| Box::from(n.as_str())),
+        );
+        if let Identity::TrustedHeader(t) = &settings.identity {
+            names.insert(Box::from(t.header.replace('_', "-").as_str()));
+        }
+        names.extend(
+            snapshot
+                .routes
+                .environment_names()
+                .headers()
+                .iter()
+                .map(|n| Box::from(n.as_str())),
+        );
+        StripList { names }
+    }
+
+    /// Whether a client header `name` (lower case, as `http` keeps it) is removed.
+    fn strips(&self, name: &str) -> bool {
+        if name.as_bytes().contains(&b'_') {
+            return self.strips_dashed(&name.replace('_', "-"));
+        }
+        self.strips_dashed(name)
+    }
+
+    fn strips_dashed(&self, name: &str) -> bool {
+        name.starts_with(headers::PREFIX)
+            || name.starts_with("x-forwarded-")
+            || name == "forwarded"
+            || self.names.contains(name)
+    }
+}
+
+/// What the request was forwarded with: the canonical target, and the
+/// headers built from the decision.
+pub fn build(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
+    if let Some(target) = &ctx.target {
+        request.set_raw_path(target.as_bytes())?;
+    }
+    let Some(derived) = ctx.derived.as_deref() else {
+        return Error::e_explain(InternalError, "no snapshot for the forwarded request");
+    };
+    let settings = &derived.snapshot.settings;
+    let trusted_proxy = ctx
+        .peer
+        .is_some_and(|p| settings.forwarding.is_trusted_proxy(p));
+
+    // One pass: which client headers go. The client's one `x-reqflo-user`
+    // that already carries exactly the verified user (header identity, the
+    // usual case) is kept instead of being removed and added back.
+    let user = ctx.user.as_deref();
+    let mut user_kept = false;
+    let mut remove: Vec<HeaderName> = Vec::new();
+    let mut client_xff = String::new();
+    for (name, value) in request.headers.iter() {
+        let n = name.as_str();
+        if !derived.strip.strips(n) {
+            continue;
+        }
+        if trusted_proxy && n == "x-forwarded-for" {
+            if let Ok(v) = value.to_str() {
+                if !client_xff.is_empty() {
+                    client_xff.push_str(", ");
+                }
+                client_xff.push_str(v.trim());
+            }
+        } else if !user_kept
+            && n == headers::USER
+            && user.is_some_and(|u| value.as_bytes() == u.as_bytes())
+        {
+            user_kept = true;
+            continue;
+        }
+        if !remove.contains(name) {
+            remove.push(name.clone());
+        }
+    }
+    if remove.iter().any(|n| n.as_str() == headers::USER) {
+        // A second `x-reqflo-user`: all of them go, the verified one is set.
+        user_kept = false;
+    }
+    for name in &remove {
+        request.remove_header(name);
+    }
+
+    request.insert_header(headers::DECISION_ID, ctx.decision_id.as_str())?;
+    if let Some(user) = user
+        && !user_kept
+    {
+        request.insert_header(headers::USER, user)?;
+    }
+    if let Some((asked, _)) = ctx.verdict.decision()
+        && let Some(env) = asked.environment.as_deref()
+    {
+        request.insert_header(headers::DECIDED_ENVIRONMENT, env)?;
+        if let Some(h) = &ctx.environment_header {
+            request.insert_header(h.to_string(), env)?;
+        }
+    }
+    forwarding_headers(request, ctx, client_xff)?;
+    if let Some(assertion) = &settings.assertion
+        && let Some(token) = sign_assertion(assertion, request, ctx)
+    {
+        request.insert_header(headers::ASSERTION, token)?;
+    }
+    Ok(())
+}
+
+/// `X-Forwarded-For` (the peer, appended to the client's chain only when the
+/// peer is a trusted proxy), `X-Forwarded-Proto` and `X-Forwarded-Host`.
+fn forwarding_headers(request: &mut RequestHeader, ctx: &Ctx, mut xff: String) -> Result<()> {
+    if let Some(peer) = ctx.peer {
+        if !xff.is_empty() {
+            xff.push_str(", ");
+        }
+        let _ = write!(xff, "{peer}");
+        request.insert_header("x-forwarded-for", xff)?;
+    }
+    request.insert_header("x-forwarded-proto", "http")?;
+    if let Some(host) = request.headers.get(http::header::HOST).cloned() {
+        request.insert_header("x-forwarded-host", host)?;
+    }
+    Ok(())
+}
+
+/// The claims of a decision assertion: what was decided, for whom, on
+/// which request, by which policy.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    /// The upstream the request is forwarded to.
+    aud: &'a str,
+    sub: &'a str,
+    org: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    environment: Option<&'a str>,
+    /// `allow`, or `deny` for a request forwarded in shadow mode.
+    decision: &'a str,
+    mode: &'a str,
+    route: &'a str,
+    method: &'a str,
+    path: &'a str,
+    /// The decision id (also `x-reqflo-decision-id`).
+    jti: &'a str,
+    policy_revision: &'a str,
+    iat: u64,
+    exp: u64,
+}
+
+/// A compact JWS stating the decision; only decided requests carry one
+/// (public routes have no decision to state).
+fn sign_assertion(
+    assertion: &reqflo_config::Assertion,
+    request: &RequestHeader,
+    ctx: &Ctx,
+) -> Option<String> {
+    let Verdict::Decided { asked, decision } = &ctx.verdict else {
+        return None;
+    };
+    let now = crate::auth::now_seconds();
+    let claims = Claims {
+        iss: &assertion.issuer,
+        aud: ctx.upstream.as_deref().unwrap_or_default(),
+        sub: ctx.user.as_deref().unwrap_or_default(),
+        org: &asked.org,
+        action: asked.action.as_str(),
+        resource: &asked.resource,
+        environment: asked.environment.as_deref(),
+        decision: if decision.allowed { "allow" } else { "deny" },
+        mode: ctx.mode.as_str(),
+        route: ctx.route.as_deref().unwrap_or_default(),
+        method: request.method.as_str(),
+        path: ctx.canonical_path.as_deref().unwrap_or_default(),
+        jti: &ctx.decision_id,
+        policy_revision: ctx.revision().unwrap_or_default(),
+        iat: now,
+        exp: now + assertion.ttl.as_secs(),
+    };
+    let json = serde_json::to_vec(&claims).ok()?;
+    Some(assertion.key.sign(&json))
+}
