@@ -37,8 +37,15 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         return Decision::deny(vec![explain::inactive(request, member.status)]);
     }
 
-    // Step 2: identify the action, the resource and the environment.
+    // Step 2: identify the resource first. A resource that does not exist
+    // and one the user may not see answer alike, whatever else is wrong
+    // with the request (docs/access-model-decisions.md, "No oracle").
+    let Some(index) = resource else {
+        return Decision::deny(explain::unidentified(request, false, true, false));
+    };
     let action = Action::parse(request.action);
+    // The environment: `Some(Some(e))` a known environment, `Some(None)` none
+    // asked for, `None` an id that is not an environment of the org.
     let env = match env_index {
         Some(found) => match found {
             Some(i) if org.resource(i).is_some_and(|r| r.is_environment) => Some(Some(i)),
@@ -46,22 +53,32 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         },
         None => Some(None),
     };
-    let (Some(action), Some(index), Some(env)) = (action, resource, env) else {
-        return Decision::deny(explain::unidentified(
-            request,
-            action.is_none(),
-            resource.is_none(),
-            env.is_none(),
-        ));
-    };
-
-    // Steps 3–7.
     let ctx = eval::Ctx {
         org,
         member,
         slot: member.slot,
-        env,
+        env: env.flatten(),
     };
+    // A target environment the user may not see is answered as one that
+    // does not exist (org-visible environments, the usual case, cost one
+    // field read here).
+    let env_hidden = ctx.env.is_some_and(|e| !ctx.is_visible(e));
+    let (Some(action), Some(env), false) = (action, env, env_hidden) else {
+        // Deny paths only: R's visibility decides first, then every part of
+        // the request that could not be identified.
+        if !ctx.is_visible(index) {
+            return Decision::deny(vec![explain::not_visible()]);
+        }
+        return Decision::deny(explain::unidentified(
+            request,
+            action.is_none(),
+            false,
+            env.is_none() || env_hidden,
+        ));
+    };
+    let ctx = eval::Ctx { env, ..ctx };
+
+    // Steps 3–7.
     let (failures, facts) = ctx.check(index, action, true);
     match facts {
         Some(facts) if !failures.any() => {

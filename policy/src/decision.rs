@@ -20,6 +20,10 @@ pub struct Request<'a> {
     pub environment: Option<&'a str>,
 }
 
+/// The sentence of `resource_not_found` and `not_visible`: a resource the
+/// user may not see reads exactly as one that does not exist.
+pub const HIDDEN_SENTENCE: &str = "This resource does not exist, or you do not have access to it.";
+
 /// A stable reason code, one per kind of failed check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -13,8 +13,7 @@ use crate::model::{
     AccessMode, Action, ActionSet, MembershipStatus, OrgRole, RiskLevel, kind_noun,
 };
 
-/// The sentence `resource_not_found` and `not_visible` share.
-pub(crate) const HIDDEN: &str = "This resource does not exist, or you do not have access to it.";
+use crate::decision::HIDDEN_SENTENCE as HIDDEN;
 
 fn reason(code: ReasonCode, message: String, object: Option<ObjectRef>) -> Reason {
     Reason {
@@ -70,11 +69,24 @@ pub(crate) fn unidentified(
     if env && let Some(e) = request.environment {
         out.push(reason(
             ReasonCode::EnvironmentNotFound,
-            format!("The environment `{e}` does not exist in this organization."),
+            environment_sentence(e),
             object("environment", Some(e)),
         ));
     }
     out
+}
+
+/// `environment_not_found`: for an environment that does not exist and for
+/// one the user may not see alike.
+pub(crate) fn environment_sentence(id: &str) -> String {
+    format!(
+        "The environment `{id}` does not exist in this organization, or you do not have access to it."
+    )
+}
+
+/// Step 3 failed on the request's resource.
+pub(crate) fn not_visible() -> Reason {
+    hidden(ReasonCode::NotVisible)
 }
 
 /// `resource_not_found` and `not_visible` look the same: one sentence, no object.

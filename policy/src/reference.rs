@@ -56,7 +56,35 @@ pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
     }
     let asker = Asker::new(org, request.user, roles);
 
-    // 2. Identify the action, the resource and the environment; report every failure.
+    // 2. Identify. The resource first: one that does not exist and one the
+    // user may not see answer alike, whatever else is wrong with the request.
+    let Some(resource) = find_resource(org, request.resource) else {
+        return Decision::deny(vec![reason(
+            ReasonCode::ResourceNotFound,
+            sentences::HIDDEN.to_owned(),
+            None,
+        )]);
+    };
+    // The environment, when it names an environment of the org; grants with
+    // `environments` apply only then.
+    let environment = request
+        .environment
+        .and_then(|id| find_resource(org, id))
+        .filter(|e| e.kind == "environment");
+    let env_id = environment.as_ref().map(|e| e.id);
+
+    // 3. Visibility: alone, so nothing more is revealed.
+    if !visible(&asker, &resource, env_id) {
+        return Decision::deny(vec![reason(
+            ReasonCode::NotVisible,
+            sentences::HIDDEN.to_owned(),
+            None,
+        )]);
+    }
+
+    // Then every other part of the request that could not be identified: the
+    // action, and an environment that does not exist or that the user may
+    // not see (the two read alike).
     let mut reasons = Vec::new();
     let action = Action::parse(request.action);
     if action.is_none() {
@@ -67,46 +95,28 @@ pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
         };
         reasons.push(reason(ReasonCode::UnknownAction, message, Some(object)));
     }
-    let resource = find_resource(org, request.resource);
-    if resource.is_none() {
-        reasons.push(reason(
-            ReasonCode::ResourceNotFound,
-            sentences::HIDDEN.to_owned(),
-            None,
-        ));
-    }
-    let mut environment = None;
     if let Some(id) = request.environment {
-        match find_resource(org, id) {
-            Some(env) if env.kind == "environment" => environment = Some(env),
-            _ => {
-                let message =
-                    format!("The environment `{id}` does not exist in this organization.");
-                let object = ObjectRef {
-                    kind: "environment".to_owned(),
-                    id: Some(id.to_owned()),
-                };
-                reasons.push(reason(
-                    ReasonCode::EnvironmentNotFound,
-                    message,
-                    Some(object),
-                ));
-            }
+        let seen = environment
+            .as_ref()
+            .is_some_and(|e| visible(&asker, e, env_id));
+        if !seen {
+            let message = format!(
+                "The environment `{id}` does not exist in this organization, or you do not have access to it."
+            );
+            let object = ObjectRef {
+                kind: "environment".to_owned(),
+                id: Some(id.to_owned()),
+            };
+            reasons.push(reason(
+                ReasonCode::EnvironmentNotFound,
+                message,
+                Some(object),
+            ));
         }
     }
-    let (Some(action), Some(resource), true) = (action, resource, reasons.is_empty()) else {
+    let (Some(action), true) = (action, reasons.is_empty()) else {
         return Decision::deny(reasons);
     };
-    let env_id = request.environment;
-
-    // 3. Visibility: alone, so nothing more is revealed.
-    if !visible(&asker, &resource, env_id) {
-        return Decision::deny(vec![reason(
-            ReasonCode::NotVisible,
-            sentences::HIDDEN.to_owned(),
-            None,
-        )]);
-    }
 
     // 4. and 5. Administrative actions, or permission and risk privileges.
     let risk = effective_risk(&resource, action, environment.as_ref());

@@ -114,6 +114,16 @@ impl Claims {
         self.sign(Algorithm::RS256, Some("unknown-kid"), &key)
     }
 
+    /// RS256 with the right key and a `crit` header listing `extensions`
+    /// (RFC 7515 §4.1.11: a recipient that does not understand one must refuse).
+    pub fn rs256_crit(&self, extensions: &[&str]) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(RSA_KID.to_owned());
+        header.crit = Some(extensions.iter().map(|e| (*e).to_owned()).collect());
+        let key = EncodingKey::from_rsa_pem(RSA_PRIVATE).or_panic("rsa key");
+        jsonwebtoken::encode(&header, &self.0, &key).or_panic("sign a test token")
+    }
+
     /// RS256 with the right key but no `kid` header.
     pub fn rs256_no_kid(&self) -> String {
         self.sign(

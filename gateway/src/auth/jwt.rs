@@ -27,6 +27,11 @@ struct RawHeader {
     alg: String,
     #[serde(default)]
     kid: Option<String>,
+    /// RFC 7515 §4.1.11: extensions the recipient must understand. The
+    /// gateway understands none, so any `crit` (even an empty or malformed
+    /// one) is refused.
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
 }
 
 /// Verifies `token` under `settings` at time `now` (seconds since the epoch).
@@ -36,6 +41,17 @@ struct RawHeader {
 /// RSA public key used as an HMAC secret) can pass.
 pub fn verify(settings: &JwtSettings, token: &str, now: u64) -> Result<Verified, AuthError> {
     let header = read_header(token)?;
+    if let Some(crit) = &header.crit {
+        let named = match crit {
+            serde_json::Value::Array(names) => names
+                .iter()
+                .map(|n| n.as_str().unwrap_or("?"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        };
+        return Err(AuthError::CriticalHeader(named.chars().take(64).collect()));
+    }
     let alg: Algorithm = header
         .alg
         .parse()

@@ -58,6 +58,10 @@ pub enum AuthError {
     MissingClaim(String),
     #[error("the token's `{0}` claim is malformed")]
     BadClaim(String),
+    #[error(
+        "the token requires the header extension `{0}` (`crit`), which the gateway does not support"
+    )]
+    CriticalHeader(String),
 }
 
 impl AuthError {
@@ -76,6 +80,7 @@ impl AuthError {
         "wrong_audience",
         "missing_claim",
         "bad_claim",
+        "unsupported_critical_header",
     ];
 
     /// The stable code: a metric label and the `code` of the 401 body.
@@ -94,6 +99,7 @@ impl AuthError {
             AuthError::WrongAudience => "wrong_audience",
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::BadClaim(_) => "bad_claim",
+            AuthError::CriticalHeader(_) => "unsupported_critical_header",
         }
     }
 

@@ -1,5 +1,5 @@
-//! Step 5: ask the policy, for the route's check and every `also` check,
-//! with a panic caught at the boundary (a panic denies with 500).
+//! Step 6: ask the policy for the route's check; the route's kind; every
+//! `also` check. A panic in the engine is caught at the boundary (500).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
@@ -62,22 +62,11 @@ pub fn decide(
     main: Asked,
 ) -> Result<Answer, Internal> {
     let start = Instant::now();
-    let first = decide_one(policy, user, &main)?;
+    let first = kind_step(policy, check, &main, decide_one(policy, user, &main)?);
     if !first.allowed {
         return Ok(Answer {
             asked: main,
             decision: first,
-            took: start.elapsed(),
-        });
-    }
-    if let Some(kind) = &check.kind
-        && policy.resource_kind(&main.org, &main.resource) != Some(kind.as_str())
-    {
-        // A route for one kind used with the id of another (a journey id on
-        // a component route): there is no such resource *here*.
-        return Ok(Answer {
-            asked: main,
-            decision: not_found(),
             took: start.elapsed(),
         });
     }
@@ -109,15 +98,31 @@ pub fn decide(
     })
 }
 
-/// The sentence `resource_not_found` and `not_visible` share
-/// (docs/access-model-decisions.md, "Sentences").
-pub const NOT_FOUND_SENTENCE: &str =
-    "This resource does not exist, or you do not have access to it.";
-
-fn not_found() -> Decision {
+/// The route's kind: a route for one kind used with the id of another (a
+/// journey id on a component route) finds no such resource *here*, so it is
+/// answered as a missing one — allowed or not, once membership has passed
+/// (a non-member learns nothing about the org's resources either way).
+/// docs/access-model-decisions.md, "No oracle".
+fn kind_step(
+    policy: &reqflo_policy::Snapshot,
+    check: &Check,
+    asked: &Asked,
+    decision: Decision,
+) -> Decision {
+    let Some(kind) = &check.kind else {
+        return decision;
+    };
+    let membership_failed = matches!(
+        decision.code(),
+        Some(ReasonCode::NotOrgMember | ReasonCode::MembershipInactive)
+    );
+    if membership_failed || policy.resource_kind(&asked.org, &asked.resource) == Some(kind.as_str())
+    {
+        return decision;
+    }
     Decision::deny(vec![Reason {
         code: ReasonCode::ResourceNotFound,
-        message: NOT_FOUND_SENTENCE.to_owned(),
+        message: reqflo_policy::HIDDEN_SENTENCE.to_owned(),
         object: None,
         cause: None,
     }])

@@ -49,7 +49,7 @@ fn counts_and_lookups() {
     let s = compile(WORLD);
     let c = s.counts();
     assert_eq!((c.orgs, c.users, c.groups, c.services), (2, 16, 3, 1));
-    assert_eq!(c.resources, 19);
+    assert_eq!(c.resources, 20);
     assert_eq!(c.grants, 6);
     assert!(s.has_org("acme") && !s.has_org("nope"));
     assert_eq!(s.resource_kind("acme", "payments"), Some("service"));

@@ -334,6 +334,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether the resource at `index` is visible to the user (step 3 alone),
+    /// with the request's environment deciding grant applicability.
+    pub fn is_visible(&self, index: u32) -> bool {
+        let Some(r) = self.org.resource(index) else {
+            return false;
+        };
+        r.visibility == Visibility::Org || self.facts(index, r, Action::View, false).visible
+    }
+
     /// Steps 3–6 on the request's resource (or, with `env_risk` false and
     /// `use`, on a dependency: without walking further).
     pub fn check(&self, index: u32, action: Action, env_risk: bool) -> (Failures, Option<Facts>) {

@@ -63,6 +63,7 @@ orgs:
       - { id: shared-comp, kind: component, access_mode: restricted }
       - { id: live-cred, kind: credential, risk: [production] }
       - { id: secrets-doc, kind: runbook, visibility: restricted, visible_to: [{ group: tier2 }] }
+      - { id: lab, kind: environment, name: lab, visibility: restricted, visible_to: [{ group: tier2 }] }
     grants:
       - { id: g-support, principal: { group: tier2 }, scope: { resource: support-comp }, actions: [use] }
       - { id: g-shared-1, principal: { group: tier2 }, scope: { resource: shared-comp }, actions: [use] }
@@ -140,14 +141,13 @@ fn step1_membership_comes_first_and_reveals_nothing() {
 
 #[test]
 fn step2_reports_every_unidentified_part() {
+    // A missing resource is reported alone, whatever else is wrong.
     let d = ask("alice", "frobnicate", "missing", Some("nowhere"));
+    assert_eq!(codes(&d), [ReasonCode::ResourceNotFound]);
+    let d = ask("alice", "frobnicate", "deploy", Some("nowhere"));
     assert_eq!(
         codes(&d),
-        [
-            ReasonCode::UnknownAction,
-            ReasonCode::ResourceNotFound,
-            ReasonCode::EnvironmentNotFound
-        ]
+        [ReasonCode::UnknownAction, ReasonCode::EnvironmentNotFound]
     );
     // An existing resource that is not an environment is not an environment.
     let d = ask("alice", "run", "deploy", Some("checkout"));
@@ -155,9 +155,41 @@ fn step2_reports_every_unidentified_part() {
 }
 
 #[test]
-fn step3_not_visible_is_alone_and_looks_like_not_found() {
-    let hidden = ask("alice", "run", "hidden-comp", Some("nowhere-is-fine"));
+fn a_hidden_environment_reads_as_a_missing_one() {
+    // `lab` is visible only to the Support Tier 2 group (tina).
+    let hidden = ask("alice", "run", "deploy", Some("lab"));
+    let missing = ask("alice", "run", "deploy", Some("nowhere"));
     assert_eq!(codes(&hidden), [ReasonCode::EnvironmentNotFound]);
+    assert_eq!(codes(&missing), [ReasonCode::EnvironmentNotFound]);
+    assert_eq!(hidden.headline.replace("lab", "nowhere"), missing.headline);
+    assert_eq!(
+        serde_json::to_string(&hidden.reasons)
+            .unwrap()
+            .replace("lab", "nowhere"),
+        serde_json::to_string(&missing.reasons).unwrap()
+    );
+    assert!(ask("tina", "run", "deploy", Some("lab")).allowed);
+}
+
+#[test]
+fn step3_not_visible_is_alone_and_looks_like_not_found() {
+    // Whatever else is wrong with the request, a hidden resource answers as
+    // a missing one: no reason about the environment or the action.
+    for (action, env) in [
+        ("run", Some("nowhere")),
+        ("frobnicate", Some("lab")),
+        ("use", None),
+    ] {
+        let hidden = ask("alice", action, "hidden-comp", env);
+        let missing = ask("alice", action, "no-such-thing", env);
+        assert_eq!(codes(&hidden), [ReasonCode::NotVisible], "{action} {env:?}");
+        assert_eq!(
+            codes(&missing),
+            [ReasonCode::ResourceNotFound],
+            "{action} {env:?}"
+        );
+        assert_eq!(hidden.headline, missing.headline);
+    }
     let hidden = ask("alice", "edit", "hidden-comp", None);
     let missing = ask("alice", "edit", "no-such-thing", None);
     assert_eq!(codes(&hidden), [ReasonCode::NotVisible]);

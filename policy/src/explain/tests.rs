@@ -23,13 +23,18 @@ fn step1_and_step2_sentences() {
     );
     assert_eq!(d.headline, "You are not a member of this organization.");
     let d = ask("alice", "frobnicate", "missing", Some("nowhere"));
+    assert_eq!(
+        d.headline,
+        "This resource does not exist, or you do not have access to it."
+    );
+    assert_eq!(d.reasons.len(), 1);
+    let d = ask("alice", "frobnicate", "deploy", Some("nowhere"));
     let messages: Vec<&str> = d.reasons.iter().map(|r| r.message.as_str()).collect();
     assert_eq!(
         messages,
         [
             "`frobnicate` is not an action Reqflo knows.",
-            "This resource does not exist, or you do not have access to it.",
-            "The environment `nowhere` does not exist in this organization.",
+            "The environment `nowhere` does not exist in this organization, or you do not have access to it.",
         ]
     );
 }
