@@ -92,7 +92,114 @@ fn check(row: &Row, outcome: &Outcome, received: &[Recorded]) -> Result<(), Stri
             }
             check_allowed(response, received, "alice", &[], Some(target))
         }
+        Want::Forwarded {
+            target,
+            environment,
+        } => {
+            check_allowed(response, received, "alice", &[], Some(target))?;
+            check_exact(&row.bytes, &received[0], *environment)
+        }
     }
+}
+
+/// Client headers no upstream may receive (the gateway sets its own
+/// `X-Forwarded-*`, checked below).
+const NEVER_FORWARDED: &[&str] = &[
+    "forwarded",
+    "x-real-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-remote-user",
+    "x_remote_user",
+    "remote-user",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-forwarded-prefix",
+    "x-forwarded-uri",
+];
+
+/// The upstream request is exactly the decided one: method, body bytes, the
+/// decided environment everywhere one is named, one identity, the gateway's
+/// forwarding headers, nothing from [`NEVER_FORWARDED`].
+fn check_exact(sent: &[u8], got: &Recorded, environment: Option<&str>) -> Result<(), String> {
+    let method = sent.split(|b| *b == b' ').next().unwrap_or_default();
+    if got.method.as_bytes() != method {
+        return Err(format!(
+            "upstream method {} (sent {})",
+            got.method,
+            String::from_utf8_lossy(method)
+        ));
+    }
+    let body = sent
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(&[][..], |i| &sent[i + 4..]);
+    if got.body.as_ref() != body {
+        return Err(format!(
+            "upstream body {:?} (sent {:?})",
+            got.body,
+            String::from_utf8_lossy(body)
+        ));
+    }
+    let decided = got.header_all("x-reqflo-decided-environment");
+    if decided
+        != environment
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    {
+        return Err(format!(
+            "upstream decided environment {decided:?} (wanted {environment:?})"
+        ));
+    }
+    for (name, want) in [
+        ("x-forwarded-for", "127.0.0.1"),
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-host", "gateway.test"),
+    ] {
+        if got.header_all(name) != [want] {
+            return Err(format!(
+                "upstream {name} {:?} (wanted [{want:?}])",
+                got.header_all(name)
+            ));
+        }
+    }
+    for name in NEVER_FORWARDED {
+        if !got.header_all(name).is_empty() {
+            return Err(format!("upstream received the client's `{name}` header"));
+        }
+    }
+    // Every other place naming an environment says the decided one.
+    let names_env = |key: &str| reqflo_config::normalize_key(key) == "environment";
+    for value in got.header_all("x-reqflo-environment") {
+        if Some(value.as_str()) != environment {
+            return Err(format!(
+                "upstream x-reqflo-environment {value:?} (decided {environment:?})"
+            ));
+        }
+    }
+    let query = got.target.split_once('?').map_or("", |(_, q)| q);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        if names_env(&key) && Some(value.as_ref()) != environment {
+            return Err(format!(
+                "upstream query `{key}={value}` (decided {environment:?})"
+            ));
+        }
+    }
+    if let Ok(serde_json::Value::Object(map)) =
+        serde_json::from_slice::<serde_json::Value>(&got.body)
+    {
+        for (key, value) in map {
+            if names_env(&key) && value.as_str() != environment {
+                return Err(format!(
+                    "upstream body `{key}: {value}` (decided {environment:?})"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_allowed(

@@ -10,6 +10,28 @@ const HIDDEN: &str = "/api/v1/orgs/acme/journeys/incident-drill";
 const PREVIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/preview";
 const DRY_RUN: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/dry-runs";
 const RUNS: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/runs";
+const LIVE: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/live";
+const INVOKE: &str = "/api/v1/orgs/acme/components/diagnostics/invocations";
+const RUN_IN_STAGING: &str = "/api/v1/orgs/acme/environments/staging/journeys/checkout-smoke/runs";
+
+fn json(method: &str, target: &str, headers: &[&str], body: &str) -> Vec<u8> {
+    let mut all = vec!["Content-Type: application/json"];
+    all.extend_from_slice(headers);
+    as_alice(method, target.as_bytes(), &all, body.as_bytes())
+}
+
+fn form(target: &str, body: &str) -> Vec<u8> {
+    as_alice(
+        "POST",
+        target.as_bytes(),
+        &["Content-Type: application/x-www-form-urlencoded"],
+        body.as_bytes(),
+    )
+}
+
+fn dry_run(headers: &[&str]) -> Vec<u8> {
+    as_alice("POST", DRY_RUN.as_bytes(), headers, b"")
+}
 
 /// What a row must get back.
 #[derive(Clone, Debug)]
@@ -34,6 +56,15 @@ pub enum Want {
     /// Either a 400, or allowed and forwarded as `target` (the canonical form
     /// the decision was made on).
     RejectOrAllowedAs(&'static str),
+    /// Allowed, and the upstream request is exactly the decided one: this
+    /// target, alice once, the decision id, the decided `environment` in
+    /// `x-reqflo-decided-environment` (absent for `None`) and everywhere
+    /// else the request names one, the row's method and body bytes, and
+    /// nothing a backend could read as another identity, address or path.
+    Forwarded {
+        target: &'static str,
+        environment: Option<&'static str>,
+    },
 }
 
 pub struct Row {
@@ -223,6 +254,61 @@ pub fn rows() -> Vec<Row> {
         row("bare LF line endings", format!("GET {HIDDEN} HTTP/1.1\nHost: gateway.test\nAuthorization: {}\n\n", reqflo_tests::bearer("olga")).into_bytes(), AnyOf(&[200, 400])),
         row("token in the query string", raw::request("GET", format!("{VIEW}?access_token={}", alice().rs256()).as_bytes(), &[], b""), Status(401, "missing_credentials")),
         row("token in a cookie", raw::request("GET", VIEW.as_bytes(), &[&format!("Cookie: access_token={}", alice().rs256())], b""), Status(401, "missing_credentials")),
+        // ---- hop-by-hop: a Connection header naming what the decision read
+        row("Connection names the env header, before it", dry_run(&["Connection: X-Reqflo-Environment", "X-Reqflo-Environment: staging"]), Status(400, "connection_nomination")),
+        row("Connection names the env header, after it", dry_run(&["X-Reqflo-Environment: staging", "Connection: keep-alive, x-reqflo-environment"]), Status(400, "connection_nomination")),
+        row("Connection names Authorization", as_alice("GET", VIEW.as_bytes(), &["Connection: Authorization"], b""), Status(400, "connection_nomination")),
+        row("Connection names X-Reqflo-User", as_alice("GET", VIEW.as_bytes(), &["Connection: X-Reqflo-User"], b""), Status(400, "connection_nomination")),
+        row("Connection names Content-Type on a body route", json("POST", RUNS, &["Connection: Content-Type"], r#"{"environment":"staging"}"#), Status(400, "connection_nomination")),
+        row("twin: Connection keep-alive with the env header", dry_run(&["Connection: keep-alive", "X-Reqflo-Environment: staging"]), Forwarded { target: DRY_RUN, environment: Some("staging") }),
+        // ---- other spellings of the environment
+        row("body: environment and Environment differ", json("POST", RUNS, &[], r#"{"environment":"staging","Environment":"production"}"#), Status(400, "environment_conflict")),
+        row("body: ENVIRONMENT differs", json("POST", RUNS, &[], r#"{"ENVIRONMENT":"production","environment":"staging"}"#), Status(400, "environment_conflict")),
+        row("body: padded key differs", json("POST", RUNS, &[], r#"{"environment":"staging"," environment ":"production"}"#), Status(400, "environment_conflict")),
+        row("body: Environment alone", json("POST", RUNS, &[], r#"{"Environment":"production"}"#), Status(400, "")),
+        row("body: variant with a non-string value", json("POST", RUNS, &[], r#"{"environment":"staging","Environment":["production"]}"#), Status(400, "environment_conflict")),
+        row("twin: body variant with the same value", json("POST", RUNS, &[], r#"{"environment":"staging","Environment":"staging"}"#), Forwarded { target: RUNS, environment: Some("staging") }),
+        row("query: environment[] differs", get(&format!("{PREVIEW}?environment=staging&environment[]=production")), Status(400, "environment_conflict")),
+        row("query: environment[0] differs", get(&format!("{PREVIEW}?environment=staging&environment%5B0%5D=production")), Status(400, "environment_conflict")),
+        row("query: padded key differs", get(&format!("{PREVIEW}?environment=staging&environment%20=production")), Status(400, "environment_conflict")),
+        row("query: Environment alone", get(&format!("{PREVIEW}?Environment=staging")), Status(400, "")),
+        row("twin: query variant with the same value", get(&format!("{PREVIEW}?environment=staging&environment[]=staging")), Forwarded { target: "/api/v1/orgs/acme/journeys/checkout-smoke/preview?environment=staging&environment%5B%5D=staging", environment: Some("staging") }),
+        row("query env on a body route", json("POST", &format!("{RUNS}?environment=production"), &[], r#"{"environment":"staging"}"#), Status(400, "environment_conflict")),
+        row("twin: query env on a body route, same value", json("POST", &format!("{RUNS}?environment=staging"), &[], r#"{"environment":"staging"}"#), Forwarded { target: "/api/v1/orgs/acme/journeys/checkout-smoke/runs?environment=staging", environment: Some("staging") }),
+        row("header env on a body route", json("POST", RUNS, &["X-Reqflo-Environment: production"], r#"{"environment":"staging"}"#), Status(400, "environment_conflict")),
+        row("body env on a header route", json("POST", DRY_RUN, &["X-Reqflo-Environment: staging"], r#"{"environment":"production"}"#), Status(400, "environment_conflict")),
+        row("twin: body env on a header route, same value", json("POST", DRY_RUN, &["X-Reqflo-Environment: staging"], r#"{"environment":"staging"}"#), Forwarded { target: DRY_RUN, environment: Some("staging") }),
+        row("query env on a path route", as_alice("POST", format!("{RUN_IN_STAGING}?environment=production").as_bytes(), &[], b""), Status(400, "environment_conflict")),
+        row("twin: path route", as_alice("POST", RUN_IN_STAGING.as_bytes(), &[], b""), Forwarded { target: RUN_IN_STAGING, environment: Some("staging") }),
+        row("query env on a route without one", get(&format!("{VIEW}?environment=production")), Status(400, "environment_conflict")),
+        row("header env on a route without one", as_alice("GET", VIEW.as_bytes(), &["X-Reqflo-Environment: production"], b""), Status(400, "environment_conflict")),
+        row("form env on a route without one", form(INVOKE, "input=1&environment=production"), Status(400, "environment_conflict")),
+        row("twin: a route without an environment", get(VIEW), Forwarded { target: VIEW, environment: None }),
+        row("client sets the decided-environment header", dry_run(&["X-Reqflo-Environment: staging", "X-Reqflo-Decided-Environment: production"]), Forwarded { target: DRY_RUN, environment: Some("staging") }),
+        // ---- upgrades and tunnels
+        row("websocket upgrade on a plain route", as_alice("GET", VIEW.as_bytes(), &["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="], b""), Status(400, "upgrade_not_allowed")),
+        row("h2c upgrade", as_alice("GET", VIEW.as_bytes(), &["Connection: Upgrade", "Upgrade: h2c"], b""), Status(400, "upgrade_not_allowed")),
+        row("h2c upgrade on the websocket route", as_alice("GET", LIVE.as_bytes(), &["Connection: Upgrade", "Upgrade: h2c"], b""), Status(400, "upgrade_not_allowed")),
+        row("upgrade on a POST to the websocket route's path", as_alice("POST", LIVE.as_bytes(), &["Connection: Upgrade", "Upgrade: websocket"], b""), AnyOf(&[400, 404])),
+        row("upgrade where no route matches", as_alice("GET", b"/api/v1/orgs/acme/tunnel", &["Connection: Upgrade", "Upgrade: websocket"], b""), Status(400, "upgrade_not_allowed")),
+        row("twin: websocket upgrade on the websocket route", as_alice("GET", LIVE.as_bytes(), &["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="], b""), Forwarded { target: LIVE, environment: None }),
+        // ---- routing and identity headers from the client
+        row("X-Original-URL", as_alice("GET", VIEW.as_bytes(), &["X-Original-URL: /api/v1/orgs/acme/billing"], b""), Status(400, "rewrite_header")),
+        row("X-Rewrite-URL", as_alice("GET", VIEW.as_bytes(), &["X-Rewrite-URL: /api/v1/orgs/acme/billing"], b""), Status(400, "rewrite_header")),
+        row("X-Envoy-Original-Path", as_alice("GET", VIEW.as_bytes(), &["X-Envoy-Original-Path: /admin"], b""), Status(400, "rewrite_header")),
+        row("X-Forwarded-Prefix", as_alice("GET", VIEW.as_bytes(), &["X-Forwarded-Prefix: /admin"], b""), Status(400, "rewrite_header")),
+        row("X-Forwarded-Uri", as_alice("GET", VIEW.as_bytes(), &["X-Forwarded-Uri: /admin"], b""), Status(400, "rewrite_header")),
+        row("X_Original_URL underscore", as_alice("GET", VIEW.as_bytes(), &["X_Original_URL: /admin"], b""), Status(400, "rewrite_header")),
+        row("client forwarding headers are replaced", as_alice("GET", VIEW.as_bytes(), &["X-Forwarded-For: 10.9.9.9", "X-Forwarded-Host: evil.test", "X-Forwarded-Proto: https", "Forwarded: for=10.9.9.9;host=evil.test", "X-Real-IP: 10.9.9.9"], b""), Forwarded { target: VIEW, environment: None }),
+        row("identity aliases are stripped", as_alice("GET", VIEW.as_bytes(), &["X-Forwarded-User: olga", "X-Forwarded-Email: olga@acme.test", "X-Remote-User: olga", "Remote-User: olga", "X-Auth-Request-User: olga", "X-Auth-Request-Email: olga@acme.test", "X_Remote_User: olga"], b""), Forwarded { target: VIEW, environment: None }),
+        // ---- _method in a form body
+        row("_method in a form body to a body route", form(RUNS, "_method=DELETE"), Status(400, "method_override")),
+        row("_method in a form body to a route without an environment", form(INVOKE, "input=1&_method=DELETE"), Status(400, "method_override")),
+        row("_METHOD in a form body", form(INVOKE, "_METHOD=PUT"), Status(400, "method_override")),
+        row("twin: a form body without _method", form(RUN_IN_STAGING, "input=1&note=hello+world"), Forwarded { target: RUN_IN_STAGING, environment: Some("staging") }),
+        // ---- JWT crit
+        row("JWT with an unknown crit extension", with_token(VIEW, &alice().rs256_crit(&["http://example.test/ext"])), Status(401, "unsupported_critical_header")),
+        row("JWT with crit naming exp", with_token(VIEW, &alice().rs256_crit(&["exp"])), Status(401, "unsupported_critical_header")),
     ]
 }
 
