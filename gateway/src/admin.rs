@@ -67,9 +67,10 @@ pub fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>>
             }
         }
         "/policy" => policy(shared),
+        JWKS_PATH => jwks(shared),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found; try /metrics, /healthz, /readyz, /policy\n",
+            "not found; try /metrics, /healthz, /readyz, /policy, /.well-known/jwks.json\n",
         ),
     }
 }
@@ -131,6 +132,12 @@ pub fn policy_json(shared: &Shared) -> serde_json::Value {
         "mode": snapshot.settings.mode.as_str(),
         "counts": snapshot.policy.counts(),
         "routes": snapshot.route_count(),
+        "assertion": snapshot.settings.assertion.as_ref().map(|a| json!({
+            "algorithm": a.key.algorithm(),
+            "kid": a.key.kid(),
+            "ttl_seconds": a.ttl.as_secs(),
+            "jwks": JWKS_PATH,
+        })),
         "last_rejected_reload": rejected,
     })
 }
@@ -140,6 +147,24 @@ fn policy(shared: &Shared) -> Response<Full<Bytes>> {
     Response::builder()
         .status(StatusCode::OK)
         .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
+}
+
+/// Where the decision assertion's public keys are published.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The public keys backends verify decision assertions with: the serving
+/// key and the one it replaced, so an assertion signed just before a key
+/// rotation still verifies until it expires. `{"keys": []}` when the
+/// assertion is off.
+fn jwks(shared: &Shared) -> Response<Full<Bytes>> {
+    let keys = shared.assertion_keys();
+    let body = serde_json::to_vec(&json!({ "keys": keys })).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(http::header::CONTENT_TYPE, "application/jwk-set+json")
+        .header(http::header::CACHE_CONTROL, "max-age=60")
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_default()
 }

@@ -28,6 +28,9 @@ pub struct Shared {
     /// Set when shutdown starts: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
     derived: ArcSwapOption<Derived>,
+    /// The public JWKs of the assertion keys served so far, newest first
+    /// (at most two: the serving key and the one it replaced).
+    assertion_keys: Mutex<Vec<serde_json::Value>>,
 }
 
 /// What the admin `/policy` page says about reloads.
@@ -119,6 +122,7 @@ impl Shared {
             ids: DecisionIds::new(),
             draining: AtomicBool::new(false),
             derived: ArcSwapOption::empty(),
+            assertion_keys: Mutex::new(Vec::new()),
         };
         let current = shared.snapshot.load_full();
         shared.publish_snapshot(&current);
@@ -163,8 +167,25 @@ impl Shared {
         d
     }
 
-    /// Sets the snapshot gauges to `snapshot`.
+    /// The assertion keys to publish, newest first.
+    pub fn assertion_keys(&self) -> Vec<serde_json::Value> {
+        self.assertion_keys
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sets the snapshot gauges to `snapshot`, and publishes its assertion key.
     pub fn publish_snapshot(&self, snapshot: &Snapshot) {
+        if let (Some(a), Ok(mut keys)) = (&snapshot.settings.assertion, self.assertion_keys.lock())
+        {
+            let jwk = a.key.jwk();
+            if keys.first() != Some(jwk) {
+                keys.retain(|k| k != jwk);
+                keys.insert(0, jwk.clone());
+                keys.truncate(2);
+            }
+        }
         let m = &self.metrics;
         m.snapshot_info.reset();
         m.snapshot_info

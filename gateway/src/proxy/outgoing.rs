@@ -224,3 +224,54 @@ fn sign_assertion(
     let json = serde_json::to_vec(&claims).ok()?;
     Some(assertion.key.sign(&json))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(extra: &[&str]) -> StripList {
+        let mut names: HashSet<Box<str>, _> = HashSet::default();
+        names.extend(IDENTITY_ALIASES.iter().map(|n| Box::from(*n)));
+        names.extend(extra.iter().map(|n| Box::from(*n)));
+        StripList { names }
+    }
+
+    #[test]
+    fn every_spelling_of_an_owned_or_aliased_header_is_stripped() {
+        let strip = list(&["x-corp-user", "x-reqflo-environment"]);
+        for name in [
+            "x-reqflo-user",
+            "x_reqflo_user",
+            "x-reqflo-decision-id",
+            "x-reqflo-decided-environment",
+            "x-reqflo-assertion",
+            "x-reqflo-anything",
+            "x-reqflo-environment",
+            "forwarded",
+            "x-forwarded-for",
+            "x_forwarded_for",
+            "x-forwarded-user",
+            "x-forwarded-email",
+            "x-remote-user",
+            "x_remote_user",
+            "remote-user",
+            "x-auth-request-user",
+            "x-auth-request-email",
+            "x-real-ip",
+            "x-corp-user",
+            "x_corp_user",
+        ] {
+            assert!(strip.strips(name), "{name} reaches the upstream");
+        }
+        for name in [
+            "host",
+            "authorization",
+            "content-type",
+            "accept",
+            "x-request-id",
+            "user-agent",
+        ] {
+            assert!(!strip.strips(name), "{name} is stripped");
+        }
+    }
+}
