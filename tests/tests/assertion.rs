@@ -6,7 +6,7 @@
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use reqflo_tests::{Env, Files, Recorded, assert_allowed, bearer, fixture_files};
+use reqflo_tests::{Env, Files, OrPanic, Recorded, assert_allowed, bearer, fixture_files};
 use serde_json::Value;
 
 const RUNS: &str = "/api/v1/orgs/acme/journeys/checkout-smoke/runs";
@@ -23,7 +23,7 @@ fn with_assertion(algorithm: &str, key: &str, kid: &str) -> Files {
 async fn jwks(env: &Env) -> JwkSet {
     let response = env.gateway.admin().get("/.well-known/jwks.json", &[]).await;
     assert_eq!(response.status, 200, "{}", response.text());
-    serde_json::from_slice(&response.body).expect("the JWKS parses as a JWK set")
+    serde_json::from_slice(&response.body).or_panic("the JWKS parses as a JWK set")
 }
 
 /// What a backend does: find the key by `kid` in the JWKS, pin the
@@ -168,7 +168,7 @@ async fn python_backend(env: &Env, _set: &JwkSet, algorithm: &str) {
         std::process::Command::new("python3")
             .args([script, &jwks_url, "reqflo", method, path, token])
             .output()
-            .expect("run python3")
+            .or_panic("run python3")
     };
     let ok = run("GET", VIEW, &token);
     let stdout = String::from_utf8_lossy(&ok.stdout);
@@ -177,7 +177,8 @@ async fn python_backend(env: &Env, _set: &JwkSet, algorithm: &str) {
         "{algorithm}: the Python backend rejected the assertion: {}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let claims: Value = serde_json::from_str(stdout.trim()).expect("the script prints the claims");
+    let claims: Value =
+        serde_json::from_str(stdout.trim()).or_panic("the script prints the claims");
     assert_eq!(claims["sub"], "alice");
     // The same assertion presented for another request is refused.
     let other = run("DELETE", VIEW, &token);
