@@ -30,6 +30,8 @@ pub enum EnvError {
     BodyTooLarge { limit: usize },
     #[error("the request body could not be read")]
     BodyUnreadable,
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("the request body is not valid JSON: {0}")]
     BadJson(String),
     #[error("the request body has the key `{0}` more than once")]
@@ -52,6 +54,7 @@ impl EnvError {
             EnvError::Empty(_) => "environment_empty",
             EnvError::BodyTooLarge { .. } => "body_too_large",
             EnvError::BodyUnreadable => "body_unreadable",
+            EnvError::BodyTimeout => "body_timeout",
             EnvError::BadJson(_) => "body_not_json",
             EnvError::DuplicateKey(_) => "body_duplicate_key",
             EnvError::NotObject => "body_not_object",
@@ -66,6 +69,7 @@ impl EnvError {
         "environment_empty",
         "body_too_large",
         "body_unreadable",
+        "body_timeout",
         "body_not_json",
         "body_duplicate_key",
         "body_not_object",

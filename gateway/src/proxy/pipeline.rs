@@ -384,6 +384,9 @@ async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, EnvErro
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => break,
+            Err(e) if matches!(e.etype(), pingora::ErrorType::ReadTimedout) => {
+                return Err(EnvError::BodyTimeout);
+            }
             Err(_) => return Err(EnvError::BodyUnreadable),
         }
     }

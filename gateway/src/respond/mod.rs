@@ -110,6 +110,7 @@ impl Refusal {
             Refusal::Unauthenticated(_) => 401,
             Refusal::NoRoute => 404,
             Refusal::Environment(EnvError::BodyTooLarge { .. }) => 413,
+            Refusal::Environment(EnvError::BodyTimeout) => 408,
             Refusal::Environment(_) => 400,
             Refusal::Denied(d) if d.decision.code().is_some_and(ReasonCode::is_hidden) => 404,
             Refusal::Denied(_) => 403,
