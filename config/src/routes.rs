@@ -74,10 +74,15 @@ pub enum EnvironmentSource {
     Body(String),
 }
 
+/// The query and body keys that name an environment on every route.
+pub const DEFAULT_KEYS: &[&str] = &["environment", "env"];
+/// The headers that name an environment on every route.
+pub const DEFAULT_HEADERS: &[&str] = &["x-reqflo-environment", "x-environment", "x-env"];
+
 /// Every name under which a request could state an environment: the names
 /// the route config's environment sources use (query parameters, body
-/// fields, path parameters, headers) and the defaults `environment` and
-/// `x-reqflo-environment`. The gateway refuses a request that states an
+/// fields, path parameters, headers) and the defaults [`DEFAULT_KEYS`] and
+/// [`DEFAULT_HEADERS`]. The gateway refuses a request that states an
 /// environment under any of them with a value other than the decided one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EnvironmentNames {
@@ -91,8 +96,8 @@ impl EnvironmentNames {
     /// The default names and those of `sources`.
     pub fn from_sources<'a>(sources: impl IntoIterator<Item = &'a EnvironmentSource>) -> Self {
         let mut names = EnvironmentNames {
-            keys: vec!["environment".to_owned()],
-            headers: vec!["x-reqflo-environment".to_owned()],
+            keys: DEFAULT_KEYS.iter().map(|k| (*k).to_owned()).collect(),
+            headers: DEFAULT_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
         };
         for source in sources {
             let (list, name) = match source {
