@@ -15,11 +15,12 @@ use super::nginx;
 use super::process::{Running, StartError, free_port};
 
 /// Every contender, in report order.
-pub const ALL: [Kind; 9] = [
+pub const ALL: [Kind; 10] = [
     Kind::Upstream,
     Kind::Pingora,
     Kind::Nginx,
     Kind::GatewayHeader,
+    Kind::GatewayAssertion,
     Kind::GatewayJwt,
     Kind::GatewayJwtNoCache,
     Kind::GatewayDenied,
@@ -33,6 +34,7 @@ pub enum Kind {
     Pingora,
     Nginx,
     GatewayHeader,
+    GatewayAssertion,
     GatewayJwt,
     GatewayJwtNoCache,
     GatewayDenied,
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Pingora => "pingora",
             Kind::Nginx => "nginx",
             Kind::GatewayHeader => "gw-header",
+            Kind::GatewayAssertion => "gw-assertion",
             Kind::GatewayJwt => "gw-jwt",
             Kind::GatewayJwtNoCache => "gw-jwt-nocache",
             Kind::GatewayDenied => "gw-denied",
@@ -63,6 +66,7 @@ impl Kind {
             Kind::Pingora => "2 pingora pass-through",
             Kind::Nginx => "3 nginx proxy_pass",
             Kind::GatewayHeader => "4 gateway allowed, header identity",
+            Kind::GatewayAssertion => "4 … with a signed assertion (EdDSA)",
             Kind::GatewayJwt => "5 gateway allowed, JWT cache warm",
             Kind::GatewayJwtNoCache => "5 gateway allowed, JWT cache off",
             Kind::GatewayDenied => "6 gateway denied",
@@ -279,6 +283,12 @@ fn gateway_files(
         gateway::small_policy(None)
     };
     let admin = free_port()?;
-    let config = gateway::route_config(addr, admin, setup.upstream, identity, "policy.yaml");
+    let mut config = gateway::route_config(addr, admin, setup.upstream, identity, "policy.yaml");
+    if kind == Kind::GatewayAssertion {
+        std::fs::write(dir.join("assertion-ed25519.pem"), gateway::ASSERTION_KEY)?;
+        config.push_str(
+            "assertion:\n  algorithm: EdDSA\n  kid: loadtest\n  key: assertion-ed25519.pem\n",
+        );
+    }
     Ok((gateway::write_files(dir, &config, &policy)?, admin))
 }

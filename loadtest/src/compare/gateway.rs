@@ -77,6 +77,10 @@ users:
     text
 }
 
+/// The Ed25519 key the assertion contender signs with (a throwaway test key).
+pub const ASSERTION_KEY: &str =
+    include_str!("../../../tests/fixtures/keys/assertion-ed25519-private.pem");
+
 /// The route config for one gateway contender.
 pub fn route_config(
     listen: SocketAddr,

@@ -189,6 +189,11 @@ impl CompareReport {
                 1.25,
             ),
         ];
+        targets.push(at_most(
+            "signed assertion: CPU/request ≤ 1.25× without (header identity)",
+            ("gw-assertion", "gw-header"),
+            1.25,
+        ));
         let denied = rps_ratio("gw-denied", "gw-header");
         targets.push(TargetCheck {
             target: "denied: throughput ≥ 2× allowed (header identity)".to_owned(),

@@ -23,6 +23,7 @@ fn ratios_and_targets_come_from_the_right_rows() {
         contenders: vec![
             row("pingora", 10_000.0, 40.0),
             row("gw-header", 9_000.0, 44.0),
+            row("gw-assertion", 8_500.0, 52.8),
             row("gw-jwt", 8_000.0, 52.0),
             row("gw-denied", 20_000.0, 20.0),
             row("gw-policy-l", 9_000.0, 44.0),
@@ -31,18 +32,21 @@ fn ratios_and_targets_come_from_the_right_rows() {
     };
     report.add_ratios();
     let header = &report.contenders[1];
+    assert_eq!(header.id, "gw-header");
     let vs = header.vs_pingora.as_ref().unwrap();
     assert!((vs.cpu_per_request - 1.1).abs() < 1e-9);
     assert!((vs.throughput - 0.9).abs() < 1e-9);
     assert!(header.vs_nginx.is_none());
     report.check_targets();
     let met: Vec<Option<bool>> = report.targets.iter().map(|t| t.met).collect();
-    // header 1.10 ≤ 1.15; JWT 1.30 > 1.25; denied 2.22 ≥ 2; L 1.00; no reload row; zero errors.
+    // header 1.10 ≤ 1.15; JWT 1.30 > 1.25; assertion 1.20 ≤ 1.25; denied 2.22 ≥ 2;
+    // L 1.00; no reload row; zero errors.
     assert_eq!(
         met,
         vec![
             Some(true),
             Some(false),
+            Some(true),
             Some(true),
             Some(true),
             None,
