@@ -121,7 +121,7 @@ fn bench(size: Size, runs: usize) {
                     let request = reqflo_policy::Request {
                         org: &org,
                         user: &user,
-                        action: "view",
+                        action: "view".into(),
                         resource: &resource,
                         environment: None,
                     };

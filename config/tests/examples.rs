@@ -96,7 +96,7 @@ fn examples_decide_like_the_readme_says() {
             &Request {
                 org: "acme",
                 user,
-                action: "run",
+                action: "run".into(),
                 resource,
                 environment,
             },
@@ -115,13 +115,13 @@ fn examples_decide_like_the_readme_says() {
     // Checkout: its runner may run the smoke test, a plain member may not.
     assert!(run("rudy", "checkout-smoke", Some("staging")).allowed);
     assert!(!run("mia", "checkout-smoke", Some("staging")).allowed);
-    let admin = |user, action, resource| {
+    let admin = |user, action: &str, resource| {
         decide(
             &s.policy,
             &Request {
                 org: "acme",
                 user,
-                action,
+                action: action.into(),
                 resource,
                 environment: None,
             },
@@ -141,7 +141,7 @@ fn examples_decide_like_the_readme_says() {
         &Request {
             org: "acme",
             user: "mia",
-            action: "view",
+            action: "view".into(),
             resource: "support-toolkit",
             environment: None,
         },

@@ -13,7 +13,7 @@ pub(crate) mod tests;
 use crate::compile::Snapshot;
 use crate::decision::{Decision, Request};
 use crate::explain;
-use crate::model::{Action, MembershipStatus};
+use crate::model::MembershipStatus;
 
 /// Decides one request. Pure; allocation-free on allow.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
@@ -43,7 +43,7 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     let Some(index) = resource else {
         return Decision::deny(explain::unidentified(request, false, true, false));
     };
-    let action = Action::parse(request.action);
+    let action = request.action.action();
     // The environment: `Some(Some(e))` a known environment, `Some(None)` none
     // asked for, `None` an id that is not an environment of the org.
     let env = match env_index {

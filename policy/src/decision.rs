@@ -6,18 +6,57 @@ use std::fmt;
 use serde::Serialize;
 use smol_str::SmolStr;
 
-use crate::model::{OrgRole, ResourceRole, ServiceRole};
+use crate::model::{Action, OrgRole, ResourceRole, ServiceRole};
 
 /// May `user`, in `org`, perform `action` on `resource` (in `environment`)?
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Request<'a> {
     pub org: &'a str,
     pub user: &'a str,
-    /// An [`crate::Action`] name; anything else is denied with `unknown_action`.
-    pub action: &'a str,
+    /// Typed when the caller has an [`Action`] (the gateway, from its route
+    /// table); a name from text (`"run".into()`) is parsed once, and one
+    /// that is not an action is denied with `unknown_action`.
+    pub action: RequestAction<'a>,
     pub resource: &'a str,
     /// The target environment's resource id, for runs.
     pub environment: Option<&'a str>,
+}
+
+/// The action a request asks about: an [`Action`], or a name that is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestAction<'a> {
+    Known(Action),
+    /// Not an action the access model knows.
+    Unknown(&'a str),
+}
+
+impl RequestAction<'_> {
+    /// The action, when it is one.
+    pub const fn action(self) -> Option<Action> {
+        match self {
+            RequestAction::Known(a) => Some(a),
+            RequestAction::Unknown(_) => None,
+        }
+    }
+
+    pub const fn as_str(&self) -> &str {
+        match self {
+            RequestAction::Known(a) => a.as_str(),
+            RequestAction::Unknown(name) => name,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for RequestAction<'a> {
+    fn from(name: &'a str) -> Self {
+        Action::parse(name).map_or(RequestAction::Unknown(name), RequestAction::Known)
+    }
+}
+
+impl From<Action> for RequestAction<'_> {
+    fn from(action: Action) -> Self {
+        RequestAction::Known(action)
+    }
 }
 
 /// The sentence of `resource_not_found` and `not_visible`: a resource the

@@ -59,8 +59,11 @@ pub(crate) fn unidentified(
     if action {
         out.push(reason(
             ReasonCode::UnknownAction,
-            format!("`{}` is not an action Reqflo knows.", request.action),
-            object("action", Some(request.action)),
+            format!(
+                "`{}` is not an action Reqflo knows.",
+                request.action.as_str()
+            ),
+            object("action", Some(request.action.as_str())),
         ));
     }
     if resource {

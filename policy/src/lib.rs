@@ -14,7 +14,9 @@ mod validate;
 
 pub use compile::{Counts, Snapshot, content_revision};
 pub use decide::decide;
-pub use decision::{AllowedBy, Decision, HIDDEN_SENTENCE, ObjectRef, Reason, ReasonCode, Request};
+pub use decision::{
+    AllowedBy, Decision, HIDDEN_SENTENCE, ObjectRef, Reason, ReasonCode, Request, RequestAction,
+};
 pub use document::{Document, ParseError};
 pub use model::{
     AccessMode, Action, ActionSet, GroupSource, MembershipStatus, OrgRole, Privilege, ResourceRole,

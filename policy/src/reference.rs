@@ -86,12 +86,15 @@ pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
     // action, and an environment that does not exist or that the user may
     // not see (the two read alike).
     let mut reasons = Vec::new();
-    let action = Action::parse(request.action);
+    let action = request.action.action();
     if action.is_none() {
-        let message = format!("`{}` is not an action Reqflo knows.", request.action);
+        let message = format!(
+            "`{}` is not an action Reqflo knows.",
+            request.action.as_str()
+        );
         let object = ObjectRef {
             kind: "action".to_owned(),
-            id: Some(request.action.to_owned()),
+            id: Some(request.action.as_str().to_owned()),
         };
         reasons.push(reason(ReasonCode::UnknownAction, message, Some(object)));
     }
@@ -300,12 +303,12 @@ fn environment_sentence(
             let there = candidate.name.as_deref().unwrap_or(&candidate.id);
             return format!(
                 "You can {} this {kind} in {there}, but not {}.",
-                request.action,
+                request.action.as_str(),
                 env.display_name()
             );
         }
     }
-    let action = Action::parse(request.action).unwrap_or(Action::Run);
+    let action = request.action.action().unwrap_or(Action::Run);
     privilege_sentence(action, resource, Privilege::Production)
 }
 

@@ -178,7 +178,7 @@ impl OwnedRequest {
         Request {
             org: &self.org,
             user: &self.user,
-            action: &self.action,
+            action: self.action.as_str().into(),
             resource: &self.resource,
             environment: self.environment.as_deref(),
         }

@@ -364,7 +364,7 @@ proptest! {
         let snapshot = snapshot.unwrap();
         for choices in &requests {
             let (org, user, action, resource, environment) = request(&document, choices);
-            let asked = Request { org: &org, user: &user, action: &action, resource: &resource, environment: environment.as_deref() };
+            let asked = Request { org: &org, user: &user, action: action.as_str().into(), resource: &resource, environment: environment.as_deref() };
             let engine = reqflo_policy::decide(&snapshot, &asked);
             let oracle = reference::decide(&document, &asked);
             prop_assert_eq!(engine.allowed, oracle.allowed, "allowed differs for {:?}\nengine: {:?}\nreference: {:?}", asked, engine, oracle);

@@ -127,7 +127,7 @@ fn the_readme_table_holds() {
         let request = Request {
             org: "acme",
             user,
-            action,
+            action: action.into(),
             resource,
             environment,
         };

@@ -64,7 +64,7 @@ pub fn mia_may_run(snapshot: &reqflo_config::Snapshot) -> bool {
     let request = reqflo_policy::Request {
         org: "acme",
         user: "mia",
-        action: "run",
+        action: "run".into(),
         resource: "j",
         environment: None,
     };

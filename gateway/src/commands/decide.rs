@@ -65,7 +65,7 @@ pub fn run(args: &Args) -> ExitCode {
     let request = Request {
         org: &args.org,
         user: &args.user,
-        action: &args.action,
+        action: args.action.as_str().into(),
         resource: &args.resource,
         environment: args.environment.as_deref(),
     };

@@ -137,7 +137,7 @@ pub fn decide_one(
     let request = Request {
         org: &asked.org,
         user,
-        action: asked.action.as_str(),
+        action: asked.action.into(),
         resource: &asked.resource,
         environment: asked.environment.as_deref(),
     };

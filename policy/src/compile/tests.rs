@@ -133,7 +133,7 @@ fn large_buckets_are_probed_by_principal() {
         &Request {
             org: "o",
             user: "u",
-            action: "run",
+            action: "run".into(),
             resource: "j",
             environment: None,
         },
@@ -144,7 +144,7 @@ fn large_buckets_are_probed_by_principal() {
         &Request {
             org: "o",
             user: "x7",
-            action: "run",
+            action: "run".into(),
             resource: "j",
             environment: None,
         },
@@ -223,7 +223,7 @@ orgs:
             &Request {
                 org: "acme",
                 user: "pat",
-                action: "run",
+                action: "run".into(),
                 resource,
                 environment: env,
             },

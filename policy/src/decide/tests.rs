@@ -93,7 +93,7 @@ pub(crate) fn ask(user: &str, action: &str, resource: &str, environment: Option<
         &Request {
             org: "acme",
             user,
-            action,
+            action: action.into(),
             resource,
             environment,
         },
@@ -114,7 +114,7 @@ fn step1_membership_comes_first_and_reveals_nothing() {
         &Request {
             org: "nope",
             user: "alice",
-            action: "view",
+            action: "view".into(),
             resource: "deploy",
             environment: None,
         },
@@ -125,7 +125,7 @@ fn step1_membership_comes_first_and_reveals_nothing() {
         &Request {
             org: "other",
             user: "alice",
-            action: "view",
+            action: "view".into(),
             resource: "deploy",
             environment: None,
         },
@@ -469,7 +469,7 @@ fn an_empty_policy_denies_everything() {
         &Request {
             org: "a",
             user: "b",
-            action: "view",
+            action: "view".into(),
             resource: "c",
             environment: None,
         },
@@ -581,7 +581,7 @@ orgs:
         let request = Request {
             org: "acme",
             user,
-            action: "run",
+            action: "run".into(),
             resource: "deploy",
             environment: None,
         };

@@ -16,7 +16,7 @@ fn step1_and_step2_sentences() {
         &Request {
             org: "acme",
             user: "olga",
-            action: "view",
+            action: "view".into(),
             resource: "x",
             environment: None,
         },

@@ -32,7 +32,7 @@ fn ask(
         &Request {
             org: "acme",
             user,
-            action,
+            action: action.into(),
             resource,
             environment,
         },

@@ -53,7 +53,7 @@ impl Scenario {
                 let asked = Request {
                     org,
                     user: &request.user,
-                    action: &request.action,
+                    action: request.action.as_str().into(),
                     resource: &request.resource,
                     environment: request.environment.as_deref(),
                 };
