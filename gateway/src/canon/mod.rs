@@ -414,10 +414,12 @@ fn check_headers(headers: &HeaderMap, rules: &Rules) -> Result<(), Rejection> {
             return Err(Rejection::DuplicateHeader);
         }
         // A `Content_Length` or `Transfer_Encoding` is a framing header some
-        // backend may honour.
+        // backend may honour; a `Content_Type` could make it parse the body
+        // as something other than what the gateway read.
         if name.as_str().as_bytes().contains(&b'_')
             && (same_name(name.as_str(), "content-length")
-                || same_name(name.as_str(), "transfer-encoding"))
+                || same_name(name.as_str(), "transfer-encoding")
+                || same_name(name.as_str(), "content-type"))
         {
             return Err(Rejection::UnderscoreHeader);
         }

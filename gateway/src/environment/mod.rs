@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::canon::{self, Canonical, Rejection};
 
-pub use json::{JsonError, parse_unique};
+pub use json::{JsonError, parse_unique, top_level_keys};
 
 /// Why the environment could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -147,21 +147,30 @@ impl BodyKind {
 /// A body the gateway read and parsed, exactly once.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Body {
-    /// A JSON value, parsed with duplicate keys refused.
+    /// A JSON value, parsed with duplicate keys refused (a body-sourced route).
     Json(Value),
+    /// Only the top-level keys of a JSON body, with their string values: a
+    /// route that reads no field from the body needs no more.
+    JsonKeys(Vec<(String, Option<String>)>),
     /// Form pairs, decoded as a backend decodes them (`+` is a space).
     Form(Vec<(String, String)>),
 }
 
 impl Body {
-    /// Parses `bytes` as `kind`. A form with a `_method` key (in any
-    /// spelling a framework reads) is refused like the query form.
-    pub fn parse(bytes: &[u8], kind: BodyKind) -> Result<Body, EnvError> {
+    /// Parses `bytes` as `kind`: JSON whole (duplicate keys refused at any
+    /// depth) when `field` is read from it, else only its top level. A form
+    /// with a `_method` key (in any spelling a framework reads) is refused
+    /// like the query form.
+    pub fn parse(bytes: &[u8], kind: BodyKind, field: bool) -> Result<Body, EnvError> {
+        let json_error = |e| match e {
+            JsonError::DuplicateKey(k) => EnvError::DuplicateKey(k),
+            JsonError::Syntax(m) => EnvError::BadJson(m),
+        };
         match kind {
-            BodyKind::Json => parse_unique(bytes).map(Body::Json).map_err(|e| match e {
-                JsonError::DuplicateKey(k) => EnvError::DuplicateKey(k),
-                JsonError::Syntax(m) => EnvError::BadJson(m),
-            }),
+            BodyKind::Json if field => parse_unique(bytes).map(Body::Json).map_err(json_error),
+            BodyKind::Json => top_level_keys(bytes)
+                .map(Body::JsonKeys)
+                .map_err(json_error),
             BodyKind::Form => {
                 let pairs: Vec<(String, String)> = form_urlencoded::parse(bytes)
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -188,7 +197,7 @@ pub fn from_body(body: &Body, field: &str) -> Result<Option<String>, EnvError> {
     let Some(map) = body.object() else {
         return Err(match body {
             Body::Form(_) => EnvError::BadJson("the body is a form, not JSON".to_owned()),
-            Body::Json(_) => EnvError::NotObject,
+            Body::Json(_) | Body::JsonKeys(_) => EnvError::NotObject,
         });
     };
     match map.get(field) {
@@ -239,6 +248,13 @@ pub fn check_one(
             for (key, value) in pairs {
                 if names.names_key(key) && !agrees(value) {
                     return Err(EnvError::Conflict(format!("form field `{key}`")));
+                }
+            }
+        }
+        Some(Body::JsonKeys(keys)) => {
+            for (key, value) in keys {
+                if names.names_key(key) && value.as_deref().is_none_or(|v| !agrees(v)) {
+                    return Err(EnvError::Conflict(format!("body field `{key}`")));
                 }
             }
         }

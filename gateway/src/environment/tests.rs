@@ -5,7 +5,7 @@ use super::*;
 use crate::canon::{Rules, canonicalize};
 
 fn json_field(bytes: &[u8], field: &str) -> Result<Option<String>, EnvError> {
-    Body::parse(bytes, BodyKind::Json).and_then(|b| from_body(&b, field))
+    Body::parse(bytes, BodyKind::Json, true).and_then(|b| from_body(&b, field))
 }
 
 #[test]
@@ -121,4 +121,23 @@ fn request_sources() {
         ),
         Err(EnvError::Ambiguous(Rejection::DuplicateQuery))
     );
+}
+
+#[test]
+fn a_body_the_route_reads_no_field_from_is_scanned_at_the_top_level_only() {
+    let keys = |text: &str| top_level_keys(text.as_bytes());
+    assert_eq!(
+        keys(r#"{"a":{"environment":"x","a":1},"environment":"y","n":[1,{"k":2}]}"#),
+        Ok(vec![
+            ("a".to_owned(), None),
+            ("environment".to_owned(), Some("y".to_owned())),
+            ("n".to_owned(), None),
+        ])
+    );
+    assert_eq!(keys(r#"["environment","production"]"#), Ok(vec![]));
+    assert_eq!(keys("7"), Ok(vec![]));
+    assert!(keys(r#"{"environment":"a""#).is_err());
+    assert!(keys(r#"{"a":1} trailing"#).is_err());
+    // Syntax below the top level is still checked.
+    assert!(keys(r#"{"a":{"b":}}"#).is_err());
 }

@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use http::HeaderName;
 use pingora::http::RequestHeader;
@@ -78,6 +79,7 @@ impl StripList {
 /// What the request was forwarded with: the canonical target, and the
 /// headers built from the decision.
 pub fn build(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
+    without_case_map(request);
     if let Some(target) = &ctx.target {
         request.set_raw_path(target.as_bytes())?;
     }
@@ -150,6 +152,22 @@ pub fn build(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// Drops pingora's map of the client's header-name spellings: the headers
+/// go upstream with lower-case names (HTTP/1.1 names are case-insensitive;
+/// Envoy does the same), and every header set here is one map insert
+/// instead of two. The target is unchanged: without a case map pingora
+/// writes the URI's path and query, which for a target forwarded as
+/// received are the very bytes received (they are canonical, so the URI
+/// keeps them as they are), and a changed target is set explicitly.
+fn without_case_map(request: &mut RequestHeader) {
+    if !request.has_case() {
+        return;
+    }
+    let empty = RequestHeader::from(http::Request::new(()).into_parts().0);
+    let parts: http::request::Parts = std::mem::replace(request, empty).into();
+    *request = RequestHeader::from(parts);
+}
+
 /// `X-Forwarded-For` (the peer, appended to the client's chain only when the
 /// peer is a trusted proxy), `X-Forwarded-Proto` and `X-Forwarded-Host`.
 fn forwarding_headers(request: &mut RequestHeader, ctx: &Ctx, mut xff: String) -> Result<()> {
@@ -157,7 +175,7 @@ fn forwarding_headers(request: &mut RequestHeader, ctx: &Ctx, mut xff: String) -
         if !xff.is_empty() {
             xff.push_str(", ");
         }
-        let _ = write!(xff, "{peer}");
+        push_ip(&mut xff, peer);
         request.insert_header("x-forwarded-for", xff)?;
     }
     request.insert_header("x-forwarded-proto", "http")?;
@@ -165,6 +183,33 @@ fn forwarding_headers(request: &mut RequestHeader, ctx: &Ctx, mut xff: String) -
         request.insert_header("x-forwarded-host", host)?;
     }
     Ok(())
+}
+
+/// Appends `ip` in its usual text form; IPv4 (and IPv4-mapped IPv6) by hand,
+/// since `core::fmt` costs more than the rest of the header.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4,
+            None => {
+                let _ = write!(out, "{v6}");
+                return;
+            }
+        },
+    };
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
 }
 
 /// The claims of a decision assertion: what was decided, for whom, on
@@ -234,6 +279,31 @@ mod tests {
         names.extend(IDENTITY_ALIASES.iter().map(|n| Box::from(*n)));
         names.extend(extra.iter().map(|n| Box::from(*n)));
         StripList { names }
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "10.20.255.9",
+            "192.168.100.1",
+            "::1",
+            "fd00::7",
+            "2001:db8::1",
+        ] {
+            let ip: IpAddr = text.parse().unwrap();
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        let mut out = String::new();
+        push_ip(&mut out, mapped);
+        assert_eq!(
+            out, "10.1.2.3",
+            "an IPv4 peer on a dual-stack socket reads as IPv4"
+        );
     }
 
     #[test]

@@ -342,10 +342,10 @@ async fn read_decision_body(
     source: Option<&EnvironmentSource>,
     ctx: &mut Ctx,
 ) -> Result<Option<environment::Body>, EnvError> {
-    let declared = canon::decision_header(&session.req_header().headers, "content-type")?
-        .and_then(environment::BodyKind::of);
+    let headers = &session.req_header().headers;
+    let declared = content_type(headers)?.and_then(environment::BodyKind::of);
     let body_source = matches!(source, Some(EnvironmentSource::Body(_)));
-    if !body_source && (declared.is_none() || session.as_downstream_mut().is_body_empty()) {
+    if !body_source && (declared.is_none() || !has_body(headers)) {
         return Ok(None);
     }
     let limit = snapshot.settings.limits.max_body_bytes.min(MAX_REPLAY_BODY);
@@ -356,9 +356,33 @@ async fn read_decision_body(
     // A form is parsed as a form even on a body-sourced route, so `_method`
     // in it is refused as such (and the route then finds no JSON object).
     let kind = declared.unwrap_or(environment::BodyKind::Json);
-    let body = environment::Body::parse(&bytes, kind)?;
+    let body = environment::Body::parse(&bytes, kind, body_source)?;
     ctx.body = Some(bytes);
     Ok(Some(body))
+}
+
+/// The one `Content-Type` of a request (twice is ambiguous: a backend may
+/// read either; its underscore twin is refused at canonicalization).
+fn content_type(headers: &http::HeaderMap) -> Result<Option<&str>, Rejection> {
+    let mut values = headers.get_all(http::header::CONTENT_TYPE).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Rejection::DuplicateHeader);
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| Rejection::InvalidHeaderValue)
+}
+
+/// Whether the request declares a body (framing was checked at step 1).
+fn has_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// Reads the whole body, up to `limit` bytes, into memory. Pingora's retry
