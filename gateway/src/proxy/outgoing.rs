@@ -25,6 +25,7 @@ use reqflo_config::{IDENTITY_ALIASES, Identity, Snapshot, headers};
 use serde::Serialize;
 
 use super::ctx::{Ctx, Verdict};
+use super::decide::Asked;
 
 /// Per snapshot: the header names no client spelling of reaches an upstream
 /// (lower case, `_` read as `-`), besides the `x-reqflo-` and
@@ -145,8 +146,12 @@ pub fn build(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     }
     forwarding_headers(request, ctx, client_xff)?;
     if let Some(assertion) = &settings.assertion
-        && let Some(token) = sign_assertion(assertion, request, ctx)
+        && let Some((asked, decision)) = decided(ctx)
     {
+        // A request the gateway cannot state the decision of is not sent.
+        let Some(token) = sign_assertion(assertion, request, ctx, asked, decision) else {
+            return Error::e_explain(InternalError, "the decision assertion could not be signed");
+        };
         request.insert_header(headers::ASSERTION, token)?;
     }
     Ok(())
@@ -237,16 +242,23 @@ struct Claims<'a> {
     exp: u64,
 }
 
-/// A compact JWS stating the decision; only decided requests carry one
-/// (public routes have no decision to state).
+/// The decision a forwarded request carries, when the policy was asked
+/// (public routes have none).
+fn decided(ctx: &Ctx) -> Option<(&Asked, &reqflo_policy::Decision)> {
+    match &ctx.verdict {
+        Verdict::Decided { asked, decision } => Some((asked, decision)),
+        _ => None,
+    }
+}
+
+/// A compact JWS stating the decision.
 fn sign_assertion(
     assertion: &reqflo_config::Assertion,
     request: &RequestHeader,
     ctx: &Ctx,
+    asked: &Asked,
+    decision: &reqflo_policy::Decision,
 ) -> Option<String> {
-    let Verdict::Decided { asked, decision } = &ctx.verdict else {
-        return None;
-    };
     let now = crate::auth::now_seconds();
     let claims = Claims {
         iss: &assertion.issuer,
@@ -267,7 +279,7 @@ fn sign_assertion(
         exp: now + assertion.ttl.as_secs(),
     };
     let json = serde_json::to_vec(&claims).ok()?;
-    Some(assertion.key.sign(&json))
+    assertion.key.sign(&json)
 }
 
 #[cfg(test)]
