@@ -392,3 +392,116 @@ fn several_faults_are_all_reported_in_file_order() {
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
     assert_eq!(errors.0.last().map(|e| e.kind), Some(ErrorKind::Policy));
 }
+
+/// The fixture keys, by absolute path (key files come from the real filesystem).
+fn key(name: &str) -> String {
+    format!(
+        "{}/../tests/fixtures/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn assertion_settings_are_checked_with_their_lines() {
+    let with = |block: &str| format!("{}{block}", route_config(""));
+    // A P-256 key for EdDSA: the key line, a key-file error.
+    let config = with(&format!(
+        "assertion:\n  algorithm: EdDSA\n  kid: k1\n  key: \"{}\"\n",
+        key("assertion-p256-private.pem")
+    ));
+    let errors = errors_of(&config);
+    let error = only(&errors, ErrorKind::KeyFile);
+    assert!(
+        error.message.contains("not a PKCS#8 Ed25519 private key"),
+        "{error}"
+    );
+    assert_eq!(
+        error.line,
+        config
+            .lines()
+            .position(|l| l.starts_with("  key:"))
+            .map(|i| i as u32 + 1)
+    );
+    // A public key is not a signing key.
+    let config = with(&format!(
+        "assertion:\n  algorithm: ES256\n  kid: k1\n  key: \"{}\"\n",
+        key("ec-public.pem")
+    ));
+    let errors = errors_of(&config);
+    let error = only(&errors, ErrorKind::KeyFile);
+    assert!(
+        error.message.contains("not a PKCS#8 `PRIVATE KEY`"),
+        "{error}"
+    );
+    // An empty kid and a ttl out of range, reported together.
+    let config = with(&format!(
+        "assertion:\n  algorithm: EdDSA\n  kid: \"\"\n  key: \"{}\"\n  ttl_seconds: 3600\n",
+        key("assertion-ed25519-private.pem")
+    ));
+    let errors = errors_of(&config);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors
+            .0
+            .iter()
+            .any(|e| e.message.contains("`kid` is empty"))
+    );
+    assert!(
+        errors
+            .0
+            .iter()
+            .any(|e| e.message.contains("`ttl_seconds` must be 1 to 300"))
+    );
+    // A valid one loads.
+    let config = with(&format!(
+        "assertion:\n  algorithm: EdDSA\n  kid: k1\n  key: \"{}\"\n",
+        key("assertion-ed25519-private.pem")
+    ));
+    let source = reqflo_config::Layered(
+        Memory::new()
+            .with("/cfg/gateway.yaml", config)
+            .with("/cfg/policy.yaml", common::policy(false, 0)),
+        reqflo_config::Fs,
+    );
+    let snapshot = load_from(&source, Path::new("/cfg/gateway.yaml")).unwrap();
+    let assertion = snapshot.settings.assertion.as_ref().unwrap();
+    assert_eq!(
+        (assertion.key.algorithm(), assertion.key.kid()),
+        ("EdDSA", "k1")
+    );
+}
+
+#[test]
+fn an_environment_header_the_gateway_owns_is_refused() {
+    for header in [
+        "x-reqflo-user",
+        "X-Reqflo-Decided-Environment",
+        "x-forwarded-host",
+        "x-remote-user",
+    ] {
+        let route = format!(
+            "  - {{ id: e, methods: [POST], path: \"/orgs/{{org}}/journeys/{{journey}}/runs\", action: run, resource: \"{{journey}}\", environment: {{ from: header, name: {header} }}, upstream: api }}\n"
+        );
+        let errors = errors_of(&route_config(&route));
+        let error = only(&errors, ErrorKind::Environment);
+        assert_eq!(error.route.as_deref(), Some("e"), "{header}");
+        assert!(error.message.contains(&format!("`{header}`")), "{error}");
+    }
+}
+
+#[test]
+fn a_websocket_route_needs_get_and_forwarding_is_checked() {
+    let route = "  - { id: ws, methods: [POST], path: \"/orgs/{org}/journeys/{journey}/live\", action: view, resource: \"{journey}\", websocket: true, upstream: api }\n";
+    let errors = errors_of(&route_config(route));
+    let error = only(&errors, ErrorKind::Invalid);
+    assert!(
+        error.message.contains("`websocket: true` needs `GET`"),
+        "{error}"
+    );
+    let config = format!(
+        "{}forwarding:\n  trusted_proxies: [10.0.0.0/33]\n  strip_headers: [\"x bad\"]\n",
+        route_config("")
+    );
+    let errors = errors_of(&config);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+}

@@ -47,7 +47,29 @@ fn report(result: &Result<Snapshot, ConfigErrors>, out: &mut dyn Write, err: &mu
 fn summary(snapshot: &Snapshot) -> String {
     let prefixes = snapshot.routes.public_prefixes().count();
     let counts = snapshot.policy.counts();
-    format!(
+    let mut notes = String::new();
+    let tunnels: Vec<&str> = snapshot
+        .routes
+        .routes()
+        .iter()
+        .filter(|r| r.websocket)
+        .map(|r| &*r.id)
+        .collect();
+    if !tunnels.is_empty() {
+        notes.push_str(&format!(
+            "\nnote: route(s) `{}` carry WebSockets: the decision made for the upgrade covers the whole tunnel",
+            tunnels.join("`, `")
+        ));
+    }
+    if let Some(a) = &snapshot.settings.assertion {
+        notes.push_str(&format!(
+            "\nassertion: {} key `{}`, {} s; backends verify it with the admin listener's /.well-known/jwks.json",
+            a.key.algorithm(),
+            a.key.kid(),
+            a.ttl.as_secs()
+        ));
+    }
+    let line = format!(
         "ok: revision {}, {} routes, {} public prefix{}; policy {}: {} orgs, {} users, {} groups, {} services, {} resources, {} grants",
         snapshot.revision,
         snapshot.routes.len(),
@@ -60,7 +82,8 @@ fn summary(snapshot: &Snapshot) -> String {
         counts.services,
         counts.resources,
         counts.grants,
-    )
+    );
+    line + &notes
 }
 
 #[cfg(test)]
