@@ -22,7 +22,6 @@ use http::HeaderName;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
 use reqflo_config::{IDENTITY_ALIASES, Identity, Snapshot, headers};
-use serde::Serialize;
 
 use super::ctx::{Ctx, Verdict};
 use super::decide::Asked;
@@ -217,31 +216,6 @@ fn push_ip(out: &mut String, ip: IpAddr) {
     }
 }
 
-/// The claims of a decision assertion: what was decided, for whom, on
-/// which request, by which policy.
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    /// The upstream the request is forwarded to.
-    aud: &'a str,
-    sub: &'a str,
-    org: &'a str,
-    action: &'a str,
-    resource: &'a str,
-    environment: Option<&'a str>,
-    /// `allow`, or `deny` for a request forwarded in shadow mode.
-    decision: &'a str,
-    mode: &'a str,
-    route: &'a str,
-    method: &'a str,
-    path: &'a str,
-    /// The decision id (also `x-reqflo-decision-id`).
-    jti: &'a str,
-    policy_revision: &'a str,
-    iat: u64,
-    exp: u64,
-}
-
 /// The decision a forwarded request carries, when the policy was asked
 /// (public routes have none).
 fn decided(ctx: &Ctx) -> Option<(&Asked, &reqflo_policy::Decision)> {
@@ -251,7 +225,14 @@ fn decided(ctx: &Ctx) -> Option<(&Asked, &reqflo_policy::Decision)> {
     }
 }
 
-/// A compact JWS stating the decision.
+/// A compact JWS stating the decision: what was decided, for whom, on which
+/// request, by which policy. The claims, in this order: `iss`, `aud` (the
+/// upstream the request is forwarded to), `sub`, `org`, `action`,
+/// `resource`, `environment` (or `null`), `decision` (`allow`, or `deny` for
+/// a request forwarded in shadow mode), `mode`, `route`, `method`, `path`
+/// (canonical), `jti` (the decision id, also `x-reqflo-decision-id`),
+/// `policy_revision`, `iat`, `exp`. Written directly: a generic serializer
+/// cost more than the rest of the request's header work.
 fn sign_assertion(
     assertion: &reqflo_config::Assertion,
     request: &RequestHeader,
@@ -260,26 +241,70 @@ fn sign_assertion(
     decision: &reqflo_policy::Decision,
 ) -> Option<String> {
     let now = crate::auth::now_seconds();
-    let claims = Claims {
-        iss: &assertion.issuer,
-        aud: ctx.upstream.as_deref().unwrap_or_default(),
-        sub: ctx.user.as_deref().unwrap_or_default(),
-        org: &asked.org,
-        action: asked.action.as_str(),
-        resource: &asked.resource,
-        environment: asked.environment.as_deref(),
-        decision: if decision.allowed { "allow" } else { "deny" },
-        mode: ctx.mode.as_str(),
-        route: ctx.route.as_deref().unwrap_or_default(),
-        method: request.method.as_str(),
-        path: ctx.canonical_path.as_deref().unwrap_or_default(),
-        jti: &ctx.decision_id,
-        policy_revision: ctx.revision().unwrap_or_default(),
-        iat: now,
-        exp: now + assertion.ttl.as_secs(),
+    let mut json = String::with_capacity(512);
+    let mut field = |name: &str, value: Option<&str>| {
+        json.push(if json.is_empty() { '{' } else { ',' });
+        json.push('"');
+        json.push_str(name);
+        json.push_str("\":");
+        match value {
+            Some(v) => push_json_string(&mut json, v),
+            None => json.push_str("null"),
+        }
     };
-    let json = serde_json::to_vec(&claims).ok()?;
-    assertion.key.sign(&json)
+    field("iss", Some(&assertion.issuer));
+    field("aud", Some(ctx.upstream.as_deref().unwrap_or_default()));
+    field("sub", Some(ctx.user.as_deref().unwrap_or_default()));
+    field("org", Some(&asked.org));
+    field("action", Some(asked.action.as_str()));
+    field("resource", Some(&asked.resource));
+    field("environment", asked.environment.as_deref());
+    field(
+        "decision",
+        Some(if decision.allowed { "allow" } else { "deny" }),
+    );
+    field("mode", Some(ctx.mode.as_str()));
+    field("route", Some(ctx.route.as_deref().unwrap_or_default()));
+    field("method", Some(request.method.as_str()));
+    field(
+        "path",
+        Some(ctx.canonical_path.as_deref().unwrap_or_default()),
+    );
+    field("jti", Some(&ctx.decision_id));
+    field("policy_revision", Some(ctx.revision().unwrap_or_default()));
+    let _ = write!(
+        json,
+        ",\"iat\":{now},\"exp\":{}}}",
+        now + assertion.ttl.as_secs()
+    );
+    assertion.key.sign(json.as_bytes())
+}
+
+/// Appends `value` as a JSON string (RFC 8259 escapes; everything else,
+/// non-ASCII included, as it is).
+fn push_json_string(out: &mut String, value: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escaped);
+        }
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -291,6 +316,24 @@ mod tests {
         names.extend(IDENTITY_ALIASES.iter().map(|n| Box::from(*n)));
         names.extend(extra.iter().map(|n| Box::from(*n)));
         StripList { names }
+    }
+
+    #[test]
+    fn claim_strings_are_written_as_serde_json_writes_them() {
+        for text in [
+            "alice",
+            "",
+            "a\"b",
+            "back\\slash",
+            "line\nbreak\r\t",
+            "nul\u{0}bell\u{7}",
+            "café ✓",
+            "\u{1f}",
+        ] {
+            let mut out = String::new();
+            push_json_string(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
     }
 
     #[test]
