@@ -290,6 +290,7 @@ pub fn rows() -> Vec<Row> {
         row("h2c upgrade", as_alice("GET", VIEW.as_bytes(), &["Connection: Upgrade", "Upgrade: h2c"], b""), Status(400, "upgrade_not_allowed")),
         row("h2c upgrade on the websocket route", as_alice("GET", LIVE.as_bytes(), &["Connection: Upgrade", "Upgrade: h2c"], b""), Status(400, "upgrade_not_allowed")),
         row("upgrade on a POST to the websocket route's path", as_alice("POST", LIVE.as_bytes(), &["Connection: Upgrade", "Upgrade: websocket"], b""), AnyOf(&[400, 404])),
+        row("upgrade on a public prefix", raw::request("GET", b"/public/status", &["Connection: Upgrade", "Upgrade: websocket"], b""), Status(400, "upgrade_not_allowed")),
         row("upgrade where no route matches", as_alice("GET", b"/api/v1/orgs/acme/tunnel", &["Connection: Upgrade", "Upgrade: websocket"], b""), Status(400, "upgrade_not_allowed")),
         row("twin: websocket upgrade on the websocket route", as_alice("GET", LIVE.as_bytes(), &["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="], b""), Forwarded { target: LIVE, environment: None }),
         // ---- routing and identity headers from the client
