@@ -135,7 +135,7 @@ pub fn build(request: &mut RequestHeader, ctx: &Ctx) -> Result<()> {
     {
         request.insert_header(headers::USER, user)?;
     }
-    if let Some((asked, _)) = ctx.verdict.decision()
+    if let Some((asked, _)) = decided(ctx)
         && let Some(env) = asked.environment.as_deref()
     {
         request.insert_header(headers::DECIDED_ENVIRONMENT, env)?;
