@@ -59,7 +59,10 @@ fn check(row: &Row, outcome: &Outcome, received: &[Recorded]) -> Result<(), Stri
                 ));
             }
             if response.status == 200 {
-                return Ok(());
+                let [got] = received else {
+                    return Err(format!("200 with {} upstream requests", received.len()));
+                };
+                return check_exact(&row.bytes, got, None);
             }
             denied_nothing_upstream()
         }
@@ -81,16 +84,22 @@ fn check(row: &Row, outcome: &Outcome, received: &[Recorded]) -> Result<(), Stri
             }
             denied_nothing_upstream()
         }
+        // The rows' older allowed requests are all on a route without an
+        // environment: exactly the decided request, with none.
         Want::Allowed {
             user,
             absent,
             target,
-        } => check_allowed(response, received, user, absent, *target),
+        } => {
+            check_allowed(response, received, user, absent, *target)?;
+            check_exact(&row.bytes, &received[0], None)
+        }
         Want::RejectOrAllowedAs(target) => {
             if response.status == 400 {
                 return denied_nothing_upstream();
             }
-            check_allowed(response, received, "alice", &[], Some(target))
+            check_allowed(response, received, "alice", &[], Some(target))?;
+            check_exact(&row.bytes, &received[0], None)
         }
         Want::Forwarded {
             target,
