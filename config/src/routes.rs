@@ -124,11 +124,6 @@ impl EnvironmentNames {
     pub fn headers(&self) -> &[String] {
         &self.headers
     }
-
-    /// The environment key names, normalized.
-    pub fn keys(&self) -> &[String] {
-        &self.keys
-    }
 }
 
 /// A query or body key as the most lenient common backend reads it:

@@ -52,20 +52,6 @@ pub enum Verdict {
     Refused { stage: Stage, refusal: Refusal },
 }
 
-impl Verdict {
-    /// The question and the policy's answer, when the policy was asked.
-    pub fn decision(&self) -> Option<(&Asked, &Decision)> {
-        match self {
-            Verdict::Decided { asked, decision } => Some((asked, decision)),
-            Verdict::Refused {
-                refusal: Refusal::Denied(d),
-                ..
-            } => Some((&d.asked, &d.decision)),
-            _ => None,
-        }
-    }
-}
-
 /// Per-request state.
 #[derive(Debug)]
 pub struct Ctx {
