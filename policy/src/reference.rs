@@ -20,10 +20,23 @@ use crate::document::Document;
 use crate::model::{Action, MembershipStatus, Privilege, RiskLevel};
 
 use permissions::{defaults, explicit, has_privilege, is_sensitive, visible};
-use world::{Asker, Res, find_org, find_resource, membership};
+use world::{Asker, Res};
+pub use world::World;
 
-/// Decides one request against a document, the slow and obvious way.
+/// Decides one request against a document, the slow and obvious way (the
+/// document is indexed anew for each call: ask a [`World`] to decide many).
 pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
+    World::new(document).decide(request)
+}
+
+impl World<'_> {
+    /// Decides one request, the slow and obvious way.
+    pub fn decide(&self, request: &Request<'_>) -> Decision {
+        decide_in(self, request)
+    }
+}
+
+fn decide_in(world: &World<'_>, request: &Request<'_>) -> Decision {
     let org_object = || {
         Some(ObjectRef {
             kind: "org".to_owned(),
@@ -32,14 +45,14 @@ pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
     };
 
     // 1. Membership: nothing else is read when it fails.
-    let Some(org) = find_org(document, request.org) else {
+    let Some(index) = world.org(request.org) else {
         return Decision::deny(vec![reason(
             ReasonCode::NotOrgMember,
             NOT_MEMBER.to_owned(),
             org_object(),
         )]);
     };
-    let Some((status, roles)) = membership(document, request.org, request.user) else {
+    let Some((status, roles)) = world.membership(request.org, request.user) else {
         return Decision::deny(vec![reason(
             ReasonCode::NotOrgMember,
             NOT_MEMBER.to_owned(),
@@ -54,11 +67,11 @@ pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
             org_object(),
         )]);
     }
-    let asker = Asker::new(org, request.user, roles);
+    let asker = Asker::new(index, request.user, roles);
 
     // 2. Identify. The resource first: one that does not exist and one the
     // user may not see answer alike, whatever else is wrong with the request.
-    let Some(resource) = find_resource(org, request.resource) else {
+    let Some(resource) = index.resource(request.resource) else {
         return Decision::deny(vec![reason(
             ReasonCode::ResourceNotFound,
             sentences::HIDDEN.to_owned(),
@@ -69,7 +82,7 @@ pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
     // `environments` apply only then.
     let environment = request
         .environment
-        .and_then(|id| find_resource(org, id))
+        .and_then(|id| index.resource(id))
         .filter(|e| e.kind == "environment");
     let env_id = environment.as_ref().map(|e| e.id);
 
@@ -140,7 +153,7 @@ pub fn decide(document: &Document, request: &Request<'_>) -> Decision {
             env_id,
             risk: &risk,
         };
-        reasons.extend(check.permission_and_risk(Some((document, request, environment.as_ref()))));
+        reasons.extend(check.permission_and_risk(Some((world, request, environment.as_ref()))));
     }
 
     // 6. Restricted dependencies, the target environment last.
@@ -206,7 +219,7 @@ impl Check<'_, '_> {
     /// it allows the environment-caused production sentence.
     fn permission_and_risk(
         &self,
-        request: Option<(&Document, &Request<'_>, Option<&Res<'_>>)>,
+        request: Option<(&World<'_>, &Request<'_>, Option<&Res<'_>>)>,
     ) -> Vec<Reason> {
         let Check {
             asker,
@@ -246,11 +259,11 @@ impl Check<'_, '_> {
             && !has_privilege(asker, resource, env_id, Privilege::Production)
         {
             let message = match request {
-                Some((document, request, Some(env)))
+                Some((world, request, Some(env)))
                     if env.has_risk(RiskLevel::Production)
                         && !resource.has_risk(RiskLevel::Production) =>
                 {
-                    environment_sentence(document, request, resource, env)
+                    environment_sentence(world, request, resource, env)
                 }
                 _ => privilege_sentence(action, resource, Privilege::Production),
             };
@@ -283,13 +296,13 @@ fn privilege_sentence(action: Action, resource: &Res<'_>, privilege: Privilege) 
 /// "You can run this journey in staging, but not production.", naming the first
 /// non-production environment in which the same request would be allowed.
 fn environment_sentence(
-    document: &Document,
+    world: &World<'_>,
     request: &Request<'_>,
     resource: &Res<'_>,
     env: &Res<'_>,
 ) -> String {
-    let org = find_org(document, request.org);
-    let candidates = org.iter().flat_map(|o| o.resources.iter());
+    let org = world.org(request.org);
+    let candidates = org.iter().flat_map(|o| o.org.resources.iter());
     for candidate in candidates {
         if candidate.kind != "environment" || candidate.risk.contains(&RiskLevel::Production) {
             continue;
@@ -298,7 +311,7 @@ fn environment_sentence(
             environment: Some(&candidate.id),
             ..*request
         };
-        if decide(document, &elsewhere).allowed {
+        if decide_in(world, &elsewhere).allowed {
             let kind = crate::model::kind_noun(resource.kind);
             let there = candidate.name.as_deref().unwrap_or(&candidate.id);
             return format!(
@@ -345,7 +358,7 @@ fn first_blocking_dependency(
         resource
             .depends_on
             .iter()
-            .filter_map(|id| find_resource(asker.org, id)),
+            .filter_map(|id| asker.index.resource(id)),
     );
     roots.extend(environment.copied());
     for root in roots {
@@ -381,7 +394,7 @@ fn walk<'d>(
         return Some((node, cause));
     }
     for id in node.depends_on {
-        if let Some(child) = find_resource(asker.org, id)
+        if let Some(child) = asker.index.resource(id)
             && let Some(found) = walk(asker, child, env_id, visited)
         {
             return Some(found);

@@ -371,6 +371,7 @@ proptest! {
             prop_assert_eq!(engine.code(), oracle.code(), "headline differs for {:?}\nengine: {:?}\nreference: {:?}", asked, engine, oracle);
             let codes = |d: &reqflo_policy::Decision| d.reasons.iter().map(|r| r.code).collect::<Vec<_>>();
             prop_assert_eq!(codes(&engine), codes(&oracle), "reason codes differ for {:?}", asked);
+            prop_assert_eq!(&engine, &oracle, "decisions differ for {:?}", asked);
         }
     }
 }

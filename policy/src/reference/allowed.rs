@@ -43,7 +43,7 @@ fn source_for(
         }
     }
     if let Some(service) = resource.team_service
-        && let Some(team) = asker.org.services.iter().find(|s| s.id == service)
+        && let Some(team) = asker.index.service(service)
     {
         for seat in &team.team {
             if asker.seat_matches(&seat.member)
@@ -67,9 +67,8 @@ fn source_for(
             });
         }
     }
-    for grant in &asker.org.grants {
-        if asker.grant_applies(grant, resource, environment)
-            && ActionSet::of(&grant.actions)
+    for grant in asker.applying(resource, environment) {
+        if ActionSet::of(&grant.actions)
                 .with_implied()
                 .contains(action)
         {

@@ -96,7 +96,7 @@ pub(super) fn explicit(
     }
     if let Some(service) = resource.team_service {
         for role in asker.seats(service) {
-            set = set.union(service_role_actions(role, resource));
+            set = set.union(service_role_actions(*role, resource));
         }
     }
     for assignment in resource.roles {
@@ -104,10 +104,8 @@ pub(super) fn explicit(
             set = set.union(resource_role_actions(assignment.role));
         }
     }
-    for grant in &asker.org.grants {
-        if asker.grant_applies(grant, resource, environment) {
-            set = set.union(ActionSet::of(&grant.actions));
-        }
+    for grant in asker.applying(resource, environment) {
+        set = set.union(ActionSet::of(&grant.actions));
     }
     set.with_implied()
 }
@@ -160,7 +158,8 @@ pub(super) fn has_privilege(
     privilege: Privilege,
 ) -> bool {
     asker.has_role(OrgRole::OrgOwner)
-        || asker.org.grants.iter().any(|g| {
-            asker.grant_applies(g, resource, environment) && g.privileges.contains(&privilege)
-        })
+        || asker
+            .applying(resource, environment)
+            .iter()
+            .any(|g| g.privileges.contains(&privilege))
 }

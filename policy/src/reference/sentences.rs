@@ -4,7 +4,7 @@ use crate::document::Principal;
 use crate::model::{AccessMode, Action, ActionSet, OrgRole, RiskLevel, kind_noun};
 
 use super::permissions::resource_role_actions;
-use super::world::{Asker, Res, covers};
+use super::world::{Asker, Res};
 
 pub(super) const HIDDEN: &str = "This resource does not exist, or you do not have access to it.";
 
@@ -51,10 +51,8 @@ pub(super) fn permission_missing(
     let mut sentence = format!("You can view this {kind}, but you cannot {action} it.");
     let service = resource.team_service.map(|id| {
         asker
-            .org
-            .services
-            .iter()
-            .find(|s| s.id == id)
+            .index
+            .service(id)
             .and_then(|s| s.name.as_deref())
             .unwrap_or(id)
     });
@@ -77,9 +75,8 @@ pub(super) fn permission_missing(
 /// The group names, when the grants and roles on R carrying `action` name only groups.
 fn only_groups(asker: &Asker<'_>, resource: &Res<'_>, action: Action) -> Option<Vec<String>> {
     let mut principals: Vec<&Principal> = Vec::new();
-    for grant in &asker.org.grants {
-        if covers(&grant.scope, resource)
-            && ActionSet::of(&grant.actions)
+    for grant in asker.index.covering(resource) {
+        if ActionSet::of(&grant.actions)
                 .with_implied()
                 .contains(action)
         {
@@ -104,7 +101,7 @@ fn only_groups(asker: &Asker<'_>, resource: &Res<'_>, action: Action) -> Option<
         }
     }
     let name = |id: &str| {
-        let group = asker.org.groups.iter().find(|g| g.id == id);
+        let group = asker.index.group(id);
         group
             .and_then(|g| g.name.clone())
             .unwrap_or_else(|| id.to_owned())
