@@ -83,6 +83,8 @@ pub struct Snapshot {
     pub(crate) counts: Counts,
     pub(crate) org_index: IdIndex,
     pub(crate) orgs: Vec<OrgData>,
+    /// Acknowledged access modes weaker than the seeds' defaults.
+    pub(crate) weakened: Vec<crate::defaults::Weakened>,
 }
 
 const _: () = {
@@ -354,6 +356,12 @@ impl Snapshot {
 
     pub fn counts(&self) -> Counts {
         self.counts
+    }
+
+    /// Every resource whose document acknowledges an access mode weaker
+    /// than the seeds' default (`weaker_access_reason`), in document order.
+    pub fn weakened_defaults(&self) -> &[crate::defaults::Weakened] {
+        &self.weakened
     }
 
     /// Whether the snapshot knows an org of this id.

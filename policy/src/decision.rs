@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use smol_str::SmolStr;
 
-use crate::model::{Action, OrgRole, ResourceRole, ServiceRole};
+use crate::model::{Action, OrgRole, Privilege, ResourceRole, ServiceRole};
 
 /// May `user`, in `org`, perform `action` on `resource` (in `environment`)?
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -146,6 +146,49 @@ pub struct Reason {
     /// For `restricted_dependency`: why the dependency itself refused `use`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Box<Reason>>,
+    /// What would grant it, most specific first: roles and privileges by
+    /// name and scope, never a principal the requester may not see. Empty
+    /// (and not serialized) where nothing can be said: membership, unknown
+    /// or hidden objects.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remedy: Vec<Remedy>,
+}
+
+impl Reason {
+    /// A reason with no cause and no remedy.
+    pub fn new(code: ReasonCode, message: String, object: Option<ObjectRef>) -> Reason {
+        Reason {
+            code,
+            message,
+            object,
+            cause: None,
+            remedy: Vec::new(),
+        }
+    }
+}
+
+/// One way a denied request could be allowed, as data: what the requester
+/// would need to hold. Serialized by its field names, e.g.
+/// `{"service_role": "runner", "service": "checkout"}`,
+/// `{"org_role": "security_admin"}`, `{"privilege": "production"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Remedy {
+    /// Membership in a group that the resource's grants and roles name.
+    Group { group: SmolStr },
+    /// An org role (`member` for the open-resource defaults).
+    OrgRole { org_role: OrgRole },
+    /// A seat with this role on the team of the resource's owning service.
+    ServiceRole {
+        service_role: ServiceRole,
+        service: SmolStr,
+    },
+    /// A role on the resource itself.
+    ResourceRole { resource_role: ResourceRole },
+    /// An explicit grant of the action on the resource.
+    Grant { grant: Action },
+    /// A risk privilege (held through a grant that lists it, or `org_owner`).
+    Privilege { privilege: Privilege },
 }
 
 /// What allowed an allowed request: the first source, in decision-flow order.

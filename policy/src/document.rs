@@ -179,9 +179,17 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub visible_to: Vec<Principal>,
     /// `open` (member defaults apply), `service_controlled` (the owning
-    /// service's team decides) or `restricted` (explicit roles and grants only).
-    #[serde(default)]
-    pub access_mode: AccessMode,
+    /// service's team decides) or `restricted` (explicit roles and grants
+    /// only). When omitted, the seeds' default for the resource's kind and
+    /// risk ([`crate::defaults::SeedRule`]; `restricted` for secrets,
+    /// production credentials, billing, SSO/SCIM, organization settings and
+    /// integration connections), else `open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_mode: Option<AccessMode>,
+    /// Why an explicit `access_mode` weaker than the seed default is meant
+    /// (required then, refused otherwise); `validate` lists each one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weaker_access_reason: Option<String>,
     /// Risk levels: `normal`, `sensitive`, `production`, `destructive`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk: Vec<RiskLevel>,

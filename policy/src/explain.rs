@@ -7,21 +7,20 @@ mod tests;
 use crate::compile::{
     KEY_GROUP, KEY_NONE, OrgData, PrincipalKey, ResourceData, RoleSet, others_carry,
 };
-use crate::decide::eval::{Ctx, Failures, resource_role_actions, risk_bit};
-use crate::decision::{ObjectRef, Reason, ReasonCode, Request};
-use crate::model::{
-    AccessMode, Action, ActionSet, MembershipStatus, OrgRole, RiskLevel, kind_noun,
+use crate::decide::eval::{
+    Ctx, Failures, org_role_actions, resource_role_actions, risk_bit, service_role_actions,
 };
+use crate::decision::{ObjectRef, Reason, ReasonCode, Remedy, Request};
+use crate::model::{
+    AccessMode, Action, ActionSet, MembershipStatus, OrgRole, Privilege, ResourceRole, RiskLevel,
+    ServiceRole, kind_noun,
+};
+use smol_str::SmolStr;
 
 use crate::decision::HIDDEN_SENTENCE as HIDDEN;
 
 fn reason(code: ReasonCode, message: String, object: Option<ObjectRef>) -> Reason {
-    Reason {
-        code,
-        message,
-        object,
-        cause: None,
-    }
+    Reason::new(code, message, object)
 }
 
 fn object(kind: &str, id: Option<&str>) -> Option<ObjectRef> {
@@ -138,11 +137,13 @@ fn on_resource(
         return out;
     }
     if fail.admin {
-        out.push(reason(
+        let mut admin = reason(
             ReasonCode::AdminRoleRequired,
             admin_sentence(action, r, &noun),
             here(),
-        ));
+        );
+        admin.remedy = remedy(ctx, r, action, r.risk);
+        out.push(admin);
     }
     if fail.missing {
         let named = if action == Action::Attach {
@@ -153,26 +154,39 @@ fn on_resource(
         // The environment's risk counts only for the request's own `use`/`run`:
         // `attach` looks at the component's own risk even when it names `use`.
         let with_env = top && action.checks_dependencies();
-        let message = permission_sentence(ctx, index, r, named, with_env);
-        out.push(reason(ReasonCode::PermissionMissing, message, here()));
+        out.push(permission_missing(ctx, index, r, named, with_env, here()));
     }
     if fail.missing_attach {
-        let message = permission_sentence(ctx, index, r, Action::Attach, false);
-        out.push(reason(ReasonCode::PermissionMissing, message, here()));
+        out.push(permission_missing(
+            ctx,
+            index,
+            r,
+            Action::Attach,
+            false,
+            here(),
+        ));
     }
     if fail.production {
-        out.push(reason(
+        let mut production = reason(
             ReasonCode::RiskPrivilegeMissing,
             production_sentence(ctx, index, r, action, top),
             here(),
-        ));
+        );
+        production.remedy = vec![Remedy::Privilege {
+            privilege: Privilege::Production,
+        }];
+        out.push(production);
     }
     if fail.destructive {
-        out.push(reason(
+        let mut destructive = reason(
             ReasonCode::RiskPrivilegeMissing,
             format!("You cannot {action} this {noun} without the destructive privilege."),
             here(),
-        ));
+        );
+        destructive.remedy = vec![Remedy::Privilege {
+            privilege: Privilege::Destructive,
+        }];
+        out.push(destructive);
     }
     if let Some(d) = fail.dependency
         && let Some(dep) = org.resource(d)
@@ -183,6 +197,18 @@ fn on_resource(
             .next();
         let d_kind = org.kind_name(dep);
         let d_noun = kind_noun(d_kind);
+        // The sentence names the real cause: out of sight, a dependency
+        // whose access is tighter, one the user may not use, or a missing
+        // privilege.
+        let restricted =
+            dep.access_mode != AccessMode::Open || dep.risk & risk_bit(RiskLevel::Sensitive) != 0;
+        let because = if dep_fail.missing && restricted {
+            format!("it uses a restricted {d_noun}")
+        } else if dep_fail.missing {
+            format!("it uses a {d_noun} you may not use")
+        } else {
+            format!("it uses a production {d_noun}, which needs the production privilege")
+        };
         let (message, id) = if dep_fail.not_visible {
             (
                 format!("You have access to the {noun}, but not to one of its required {d_noun}s."),
@@ -190,9 +216,7 @@ fn on_resource(
             )
         } else {
             (
-                format!(
-                    "You can view this {noun}, but you cannot {action} it because it uses a restricted {d_noun}."
-                ),
+                format!("You can view this {noun}, but you cannot {action} it because {because}."),
                 Some(&*dep.id),
             )
         };
@@ -200,6 +224,7 @@ fn on_resource(
             code: ReasonCode::RestrictedDependency,
             message,
             object: object(d_kind, id),
+            remedy: cause.as_ref().map(|c| c.remedy.clone()).unwrap_or_default(),
             cause: cause.map(Box::new),
         });
     }
@@ -230,20 +255,46 @@ fn admin_sentence(action: Action, r: &ResourceData, noun: &str) -> String {
     fixed.to_owned()
 }
 
-/// `permission_missing` for the missing permission `action` on R: the group
-/// sentence when the grants covering R and the resource roles on R that carry
-/// it name only groups, else "You can view …" and what would grant it.
-/// `with_env`: the environment's risk adds to R's (the request's own resource,
-/// for `use`/`run` only; never for `attach`).
-fn permission_sentence(
+/// `permission_missing` for the missing permission `action` on R, with its
+/// sentence and remedy. `with_env`: the environment's risk adds to R's (the
+/// request's own resource, for `use`/`run` only; never for `attach`).
+fn permission_missing(
     ctx: &Ctx<'_>,
     index: u32,
     r: &ResourceData,
     action: Action,
     with_env: bool,
-) -> String {
+    object: Option<ObjectRef>,
+) -> Reason {
+    let risk = r.risk | if with_env { env_risk(ctx) } else { 0 };
+    let groups = restricting_groups(ctx, index, r, action);
+    let mut missing = reason(
+        ReasonCode::PermissionMissing,
+        permission_sentence(ctx, r, action, risk, groups.as_deref()),
+        object,
+    );
+    missing.remedy = match groups {
+        Some(groups) => groups
+            .iter()
+            .filter_map(|g| ctx.org.groups.get(*g as usize))
+            .map(|g| Remedy::Group {
+                group: g.id.clone(),
+            })
+            .collect(),
+        None => remedy(ctx, r, action, risk),
+    };
+    missing
+}
+
+/// The groups, when the grants covering R and the resource roles on R that
+/// carry `action` name groups and nothing else (`None` otherwise).
+fn restricting_groups(
+    ctx: &Ctx<'_>,
+    index: u32,
+    r: &ResourceData,
+    action: Action,
+) -> Option<Vec<u32>> {
     let org = ctx.org;
-    let noun = kind_noun(org.kind_name(r));
     let mut groups: Vec<u32> = Vec::new();
     let mut other = false;
     let mut note = |p: PrincipalKey| {
@@ -275,7 +326,21 @@ fn permission_sentence(
             note(p);
         }
     }
-    if !other && !groups.is_empty() {
+    (!other && !groups.is_empty()).then_some(groups)
+}
+
+/// The group sentence when `groups` restrict R, else "You can view …" and
+/// what would grant it; `risk` is the effective risk.
+fn permission_sentence(
+    ctx: &Ctx<'_>,
+    r: &ResourceData,
+    action: Action,
+    risk: u8,
+    groups: Option<&[u32]>,
+) -> String {
+    let org = ctx.org;
+    let noun = kind_noun(org.kind_name(r));
+    if let Some(groups) = groups {
         let names: Vec<&str> = groups
             .iter()
             .filter_map(|g| org.groups.get(*g as usize))
@@ -290,7 +355,6 @@ fn permission_sentence(
         };
     }
     let mut sentence = format!("You can view this {noun}, but you cannot {action} it.");
-    let risk = r.risk | if with_env { env_risk(ctx) } else { 0 };
     if r.access_mode == AccessMode::ServiceControlled
         && action.checks_dependencies()
         && let Some(service) = r.service.and_then(|s| org.resource(s))
@@ -306,6 +370,59 @@ fn permission_sentence(
         sentence.push_str(" It needs an explicit role or grant.");
     }
     sentence
+}
+
+/// What would grant `action` on R, most specific first: the member
+/// defaults (`use`/`run` of an open resource whose effective `risk` is not
+/// sensitive), the org roles other than `org_owner` that carry it, the
+/// owning service's roles that carry it (least first; only when the user
+/// can see the service), the resource roles that carry it (least first;
+/// not on a service, which has none), an explicit grant, `org_owner`.
+fn remedy(ctx: &Ctx<'_>, r: &ResourceData, action: Action, risk: u8) -> Vec<Remedy> {
+    let mut out = Vec::new();
+    if action.checks_dependencies()
+        && r.access_mode == AccessMode::Open
+        && risk & risk_bit(RiskLevel::Sensitive) == 0
+    {
+        out.push(Remedy::OrgRole {
+            org_role: OrgRole::Member,
+        });
+    }
+    for &role in OrgRole::ALL {
+        if role != OrgRole::OrgOwner && org_role_actions(role, r).with_implied().contains(action) {
+            out.push(Remedy::OrgRole { org_role: role });
+        }
+    }
+    if let Some(s) = r.service
+        && ctx.is_visible(s)
+        && let Some(service) = ctx.org.resource(s)
+    {
+        for &role in ServiceRole::ALL.iter().rev() {
+            if service_role_actions(role, r)
+                .with_implied()
+                .contains(action)
+            {
+                out.push(Remedy::ServiceRole {
+                    service_role: role,
+                    service: SmolStr::new(&service.id),
+                });
+            }
+        }
+    }
+    if ctx.org.kind_name(r) != "service" {
+        for &role in ResourceRole::ALL.iter().rev() {
+            if resource_role_actions(role).with_implied().contains(action) {
+                out.push(Remedy::ResourceRole {
+                    resource_role: role,
+                });
+            }
+        }
+    }
+    out.push(Remedy::Grant { grant: action });
+    out.push(Remedy::OrgRole {
+        org_role: OrgRole::OrgOwner,
+    });
+    out
 }
 
 fn env_risk(ctx: &Ctx<'_>) -> u8 {

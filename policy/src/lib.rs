@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod decision;
+pub mod defaults;
 pub mod document;
 pub mod model;
 pub mod reference;
@@ -15,8 +16,10 @@ mod validate;
 pub use compile::{Counts, Snapshot, content_revision};
 pub use decide::decide;
 pub use decision::{
-    AllowedBy, Decision, HIDDEN_SENTENCE, ObjectRef, Reason, ReasonCode, Request, RequestAction,
+    AllowedBy, Decision, HIDDEN_SENTENCE, ObjectRef, Reason, ReasonCode, Remedy, Request,
+    RequestAction,
 };
+pub use defaults::SeedRule;
 pub use document::{Document, ParseError};
 pub use model::{
     AccessMode, Action, ActionSet, GroupSource, MembershipStatus, OrgRole, Privilege, ResourceRole,

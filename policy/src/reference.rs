@@ -9,19 +9,22 @@
 
 mod allowed;
 mod permissions;
+mod remedy;
 mod sentences;
 mod world;
 
 #[cfg(test)]
 mod tests;
 
-use crate::decision::{Decision, ObjectRef, Reason, ReasonCode, Request};
+use smol_str::SmolStr;
+
+use crate::decision::{Decision, ObjectRef, Reason, ReasonCode, Remedy, Request};
 use crate::document::Document;
-use crate::model::{Action, MembershipStatus, Privilege, RiskLevel};
+use crate::model::{AccessMode, Action, MembershipStatus, Privilege, RiskLevel};
 
 use permissions::{defaults, explicit, has_privilege, is_sensitive, visible};
-use world::{Asker, Res};
 pub use world::World;
+use world::{Asker, Res};
 
 /// Decides one request against a document, the slow and obvious way (the
 /// document is indexed anew for each call: ask a [`World`] to decide many).
@@ -139,11 +142,13 @@ fn decide_in(world: &World<'_>, request: &Request<'_>) -> Decision {
     if action.is_administrative() {
         if !explicit(&asker, &resource, env_id).contains(action) {
             let message = sentences::admin(action, &resource, is_sensitive(&resource));
-            reasons.push(reason(
+            let mut admin = reason(
                 ReasonCode::AdminRoleRequired,
                 message,
                 Some(object_of(&resource)),
-            ));
+            );
+            admin.remedy = remedy::remedy(&asker, &resource, action, resource.risk, env_id);
+            reasons.push(admin);
         }
     } else {
         let check = Check {
@@ -177,12 +182,7 @@ fn decide_in(world: &World<'_>, request: &Request<'_>) -> Decision {
 const NOT_MEMBER: &str = "You are not a member of this organization.";
 
 fn reason(code: ReasonCode, message: String, object: Option<ObjectRef>) -> Reason {
-    Reason {
-        code,
-        message,
-        object,
-        cause: None,
-    }
+    Reason::new(code, message, object)
 }
 
 fn object_of(resource: &Res<'_>) -> ObjectRef {
@@ -232,11 +232,21 @@ impl Check<'_, '_> {
         let effective = explicit.union(defaults(asker, resource, risk));
         let missing = |named: Action| {
             let message = sentences::permission_missing(asker, resource, named, risk);
-            reason(
+            let mut missing = reason(
                 ReasonCode::PermissionMissing,
                 message,
                 Some(object_of(resource)),
-            )
+            );
+            missing.remedy = match sentences::restricting_groups(asker, resource, named) {
+                Some(groups) => groups
+                    .into_iter()
+                    .map(|g| Remedy::Group {
+                        group: SmolStr::new(g),
+                    })
+                    .collect(),
+                None => remedy::remedy(asker, resource, named, risk, env_id),
+            };
+            missing
         };
         let mut reasons = Vec::new();
         if action == Action::Attach {
@@ -267,22 +277,30 @@ impl Check<'_, '_> {
                 }
                 _ => privilege_sentence(action, resource, Privilege::Production),
             };
-            reasons.push(reason(
+            let mut production = reason(
                 ReasonCode::RiskPrivilegeMissing,
                 message,
                 Some(object_of(resource)),
-            ));
+            );
+            production.remedy = vec![Remedy::Privilege {
+                privilege: Privilege::Production,
+            }];
+            reasons.push(production);
         }
         if action == Action::Run
             && risk.contains(&RiskLevel::Destructive)
             && !has_privilege(asker, resource, env_id, Privilege::Destructive)
         {
             let message = privilege_sentence(action, resource, Privilege::Destructive);
-            reasons.push(reason(
+            let mut destructive = reason(
                 ReasonCode::RiskPrivilegeMissing,
                 message,
                 Some(object_of(resource)),
-            ));
+            );
+            destructive.remedy = vec![Remedy::Privilege {
+                privilege: Privilege::Destructive,
+            }];
+            reasons.push(destructive);
         }
         reasons
     }
@@ -364,7 +382,8 @@ fn first_blocking_dependency(
     for root in roots {
         if let Some((blocker, cause)) = walk(asker, root, env_id, &mut visited) {
             let shown = visible(asker, &blocker, env_id);
-            let message = sentences::restricted_dependency(resource, action, &blocker, shown);
+            let message =
+                sentences::restricted_dependency(resource, action, &blocker, shown, cause.code);
             let object = ObjectRef {
                 kind: blocker.kind.to_owned(),
                 id: shown.then(|| blocker.id.to_owned()),
@@ -373,6 +392,7 @@ fn first_blocking_dependency(
                 code: ReasonCode::RestrictedDependency,
                 message,
                 object: Some(object),
+                remedy: cause.remedy.clone(),
                 cause: Some(Box::new(cause)),
             });
         }
@@ -390,7 +410,12 @@ fn walk<'d>(
         return None;
     }
     visited.push(node.id);
-    if let Some(cause) = use_blocker(asker, &node, env_id) {
+    // An open, normal dependency the user can see is not tighter than
+    // anything: it never blocks (what it depends on still may).
+    let tighter = !(node.access_mode == AccessMode::Open
+        && node.risk.iter().all(|r| *r == RiskLevel::Normal)
+        && visible(asker, &node, env_id));
+    if tighter && let Some(cause) = use_blocker(asker, &node, env_id) {
         return Some((node, cause));
     }
     for id in node.depends_on {

@@ -66,6 +66,9 @@ const KINDS: &[&str] = &[
     "billing_setting",
     "integration_connection",
     "runbook",
+    "sso_config",
+    "scim_config",
+    "org_settings",
 ];
 const LABELS: &[&str] = &["red", "blue"];
 const ORG: &str = "o1";
@@ -219,14 +222,22 @@ fn world(bytes: &[u8]) -> Document {
                 role: b.pick(ResourceRole::ALL),
             });
         }
-        org.resources.push(Resource {
+        let mut resource = Resource {
             id: format!("r{r}"),
             kind,
             name: b.chance(50).then(|| format!("Resource {r}")),
             service,
             visibility,
             visible_to,
-            access_mode: b.pick(AccessMode::ALL),
+            // Often unsaid: the seeds' defaults table decides.
+            access_mode: b.pick(&[
+                None,
+                None,
+                Some(AccessMode::Open),
+                Some(AccessMode::ServiceControlled),
+                Some(AccessMode::Restricted),
+            ]),
+            weaker_access_reason: None,
             risk: risk(b),
             secret_backed: b.chance(20),
             depends_on,
@@ -236,7 +247,11 @@ fn world(bytes: &[u8]) -> Document {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
-        });
+        };
+        if resource.weakened_rule().is_some() {
+            resource.weaker_access_reason = Some("generated".to_owned());
+        }
+        org.resources.push(resource);
     }
     let environments: Vec<String> = org
         .resources

@@ -62,6 +62,8 @@ scenario_files! {
     environments => "environments.yaml",
     attach => "attach.yaml",
     seed_sentences => "seed_sentences.yaml",
+    true_reasons => "true_reasons.yaml",
+    seed_defaults => "seed_defaults.yaml",
 }
 
 /// Every scenario file in the directory has its test above.

@@ -584,3 +584,47 @@ fn the_schema_rejects_unknown_fields_and_describes_fields() {
     assert_eq!(resource["additionalProperties"], false);
     assert!(resource["properties"]["depends_on"]["description"].is_string());
 }
+
+// --- the seeds' defaults ------------------------------------------------------
+
+#[test]
+fn an_access_mode_weaker_than_the_seed_default_needs_a_reason() {
+    let yaml = org("  resources:
+  - { id: key, kind: secret, access_mode: open }
+  - { id: comp, kind: component, secret_backed: true, access_mode: service_controlled }
+  - { id: live, kind: credential, risk: [production], access_mode: open }
+  - { id: plan, kind: billing_setting, access_mode: open }
+  - { id: sso, kind: sso_config, access_mode: open }
+  - { id: members, kind: org_settings, access_mode: service_controlled }
+  - { id: github, kind: integration_connection, access_mode: open }
+  - { id: fine, kind: credential, access_mode: open }");
+    assert_eq!(
+        errors(&yaml),
+        [
+            "orgs[acme].resources[key].access_mode: `open` is weaker than the seed default `restricted` for this resource (Secrets: Restricted); set `weaker_access_reason` to say why, or remove `access_mode`",
+            "orgs[acme].resources[comp].access_mode: `service_controlled` is weaker than the seed default `restricted` for this resource (Secrets: Restricted); set `weaker_access_reason` to say why, or remove `access_mode`",
+            "orgs[acme].resources[live].access_mode: `open` is weaker than the seed default `restricted` for this resource (Production credentials: Restricted); set `weaker_access_reason` to say why, or remove `access_mode`",
+            "orgs[acme].resources[plan].access_mode: `open` is weaker than the seed default `restricted` for this resource (Billing: Admin-only); set `weaker_access_reason` to say why, or remove `access_mode`",
+            "orgs[acme].resources[sso].access_mode: `open` is weaker than the seed default `restricted` for this resource (SSO/SCIM: Admin-only); set `weaker_access_reason` to say why, or remove `access_mode`",
+            "orgs[acme].resources[members].access_mode: `service_controlled` is weaker than the seed default `restricted` for this resource (Billing, SSO, SCIM, and user administration: controlled); set `weaker_access_reason` to say why, or remove `access_mode`",
+            "orgs[acme].resources[github].access_mode: `open` is weaker than the seed default `restricted` for this resource (Integration configuration: Admin-only or integration-admin-only); set `weaker_access_reason` to say why, or remove `access_mode`",
+        ]
+    );
+}
+
+#[test]
+fn a_weaker_access_reason_must_say_something_and_acknowledge_something() {
+    let yaml = org(r#"  resources:
+  - { id: key, kind: secret, access_mode: open, weaker_access_reason: "the demo tenant shares it" }
+  - { id: blank, kind: secret, access_mode: open, weaker_access_reason: "  " }
+  - { id: stale, kind: secret, weaker_access_reason: "was open once" }
+  - { id: journey, kind: journey, access_mode: open, weaker_access_reason: "nothing" }"#);
+    assert_eq!(
+        errors(&yaml),
+        [
+            "orgs[acme].resources[blank].weaker_access_reason: `weaker_access_reason` is empty: say why the weaker access mode is meant",
+            "orgs[acme].resources[stale].weaker_access_reason: nothing to acknowledge: access mode `restricted` is not weaker than the seed default",
+            "orgs[acme].resources[journey].weaker_access_reason: nothing to acknowledge: access mode `open` is not weaker than the seed default",
+        ]
+    );
+}

@@ -61,6 +61,11 @@ fn summary(snapshot: &Snapshot) -> String {
             tunnels.join("`, `")
         ));
     }
+    for weakened in snapshot.policy.weakened_defaults() {
+        notes.push_str(&format!(
+            "\nweaker than the seed defaults (acknowledged): {weakened}"
+        ));
+    }
     if let Some(a) = &snapshot.settings.assertion {
         notes.push_str(&format!(
             "\nassertion: {} key `{}`, {} s; backends verify it with the admin listener's /.well-known/jwks.json",
@@ -152,6 +157,47 @@ mod tests {
             "{err}"
         );
         assert_eq!(lines[2], "2 error(s); nothing would be served");
+    }
+
+    /// The example config, with its policy replaced by `policy` (YAML).
+    fn with_policy(dir: &Path, policy: impl FnOnce(String) -> String) -> PathBuf {
+        let example = std::fs::read_to_string(examples().join("gateway.yaml")).unwrap();
+        let config = example.replace("keys/", &format!("{}/keys/", examples().display()));
+        let text = std::fs::read_to_string(examples().join("policy.yaml")).unwrap();
+        std::fs::write(dir.join("policy.yaml"), policy(text)).unwrap();
+        std::fs::write(dir.join("gateway.yaml"), config).unwrap();
+        dir.join("gateway.yaml")
+    }
+
+    #[test]
+    fn an_access_mode_weaker_than_the_seed_default_is_an_error_or_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let open_key = "{ id: stripe-api-key, kind: secret, name: Stripe API key, visibility: restricted, access_mode: open,";
+        let config = with_policy(dir.path(), |p| {
+            p.replace(
+                "{ id: stripe-api-key, kind: secret, name: Stripe API key, visibility: restricted, access_mode: restricted,",
+                open_key,
+            )
+        });
+        let (code, _, err) = outcome(&config);
+        assert_eq!(code, INVALID);
+        assert!(
+            err.contains("orgs[acme].resources[stripe-api-key].access_mode: `open` is weaker than the seed default `restricted` for this resource (Secrets: Restricted)"),
+            "{err}"
+        );
+
+        let config = with_policy(dir.path(), |p| {
+            p.replace(
+                "{ id: stripe-api-key, kind: secret, name: Stripe API key, visibility: restricted, access_mode: restricted,",
+                &format!("{open_key} weaker_access_reason: \"shared test key\","),
+            )
+        });
+        let (code, out, err) = outcome(&config);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("\nweaker than the seed defaults (acknowledged): acme/stripe-api-key (secret): access_mode open, seed default restricted (Secrets: Restricted): \"shared test key\""),
+            "{out}"
+        );
     }
 
     #[test]

@@ -120,12 +120,11 @@ fn kind_step(
     {
         return decision;
     }
-    Decision::deny(vec![Reason {
-        code: ReasonCode::ResourceNotFound,
-        message: reqflo_policy::HIDDEN_SENTENCE.to_owned(),
-        object: None,
-        cause: None,
-    }])
+    Decision::deny(vec![Reason::new(
+        ReasonCode::ResourceNotFound,
+        reqflo_policy::HIDDEN_SENTENCE.to_owned(),
+        None,
+    )])
 }
 
 /// One decision; a panic in the engine becomes [`Internal::Panic`], never an allow.

@@ -166,12 +166,7 @@ impl Refusal {
                         .first()
                         .map(|r| r.message.clone())
                         .unwrap_or_default();
-                    hidden_reasons = [Reason {
-                        code: ReasonCode::ResourceNotFound,
-                        message: sentence,
-                        object: None,
-                        cause: None,
-                    }];
+                    hidden_reasons = [Reason::new(ReasonCode::ResourceNotFound, sentence, None)];
                     body.code = ReasonCode::ResourceNotFound.as_str();
                     body.message = &hidden_reasons[0].message;
                     body.reasons = Some(&hidden_reasons);

@@ -12,6 +12,7 @@ fn reason(code: ReasonCode, message: &str, object: Option<(&str, Option<&str>)>)
             id: id.map(Into::into),
         }),
         cause: None,
+        remedy: Vec::new(),
     }
 }
 

@@ -64,8 +64,14 @@ pub fn subset(document: &Document) -> Document {
             service.risk.clear();
         }
         for resource in &mut org.resources {
+            // The access mode stays what it was with the risk (the seed
+            // default of a production credential depends on it).
+            resource.access_mode = Some(resource.effective_access_mode());
             resource.risk.clear();
             resource.depends_on.clear();
+            if resource.weakened_rule().is_none() {
+                resource.weaker_access_reason = None;
+            }
         }
         org.grants.retain(|g| g.environments.is_none());
         for grant in &mut org.grants {
@@ -457,7 +463,7 @@ fn translate_resource(
         &resource.kind,
         resource.visibility,
         &resource.visible_to,
-        resource.access_mode,
+        resource.effective_access_mode(),
     );
     let secret_backed = resource.secret_backed || resource.kind == "secret";
     attrs.insert(

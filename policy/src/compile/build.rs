@@ -77,6 +77,7 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
         counts,
         org_index: IdIndex::build(org_index.iter().map(|(k, v)| (&**k, *v))),
         orgs,
+        weakened: crate::defaults::Weakened::all(document),
     }
 }
 
@@ -293,7 +294,7 @@ fn build_org(
                     is_environment,
                     visibility: r.visibility,
                     visible_to: r.visible_to.iter().map(principal).collect(),
-                    access_mode: r.access_mode,
+                    access_mode: r.effective_access_mode(),
                     risk: r.risk.iter().fold(0, |b, l| b | 1 << l.index()),
                     secret_backed: r.secret_backed || r.kind == "secret",
                     kind_flags: KindFlags {

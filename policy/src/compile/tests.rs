@@ -48,9 +48,9 @@ fn compile_with_revision_keeps_the_callers_revision_and_still_validates() {
 fn counts_and_lookups() {
     let s = compile(WORLD);
     let c = s.counts();
-    assert_eq!((c.orgs, c.users, c.groups, c.services), (2, 16, 3, 1));
+    assert_eq!((c.orgs, c.users, c.groups, c.services), (2, 17, 3, 1));
     assert_eq!(c.resources, 20);
-    assert_eq!(c.grants, 6);
+    assert_eq!(c.grants, 7);
     assert!(s.has_org("acme") && !s.has_org("nope"));
     assert_eq!(s.resource_kind("acme", "payments"), Some("service"));
     assert_eq!(s.resource_kind("acme", "oauth-prod"), Some("oauth_config"));

@@ -392,6 +392,19 @@ pub(crate) fn is_plain(d: &ResourceData) -> bool {
 }
 
 impl<'a> Ctx<'a> {
+    /// Whether dependency `d` can block at all: a restricted dependency is
+    /// "a required resource that has tighter access than the thing the user
+    /// is trying to run or use", and an open, normal one the user can see is
+    /// tighter than nothing (its own dependencies are still walked).
+    fn is_tighter(&self, d: u32) -> bool {
+        let Some(r) = self.org.resource(d) else {
+            return true;
+        };
+        let normal =
+            r.access_mode == AccessMode::Open && r.risk & !risk_bit(RiskLevel::Normal) == 0;
+        !(normal && self.is_visible(d))
+    }
+
     /// Step 6: the first resource on R's closure, then E and E's closure,
     /// for which `use` would be denied (R itself excluded).
     fn first_blocking(&self, index: u32, r: &'a ResourceData) -> Option<u32> {
@@ -404,7 +417,8 @@ impl<'a> Ctx<'a> {
         // closure (`blockers`, usually empty) is walked.
         let member = has_member_rights(roles);
         let walk = |r: &'a ResourceData| if member { &r.blockers } else { &r.closure };
-        let blocks = |d: u32| d != index && self.check(d, Action::Use, false).0.any();
+        let blocks =
+            |d: u32| d != index && self.is_tighter(d) && self.check(d, Action::Use, false).0.any();
         if let Some(&d) = walk(r).iter().find(|d| blocks(**d)) {
             return Some(d);
         }

@@ -26,6 +26,7 @@ users:
   - { id: pete, memberships: [{ org: acme, status: active, roles: [member] }] }
   - { id: oscar, memberships: [{ org: acme, status: active, roles: [member] }] }
   - { id: olga, memberships: [{ org: other, status: active, roles: [org_owner] }] }
+  - { id: val, memberships: [{ org: acme, status: active, roles: [viewer] }] }
 orgs:
   - id: other
   - id: acme
@@ -61,10 +62,11 @@ orgs:
       - { id: slack, kind: integration_connection }
       - { id: sso, kind: auth_config, secret_backed: true, risk: [sensitive] }
       - { id: shared-comp, kind: component, access_mode: restricted }
-      - { id: live-cred, kind: credential, risk: [production] }
+      - { id: live-cred, kind: credential, risk: [production], access_mode: open, weaker_access_reason: "test: the production privilege alone guards it" }
       - { id: secrets-doc, kind: runbook, visibility: restricted, visible_to: [{ group: tier2 }] }
       - { id: lab, kind: environment, name: lab, visibility: restricted, visible_to: [{ group: tier2 }] }
     grants:
+      - { id: g-val-run, principal: { user: val }, scope: { resource: deploy }, actions: [run] }
       - { id: g-support, principal: { group: tier2 }, scope: { resource: support-comp }, actions: [use] }
       - { id: g-shared-1, principal: { group: tier2 }, scope: { resource: shared-comp }, actions: [use] }
       - { id: g-shared-2, principal: { group: pay-maint }, scope: { resource: shared-comp }, actions: [use, run] }
@@ -337,17 +339,24 @@ fn step6_restricted_dependencies() {
     );
     // The target environment is a dependency too; org owners pass everything.
     assert!(ask("owen", "run", "checkout", Some("prod")).allowed);
+    // An open, normal environment the user can see is tighter than nothing:
+    // it never blocks, so a viewer is refused for the missing permission
+    // alone, and a viewer separately granted `run` may run in it.
     let d = ask("vera", "run", "deploy", Some("staging"));
+    assert_eq!(codes(&d), [ReasonCode::PermissionMissing]);
+    assert!(ask("val", "run", "deploy", Some("staging")).allowed);
+    // A production environment is tighter: it blocks the same viewer.
+    let d = ask("val", "run", "deploy", Some("prod"));
     assert_eq!(
         codes(&d),
         [
-            ReasonCode::PermissionMissing,
+            ReasonCode::RiskPrivilegeMissing,
             ReasonCode::RestrictedDependency
         ]
     );
     assert_eq!(
         d.reasons[1].object.as_ref().unwrap().id.as_deref(),
-        Some("staging")
+        Some("prod")
     );
 }
 

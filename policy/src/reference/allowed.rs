@@ -69,8 +69,8 @@ fn source_for(
     }
     for grant in asker.applying(resource, environment) {
         if ActionSet::of(&grant.actions)
-                .with_implied()
-                .contains(action)
+            .with_implied()
+            .contains(action)
         {
             return Some(AllowedBy::Grant {
                 id: SmolStr::new(&grant.id),

@@ -1,5 +1,6 @@
 //! The sentences of the decisions table, written out again for the reference.
 
+use crate::decision::ReasonCode;
 use crate::document::Principal;
 use crate::model::{AccessMode, Action, ActionSet, OrgRole, RiskLevel, kind_noun};
 
@@ -38,7 +39,14 @@ pub(super) fn permission_missing(
     risk: &[RiskLevel],
 ) -> String {
     let kind = kind_noun(resource.kind);
-    if let Some(groups) = only_groups(asker, resource, action) {
+    if let Some(ids) = restricting_groups(asker, resource, action) {
+        let name = |id: &str| {
+            let group = asker.index.group(id);
+            group
+                .and_then(|g| g.name.clone())
+                .unwrap_or_else(|| id.to_owned())
+        };
+        let groups: Vec<String> = ids.into_iter().map(name).collect();
         return match groups.as_slice() {
             [one] => format!("This {kind} is restricted to the {one} group."),
             [init @ .., last] => format!(
@@ -72,13 +80,17 @@ pub(super) fn permission_missing(
     sentence
 }
 
-/// The group names, when the grants and roles on R carrying `action` name only groups.
-fn only_groups(asker: &Asker<'_>, resource: &Res<'_>, action: Action) -> Option<Vec<String>> {
-    let mut principals: Vec<&Principal> = Vec::new();
+/// The group ids, when the grants and roles on R carrying `action` name only groups.
+pub(super) fn restricting_groups<'d>(
+    asker: &Asker<'d>,
+    resource: &Res<'d>,
+    action: Action,
+) -> Option<Vec<&'d str>> {
+    let mut principals: Vec<&'d Principal> = Vec::new();
     for grant in asker.index.covering(resource) {
         if ActionSet::of(&grant.actions)
-                .with_implied()
-                .contains(action)
+            .with_implied()
+            .contains(action)
         {
             principals.push(&grant.principal);
         }
@@ -91,7 +103,7 @@ fn only_groups(asker: &Asker<'_>, resource: &Res<'_>, action: Action) -> Option<
     if principals.is_empty() {
         return None;
     }
-    let mut ids: Vec<&str> = Vec::new();
+    let mut ids: Vec<&'d str> = Vec::new();
     for principal in principals {
         let Principal::Group(id) = principal else {
             return None;
@@ -100,27 +112,36 @@ fn only_groups(asker: &Asker<'_>, resource: &Res<'_>, action: Action) -> Option<
             ids.push(id);
         }
     }
-    let name = |id: &str| {
-        let group = asker.index.group(id);
-        group
-            .and_then(|g| g.name.clone())
-            .unwrap_or_else(|| id.to_owned())
-    };
-    Some(ids.into_iter().map(name).collect())
+    Some(ids)
 }
 
+/// `restricted_dependency`, naming what blocks: D out of sight, or D's own
+/// first reason (`cause`): a permission on a D whose access mode or risk is
+/// tighter ("restricted"), a permission on any other D, or a privilege.
 pub(super) fn restricted_dependency(
     resource: &Res<'_>,
     action: Action,
     dependency: &Res<'_>,
     visible: bool,
+    cause: ReasonCode,
 ) -> String {
     let kind = kind_noun(resource.kind);
     let dependency_kind = kind_noun(dependency.kind);
     if visible {
-        format!(
-            "You can view this {kind}, but you cannot {action} it because it uses a restricted {dependency_kind}."
-        )
+        let tighter =
+            dependency.access_mode != AccessMode::Open || dependency.has_risk(RiskLevel::Sensitive);
+        let because = match cause {
+            ReasonCode::PermissionMissing if tighter => {
+                format!("it uses a restricted {dependency_kind}")
+            }
+            ReasonCode::PermissionMissing => {
+                format!("it uses a {dependency_kind} you may not use")
+            }
+            _ => format!(
+                "it uses a production {dependency_kind}, which needs the production privilege"
+            ),
+        };
+        format!("You can view this {kind}, but you cannot {action} it because {because}.")
     } else {
         format!("You have access to the {kind}, but not to one of its required {dependency_kind}s.")
     }

@@ -46,10 +46,7 @@ impl<'d> World<'d> {
         for user in &document.users {
             users.entry(user.id.as_str()).or_insert(user);
         }
-        World {
-            orgs,
-            users,
-        }
+        World { orgs, users }
     }
 
     pub(super) fn org(&self, id: &str) -> Option<&OrgIndex<'d>> {
@@ -83,7 +80,11 @@ impl<'d> OrgIndex<'d> {
         for (at, service) in org.services.iter().enumerate() {
             index.services.entry(service.id.as_str()).or_insert(service);
             for (seat, s) in service.team.iter().enumerate() {
-                index.seats_of.entry(&s.member).or_default().push((at, seat));
+                index
+                    .seats_of
+                    .entry(&s.member)
+                    .or_default()
+                    .push((at, seat));
             }
         }
         for resource in &org.resources {
@@ -102,7 +103,11 @@ impl<'d> OrgIndex<'d> {
             }
         }
         for (at, grant) in org.grants.iter().enumerate() {
-            index.by_principal.entry(&grant.principal).or_default().push(at);
+            index
+                .by_principal
+                .entry(&grant.principal)
+                .or_default()
+                .push(at);
             index.by_scope.entry(&grant.scope).or_default().push(at);
         }
         index
@@ -183,7 +188,9 @@ impl<'d> OrgIndex<'d> {
             team_service: resource.service.as_deref(),
             visibility: resource.visibility,
             visible_to: &resource.visible_to,
-            access_mode: resource.access_mode,
+            access_mode: resource
+                .access_mode
+                .unwrap_or_else(|| seed_access_mode(resource)),
             risk: &resource.risk,
             secret_backed: resource.secret_backed || resource.kind == "secret",
             depends_on: &resource.depends_on,
@@ -267,10 +274,16 @@ impl<'d> Asker<'d> {
         seated.dedup();
         for (service, seat) in seated {
             if let Some(s) = org.services.get(service)
-                && index.service(&s.id).is_some_and(|first| std::ptr::eq(first, s))
+                && index
+                    .service(&s.id)
+                    .is_some_and(|first| std::ptr::eq(first, s))
                 && let Some(seat) = s.team.get(seat)
             {
-                asker.seats.entry(s.id.as_str()).or_default().push(seat.role);
+                asker
+                    .seats
+                    .entry(s.id.as_str())
+                    .or_default()
+                    .push(seat.role);
             }
         }
         let mut principals = vec![Principal::User(user.to_owned())];
@@ -348,6 +361,30 @@ impl<'d> Asker<'d> {
             .filter_map(|i| self.index.org.grants.get(i))
             .filter(|g| env_allows(g, environment))
             .collect()
+    }
+}
+
+/// The seeds' defaults table, read again for a resource that states no
+/// access mode: secrets and every secret-backed resource, production
+/// credentials, billing, SSO/SCIM, organization settings and integration
+/// connections are restricted; everything else is open.
+fn seed_access_mode(resource: &crate::document::Resource) -> AccessMode {
+    let kind = resource.kind.as_str();
+    let restricted = kind == "secret"
+        || resource.secret_backed
+        || (kind == "credential" && resource.risk.contains(&RiskLevel::Production))
+        || matches!(
+            kind,
+            "billing_setting"
+                | "sso_config"
+                | "scim_config"
+                | "org_settings"
+                | "integration_connection"
+        );
+    if restricted {
+        AccessMode::Restricted
+    } else {
+        AccessMode::Open
     }
 }
 

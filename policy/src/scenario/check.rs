@@ -125,6 +125,16 @@ fn differences(request: &ScenarioRequest, decision: &Decision) -> Vec<Difference
         };
         differ("allowed_by", expected, actual);
     }
+    if let Some(remedy) = &expect.remedy {
+        let expected = serde_json::Value::Array(remedy.clone()).to_string();
+        let actual = match decision.reasons.first() {
+            Some(r) => serde_json::to_value(&r.remedy)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            None => "nothing".to_owned(),
+        };
+        differ("remedy", expected, actual);
+    }
     found
 }
 
@@ -161,6 +171,9 @@ pub(super) fn faults(scenario: &Scenario) -> Vec<Fault> {
                     || expect.reasons.as_ref().is_some_and(|r| !r.is_empty()) =>
             {
                 fault("an allowed request has no reason codes");
+            }
+            Verdict::Allow if expect.remedy.is_some() => {
+                fault("an allowed request has no `remedy`");
             }
             Verdict::Deny if expect.allowed_by.is_some() => {
                 fault("a denied request has no `allowed_by`")

@@ -91,6 +91,10 @@ pub struct Expect {
     pub message: Option<String>,
     #[serde(default)]
     pub allowed_by: Option<ExpectedAllowedBy>,
+    /// The headline reason's remedy, shaped like the decision's JSON:
+    /// `[{ service_role: runner, service: checkout }, { grant: run }]`.
+    #[serde(default)]
+    pub remedy: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

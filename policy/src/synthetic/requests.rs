@@ -90,9 +90,11 @@ impl<'d> OrgIndex<'d> {
             }
             if resource.visibility == Visibility::Restricted {
                 index.hidden.push(at);
-            } else if resource.access_mode == AccessMode::Open && resource.risk.is_empty() {
+            } else if resource.effective_access_mode() == AccessMode::Open
+                && resource.risk.is_empty()
+            {
                 index.open.push(at);
-            } else if resource.access_mode != AccessMode::Open {
+            } else if resource.effective_access_mode() != AccessMode::Open {
                 index.controlled.push(at);
             }
         }

@@ -344,7 +344,7 @@ impl OrgBuilder<'_> {
             let admin = Resource {
                 id: id.to_string(),
                 kind: kind.to_string(),
-                access_mode: AccessMode::Restricted,
+                access_mode: Some(AccessMode::Restricted),
                 risk: vec![RiskLevel::Sensitive],
                 ..Resource::default()
             };
@@ -363,7 +363,21 @@ impl OrgBuilder<'_> {
         }
     }
 
-    fn push_resource(&mut self, resource: Resource, depth: usize) {
+    /// Writes the access mode the way a tenant's export would: omitted when
+    /// it is the seed default, and an explicit weaker one acknowledged.
+    fn push_resource(&mut self, mut resource: Resource, depth: usize) {
+        if resource.access_mode.is_some() {
+            let written = resource.access_mode.take();
+            if written != Some(resource.effective_access_mode()) {
+                resource.access_mode = written;
+            }
+        }
+        if let Some(rule) = resource.weakened_rule() {
+            resource.weaker_access_reason = Some(format!(
+                "synthetic tenant: its team decides ({})",
+                rule.row()
+            ));
+        }
         self.resources.push(resource);
         self.depth.push(depth);
     }
@@ -462,12 +476,13 @@ impl OrgBuilder<'_> {
                 Visibility::Org
             },
             visible_to,
-            access_mode,
+            access_mode: Some(access_mode),
             risk,
             secret_backed,
             depends_on,
             roles,
             labels,
+            ..Resource::default()
         };
         (resource, depth)
     }

@@ -138,6 +138,7 @@ fn check_resource(
     if let Some(service) = &resource.service {
         index.service(service, format_args!("{path}.service"), report);
     }
+    check_seed_default(resource, path, report);
     for (position, principal) in resource.visible_to.iter().enumerate() {
         index.principal(
             principal,
@@ -198,5 +199,35 @@ fn check_grant(grant: &Grant, path: fmt::Arguments<'_>, index: &OrgIndex<'_>, re
             }
         }
         None => {}
+    }
+}
+
+/// An explicit `access_mode` weaker than the seeds' default for the
+/// resource needs `weaker_access_reason`; a reason with nothing weaker to
+/// acknowledge is refused too, so a stale one does not linger.
+fn check_seed_default(resource: &Resource, path: fmt::Arguments<'_>, report: &mut Report) {
+    let reason = resource.weaker_access_reason.as_deref();
+    match (resource.weakened_rule(), reason) {
+        (Some(rule), None) => report.push(
+            format!("{path}.access_mode"),
+            format!(
+                "`{}` is weaker than the seed default `{}` for this resource ({}); set `weaker_access_reason` to say why, or remove `access_mode`",
+                resource.effective_access_mode(),
+                rule.access_mode(),
+                rule.row()
+            ),
+        ),
+        (Some(_), Some(text)) if text.trim().is_empty() => report.push(
+            format!("{path}.weaker_access_reason"),
+            "`weaker_access_reason` is empty: say why the weaker access mode is meant",
+        ),
+        (None, Some(_)) => report.push(
+            format!("{path}.weaker_access_reason"),
+            format!(
+                "nothing to acknowledge: access mode `{}` is not weaker than the seed default",
+                resource.effective_access_mode()
+            ),
+        ),
+        _ => {}
     }
 }
