@@ -3,8 +3,8 @@
 //! every denial). Includes each of the seeds' example denial sentences.
 
 use reqflo_tests::{
-    Claims, DECISION_ID, Deny, Env, assert_allowed, assert_deny, assert_unauthenticated, bearer,
-    body_of,
+    Claims, DECISION_ID, Deny, Env, OrPanic, assert_allowed, assert_deny, assert_unauthenticated,
+    bearer, body_of,
 };
 
 const ACME: &str = "/api/v1/orgs/acme";
@@ -181,6 +181,65 @@ async fn decision_ids_are_unique() {
         assert!(ids.insert(id), "a decision id was repeated");
     }
     assert_eq!(env.upstream.count(), 20);
+}
+
+/// A deny body says what would grant it: each reason's `remedy`, by role
+/// and scope only; a hidden dependency's reason carries none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_bodies_carry_the_remedy() {
+    let env = Env::start().await;
+    let alice = auth("alice");
+    let remedy = |method, path, body| first_remedy(&env, &alice, method, path, body);
+    assert_eq!(
+        remedy(
+            "PUT",
+            format!("{ACME}/oauth-configs/payments-oauth/scopes"),
+            "[]"
+        )
+        .await,
+        serde_json::json!([{"org_role": "security_admin"}, {"grant": "manage_scopes"}, {"org_role": "org_owner"}])
+    );
+    assert_eq!(
+        remedy(
+            "POST",
+            format!("{ACME}/journeys/checkout-smoke/runs"),
+            r#"{"environment":"production"}"#
+        )
+        .await,
+        serde_json::json!([{"privilege": "production"}])
+    );
+    assert_eq!(
+        remedy(
+            "POST",
+            format!("{ACME}/journeys/account-lookup/runs"),
+            r#"{"environment":"staging"}"#
+        )
+        .await,
+        serde_json::Value::Null,
+        "a hidden dependency says nothing about who could see it"
+    );
+    env.upstream.assert_nothing("remedies");
+}
+
+/// The first reason's `remedy` of alice's denied request.
+async fn first_remedy(
+    env: &Env,
+    alice: &str,
+    method: &'static str,
+    path: String,
+    body: &'static str,
+) -> serde_json::Value {
+    let mut headers = vec![("authorization", alice)];
+    if !body.is_empty() {
+        headers.push(("content-type", "application/json"));
+    }
+    let response = env
+        .client
+        .send(method, &path, &headers, body.to_string())
+        .await;
+    let json: serde_json::Value =
+        serde_json::from_str(&response.text()).or_panic("a JSON deny body");
+    json["reasons"][0]["remedy"].clone()
 }
 
 /// The seeds' five example denials, each end to end, and nothing upstream.

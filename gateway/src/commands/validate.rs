@@ -172,13 +172,15 @@ mod tests {
     #[test]
     fn an_access_mode_weaker_than_the_seed_default_is_an_error_or_listed() {
         let dir = tempfile::tempdir().unwrap();
-        let open_key = "{ id: stripe-api-key, kind: secret, name: Stripe API key, visibility: restricted, access_mode: open,";
-        let config = with_policy(dir.path(), |p| {
-            p.replace(
-                "{ id: stripe-api-key, kind: secret, name: Stripe API key, visibility: restricted, access_mode: restricted,",
-                open_key,
-            )
-        });
+        let key =
+            "{ id: stripe-api-key, kind: secret, name: Stripe API key, visibility: restricted,";
+        let open = |extra: &'static str| {
+            move |p: String| {
+                assert!(p.contains(key), "the example policy changed");
+                p.replace(key, &format!("{key} access_mode: open,{extra}"))
+            }
+        };
+        let config = with_policy(dir.path(), open(""));
         let (code, _, err) = outcome(&config);
         assert_eq!(code, INVALID);
         assert!(
@@ -186,12 +188,10 @@ mod tests {
             "{err}"
         );
 
-        let config = with_policy(dir.path(), |p| {
-            p.replace(
-                "{ id: stripe-api-key, kind: secret, name: Stripe API key, visibility: restricted, access_mode: restricted,",
-                &format!("{open_key} weaker_access_reason: \"shared test key\","),
-            )
-        });
+        let config = with_policy(
+            dir.path(),
+            open(" weaker_access_reason: \"shared test key\","),
+        );
         let (code, out, err) = outcome(&config);
         assert_eq!(code, 0, "{err}");
         assert!(
