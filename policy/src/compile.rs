@@ -43,6 +43,7 @@
 
 mod bucket;
 mod build;
+mod key;
 mod member;
 mod rows;
 
@@ -57,6 +58,7 @@ use smol_str::SmolStr;
 
 pub(crate) use bucket::{Bucket, Entry, KeyTable, ServiceBucket, others_carry};
 pub(crate) use ids::IdIndex;
+pub(crate) use key::{KeyKind, NO_KEY, PrincipalKey};
 pub(crate) use member::{Member, MemberTable};
 pub(crate) use rows::ServiceRows;
 
@@ -91,20 +93,6 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Snapshot>();
 };
-
-/// A principal, interned: `kind << 32 | index`. See [`key`].
-pub(crate) type PrincipalKey = u64;
-
-pub(crate) const KEY_USER: u64 = 0;
-pub(crate) const KEY_GROUP: u64 = 1;
-pub(crate) const KEY_TEAM: u64 = 2;
-pub(crate) const KEY_ROLE: u64 = 3;
-/// A principal that names something that does not exist: matches no one.
-pub(crate) const KEY_NONE: PrincipalKey = u64::MAX;
-
-pub(crate) const fn key(kind: u64, index: u32) -> PrincipalKey {
-    kind << 32 | index as u64
-}
 
 /// A set of org roles, by [`OrgRole::index`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -403,22 +391,22 @@ impl OrgData {
         };
         f(&r.grant_entries, own, None);
         if let Some(b) = self.by_service.get(index as usize) {
-            f(&b.bucket.0, &b.bucket.1, Some((index, b)));
+            f(&b.bucket.entries, &b.bucket.table, Some((index, b)));
         }
         if let Some(s) = r.service
             && s != index
             && let Some(b) = self.by_service.get(s as usize)
         {
-            f(&b.bucket.0, &b.bucket.1, Some((s, b)));
+            f(&b.bucket.entries, &b.bucket.table, Some((s, b)));
         }
         if !r.kind_merged
             && let Some(b) = self.by_kind.get(r.kind as usize)
         {
-            f(&b.0, &b.1, None);
+            f(&b.entries, &b.table, None);
         }
         for &l in r.labels() {
             if let Some(b) = self.by_label.get(l as usize) {
-                f(&b.0, &b.1, None);
+                f(&b.entries, &b.table, None);
             }
         }
     }

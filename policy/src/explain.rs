@@ -4,9 +4,7 @@
 #[cfg(test)]
 mod tests;
 
-use crate::compile::{
-    KEY_GROUP, KEY_NONE, OrgData, PrincipalKey, ResourceData, RoleSet, others_carry,
-};
+use crate::compile::{OrgData, PrincipalKey, ResourceData, RoleSet, others_carry};
 use crate::decide::eval::{
     Ctx, Failures, org_role_actions, resource_role_actions, risk_bit, service_role_actions,
 };
@@ -297,15 +295,10 @@ fn restricting_groups(
     let org = ctx.org;
     let mut groups: Vec<u32> = Vec::new();
     let mut other = false;
-    let mut note = |p: PrincipalKey| {
-        if p >> 32 == KEY_GROUP && p != KEY_NONE {
-            let g = p as u32;
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
-        } else {
-            other = true;
-        }
+    let mut note = |p: PrincipalKey| match p.group_index() {
+        Some(g) if !groups.contains(&g) => groups.push(g),
+        Some(_) => {}
+        None => other = true,
     };
     // When a grant naming someone other than a group carries the action,
     // the sentence names no group: the buckets' summaries say so without
@@ -315,7 +308,7 @@ fn restricting_groups(
         named_others |= others_carry(entries, table, action);
     });
     if named_others {
-        note(KEY_NONE);
+        note(PrincipalKey::NONE);
     } else {
         for (_, principal) in covering_grants_carrying(org, index, r, action) {
             note(principal);

@@ -7,13 +7,16 @@
 //! user's keys costs one probe, usually one cache line, where a binary search
 //! over the sorted keys touched several lines per key.
 
-use super::{KEY_NONE, KEY_ROLE, PrincipalKey};
-use crate::model::Action;
+use super::PrincipalKey;
+use crate::model::{Action, OrgRole};
 
 /// Grants of one scope value, sorted by (principal key, grant index); for
 /// buckets of more than [`TABLE_FROM`] entries also a [`KeyTable`] of them.
 #[derive(Debug, Default)]
-pub(crate) struct Bucket(pub Box<[Entry]>, pub KeyTable);
+pub(crate) struct Bucket {
+    pub entries: Box<[Entry]>,
+    pub table: KeyTable,
+}
 
 /// Buckets larger than this get a [`KeyTable`].
 pub(crate) const TABLE_FROM: usize = 8;
@@ -29,38 +32,6 @@ pub(crate) struct Entry {
     pub actions: u16,
     pub privileges: super::PrivilegeBits,
     pub env_limited: bool,
-}
-
-const COMPACT_INDEX: u32 = (1 << 30) - 1;
-
-/// A `u32` that [`compact`] never returns (an index of `COMPACT_INDEX` does
-/// not fit): fills unused compact-key slots.
-pub(crate) const NO_KEY: u32 = COMPACT_INDEX;
-
-/// A principal key in 4 bytes (kind in the top 2 bits, index below), order
-/// kept; `None` if it does not fit (an index of 2^30 - 1 or more).
-#[inline]
-pub(crate) const fn compact(key: PrincipalKey) -> Option<u32> {
-    if key == KEY_NONE {
-        return Some(u32::MAX);
-    }
-    let kind = key >> 32;
-    let index = key as u32;
-    if kind <= KEY_ROLE && index < COMPACT_INDEX {
-        Some((kind as u32) << 30 | index)
-    } else {
-        None
-    }
-}
-
-/// The inverse of [`compact`].
-#[inline]
-pub(crate) const fn expand(compact: u32) -> PrincipalKey {
-    if compact == u32::MAX {
-        KEY_NONE
-    } else {
-        super::key((compact >> 30) as u64, compact & COMPACT_INDEX)
-    }
 }
 
 /// Open addressing (linear probing, load at most one half) from a compact
@@ -94,9 +65,9 @@ impl ServiceBucket {
     pub(crate) fn new(entries: Vec<Entry>) -> ServiceBucket {
         let bucket = Bucket::new(entries);
         let mut role_runs = [0u32; 7];
-        if !bucket.1.is_empty() {
-            for (role, run) in role_runs.iter_mut().enumerate() {
-                if let Some((start, len)) = bucket.1.find(super::key(KEY_ROLE, role as u32)) {
+        if !bucket.table.is_empty() {
+            for (run, role) in role_runs.iter_mut().zip(OrgRole::ALL) {
+                if let Some((start, len)) = bucket.table.find(PrincipalKey::role(*role)) {
                     *run = (start as u32) << 16 | len as u32;
                 }
             }
@@ -112,9 +83,8 @@ impl ServiceBucket {
     }
 }
 
-/// A group's key (not [`KEY_NONE`], which names no one).
-pub(crate) const fn is_group(key: PrincipalKey) -> bool {
-    key >> 32 == super::KEY_GROUP && key != KEY_NONE
+fn is_group(key: PrincipalKey) -> bool {
+    key.group_index().is_some()
 }
 
 /// Whether a grant of a bucket (`entries`, with `table`) whose principal is
@@ -142,7 +112,7 @@ impl KeyTable {
         }
         let mut runs: Vec<(u32, u16, u16)> = Vec::new();
         for (i, e) in entries.iter().enumerate() {
-            let Some(c) = compact(e.key) else {
+            let Some(c) = e.key.compact() else {
                 return KeyTable::default();
             };
             match runs.last_mut() {
@@ -186,7 +156,7 @@ impl KeyTable {
     #[inline]
     pub(crate) fn find(&self, key: PrincipalKey) -> Option<(usize, usize)> {
         let slots = self.0.get(HEADER..)?;
-        let c = compact(key)?;
+        let c = key.compact()?;
         let mask = slots.len().checked_sub(1)?;
         let shift = 64 - slots.len().trailing_zeros();
         let mut at = (slot_hash(c) >> shift) as usize & mask;
@@ -207,25 +177,29 @@ impl Bucket {
     pub(crate) fn new(mut entries: Vec<Entry>) -> Bucket {
         entries.sort_unstable();
         let table = KeyTable::build(&entries);
-        Bucket(entries.into_boxed_slice(), table)
+        Bucket {
+            entries: entries.into_boxed_slice(),
+            table,
+        }
     }
 
     /// Drops the table, so the bucket is read by scanning or binary search
     /// (tests: both ways must decide alike).
     #[cfg(test)]
     pub(crate) fn without_table(&mut self) -> bool {
-        let had = !self.1.is_empty();
-        self.1 = KeyTable::default();
+        let had = !self.table.is_empty();
+        self.table = KeyTable::default();
         had
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Bucket, Entry, ServiceBucket, compact, expand};
-    use crate::compile::{KEY_GROUP, KEY_NONE, KEY_ROLE, KEY_USER, key};
+    use super::{Bucket, Entry, ServiceBucket};
+    use crate::compile::PrincipalKey;
+    use crate::model::OrgRole;
 
-    fn entry(key: u64, grant: u32) -> Entry {
+    fn entry(key: PrincipalKey, grant: u32) -> Entry {
         Entry {
             key,
             grant,
@@ -237,35 +211,42 @@ mod tests {
 
     #[test]
     fn the_table_finds_every_run_and_nothing_else() {
-        let mut entries: Vec<Entry> = (0..300).map(|g| entry(key(KEY_GROUP, g % 97), g)).collect();
-        entries.push(entry(key(KEY_ROLE, 2), 300));
-        entries.push(entry(KEY_NONE, 301));
+        let mut entries: Vec<Entry> = (0..300)
+            .map(|g| entry(PrincipalKey::group(g % 97), g))
+            .collect();
+        entries.push(entry(PrincipalKey::role(OrgRole::SecurityAdmin), 300));
+        entries.push(entry(PrincipalKey::NONE, 301));
         let bucket = Bucket::new(entries);
-        assert!(!bucket.1.is_empty());
+        assert!(!bucket.table.is_empty());
         for g in 0..97 {
-            let (start, len) = bucket.1.find(key(KEY_GROUP, g)).unwrap();
-            let run = &bucket.0[start..start + len];
+            let (start, len) = bucket.table.find(PrincipalKey::group(g)).unwrap();
+            let run = &bucket.entries[start..start + len];
             assert_eq!(run.len(), 300 / 97 + usize::from(g < 300 % 97));
-            assert!(run.iter().all(|e| e.key == key(KEY_GROUP, g)));
+            assert!(run.iter().all(|e| e.key == PrincipalKey::group(g)));
         }
-        assert_eq!(bucket.1.find(key(KEY_ROLE, 2)), Some((300, 1)));
-        assert_eq!(bucket.1.find(key(KEY_GROUP, 97)), None);
-        assert_eq!(bucket.1.find(key(KEY_USER, 5)), None);
-        assert_eq!(bucket.1.find(key(KEY_USER, u32::MAX)), None);
+        assert_eq!(
+            bucket
+                .table
+                .find(PrincipalKey::role(OrgRole::SecurityAdmin)),
+            Some((300, 1))
+        );
+        assert_eq!(bucket.table.find(PrincipalKey::group(97)), None);
+        assert_eq!(bucket.table.find(PrincipalKey::user(5)), None);
+        assert_eq!(bucket.table.find(PrincipalKey::user(u32::MAX)), None);
     }
 
     #[test]
     fn a_service_bucket_keeps_each_org_roles_run() {
-        let mut entries: Vec<Entry> = (0..20).map(|g| entry(key(KEY_GROUP, g), g)).collect();
-        entries.extend((20..23).map(|g| entry(key(KEY_ROLE, 5), g)));
-        entries.push(entry(key(KEY_ROLE, 0), 23));
+        let mut entries: Vec<Entry> = (0..20).map(|g| entry(PrincipalKey::group(g), g)).collect();
+        entries.extend((20..23).map(|g| entry(PrincipalKey::role(OrgRole::Member), g)));
+        entries.push(entry(PrincipalKey::role(OrgRole::OrgOwner), 23));
         let sb = ServiceBucket::new(entries);
         assert_eq!(sb.role_run(0), Some((20, 1)));
         assert_eq!(sb.role_run(5), Some((21, 3)));
         assert!(
-            sb.bucket.0[21..24]
+            sb.bucket.entries[21..24]
                 .iter()
-                .all(|e| e.key == key(KEY_ROLE, 5))
+                .all(|e| e.key == PrincipalKey::role(OrgRole::Member))
         );
         assert_eq!(sb.role_run(1), None);
         assert_eq!(sb.role_run(7), None);
@@ -274,30 +255,13 @@ mod tests {
 
     #[test]
     fn small_buckets_and_uncompactable_keys_have_no_table() {
-        let small = Bucket::new((0..8).map(|g| entry(key(KEY_USER, g), g)).collect());
-        assert!(small.1.is_empty());
+        let small = Bucket::new((0..8).map(|g| entry(PrincipalKey::user(g), g)).collect());
+        assert!(small.table.is_empty());
         let wide = Bucket::new(
             (0..20)
-                .map(|g| entry(key(KEY_USER, u32::MAX - g), g))
+                .map(|g| entry(PrincipalKey::user(u32::MAX - g), g))
                 .collect(),
         );
-        assert!(wide.1.is_empty());
-    }
-
-    #[test]
-    fn compact_keys_round_trip_in_order() {
-        let keys = [
-            key(KEY_USER, 0),
-            key(KEY_USER, 7),
-            key(KEY_GROUP, 3),
-            key(KEY_ROLE, 6),
-            KEY_NONE,
-        ];
-        for pair in keys.windows(2) {
-            assert!(compact(pair[0]) < compact(pair[1]));
-        }
-        for k in keys {
-            assert_eq!(expand(compact(k).unwrap()), k);
-        }
+        assert!(wide.table.is_empty());
     }
 }

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 use smol_str::SmolStr;
 
 use super::{
-    Bucket, Counts, Entry, GrantData, GrantEnvs, GroupData, IdIndex, KEY_GROUP, KEY_NONE, KEY_ROLE,
-    KEY_TEAM, KEY_USER, KeyTable, KindFlags, Member, MemberTable, OrgData, PrincipalKey,
-    ResourceData, RoleSet, ServiceBucket, ServiceRows, Snapshot, key,
+    Bucket, Counts, Entry, GrantData, GrantEnvs, GroupData, IdIndex, KeyKind, KeyTable, KindFlags,
+    Member, MemberTable, OrgData, PrincipalKey, ResourceData, RoleSet, ServiceBucket, ServiceRows,
+    Snapshot,
 };
 use crate::document::{self, Document, Principal, Scope, TeamMember};
-use crate::model::{ActionSet, OrgRole};
+use crate::model::ActionSet;
 
 pub(super) fn build(document: &Document, revision: String) -> Snapshot {
     let mut user_index: FxHashMap<Box<str>, u32> = FxHashMap::default();
@@ -200,17 +200,17 @@ fn build_org(
         match p {
             Principal::User(u) => user_index
                 .get(u.as_str())
-                .map_or(KEY_NONE, |&u| key(KEY_USER, u)),
+                .map_or(PrincipalKey::NONE, |&u| PrincipalKey::user(u)),
             Principal::Group(g) => group_index
                 .get(g.as_str())
-                .map_or(KEY_NONE, |&g| key(KEY_GROUP, g)),
+                .map_or(PrincipalKey::NONE, |&g| PrincipalKey::group(g)),
             Principal::Team(s) => match lookup(s) {
                 Some(s) if matches!(raw.get(s as usize), Some(RawResource::Service(_))) => {
-                    key(KEY_TEAM, s)
+                    PrincipalKey::team(s)
                 }
-                _ => KEY_NONE,
+                _ => PrincipalKey::NONE,
             },
-            Principal::OrgRole(r) => key(KEY_ROLE, r.index()),
+            Principal::OrgRole(r) => PrincipalKey::role(*r),
         }
     };
 
@@ -415,7 +415,7 @@ fn build_org(
         });
         r.labels = labels.into_boxed_slice();
     }
-    for (r, Bucket(entries, table)) in resources.iter_mut().zip(buckets(by_resource)) {
+    for (r, Bucket { entries, table }) in resources.iter_mut().zip(buckets(by_resource)) {
         r.grant_entries = entries;
         r.grant_table = table;
         r.set_lists();
@@ -443,15 +443,17 @@ fn build_org(
         members.len(),
         bucket_keys.iter().map(Vec::as_slice),
         |k, f| {
-            let (kind, index) = (k >> 32, k as u32);
-            let slots: &[u32] = match kind {
-                KEY_USER => match slot_of.get(&index) {
+            let index = k.index();
+            let slots: &[u32] = match k.kind() {
+                Some(KeyKind::User) => match slot_of.get(&index) {
                     Some(slot) => std::slice::from_ref(slot),
                     None => &[],
                 },
-                KEY_GROUP => group_members.get(index as usize).map_or(&[], Vec::as_slice),
-                KEY_TEAM => team_members.get(index as usize).map_or(&[], Vec::as_slice),
-                _ => &[],
+                Some(KeyKind::Group) => {
+                    group_members.get(index as usize).map_or(&[], Vec::as_slice)
+                }
+                Some(KeyKind::Team) => team_members.get(index as usize).map_or(&[], Vec::as_slice),
+                Some(KeyKind::Role) | None => &[],
             };
             for &slot in slots {
                 let member = members.get(slot as usize);
@@ -553,10 +555,10 @@ impl MemberBuild {
         }
         let mut keys: Vec<PrincipalKey> =
             Vec::with_capacity(1 + self.groups.len() + seats.len() + 7);
-        keys.push(key(KEY_USER, self.user));
-        keys.extend(self.groups.iter().map(|g| key(KEY_GROUP, *g)));
-        keys.extend(seats.iter().map(|s| key(KEY_TEAM, s.0)));
-        keys.extend(self.roles.iter().map(|r: OrgRole| key(KEY_ROLE, r.index())));
+        keys.push(PrincipalKey::user(self.user));
+        keys.extend(self.groups.iter().map(|g| PrincipalKey::group(*g)));
+        keys.extend(seats.iter().map(|s| PrincipalKey::team(s.0)));
+        keys.extend(self.roles.iter().map(PrincipalKey::role));
         keys.sort_unstable();
         keys.dedup();
         let member = Member::new(self.status, self.direct, self.roles, &seats, keys);

@@ -14,9 +14,8 @@
 //! a role) is kept per org, beside the members
 //! ([`super::OrgData::role_via`]), indexed by the member's dense `slot`.
 
-use super::bucket::{NO_KEY, compact};
 use super::ids::{hash, tag_of};
-use super::{PrincipalKey, RoleSet, ServiceRoleBits};
+use super::{NO_KEY, PrincipalKey, RoleSet, ServiceRoleBits};
 use crate::model::MembershipStatus;
 
 /// How many principal keys fit in the member's own two cache lines.
@@ -39,8 +38,7 @@ pub(crate) struct Member {
     pub direct_roles: RoleSet,
     /// Direct roles and the roles of every group listing the user.
     pub roles: RoleSet,
-    /// How many of `inline` are keys (0 when the keys are in `extra`; then
-    /// `inline[0]` is where the seats start in `extra`).
+    /// How many of `inline` are keys; 0 when the keys are in `extra`.
     inline_len: u8,
     /// The user id (`id_len <= INLINE_ID`), or its offset in the table's
     /// arena (first 4 bytes, LE).
@@ -49,9 +47,26 @@ pub(crate) struct Member {
     /// when they fit here; the unused slots hold [`NO_KEY`], so a key is
     /// looked for in all of them at once, without branches.
     inline: [u32; INLINE_KEYS],
-    /// The sorted keys when they do not fit in `inline`, then the seats:
-    /// `service << 8 | service role bits`, sorted by service.
+    /// The sorted keys ([`PrincipalKey::word`]) when they do not fit in
+    /// `inline`, then the seats ([`seat_word`]), sorted by service.
     extra: Box<[u64]>,
+}
+
+/// Marks a seat word in `extra`: no key's word has it ([`PrincipalKey::NONE`]
+/// is never a member's key), so the seats start at the first word with it.
+const SEAT: u64 = 1 << 63;
+
+/// A seat in `extra`: `SEAT | service << 8 | service role bits`.
+const fn seat_word(service: u32, roles: ServiceRoleBits) -> u64 {
+    SEAT | (service as u64) << 8 | roles as u64
+}
+
+const fn seat_service(word: u64) -> u32 {
+    ((word & !SEAT) >> 8) as u32
+}
+
+const fn seat_roles(word: u64) -> ServiceRoleBits {
+    word as u8
 }
 
 const _: () = assert!(size_of::<Member>() == 128);
@@ -70,20 +85,15 @@ impl Member {
         seats: &[(u32, ServiceRoleBits)],
         keys: Vec<PrincipalKey>,
     ) -> Member {
-        let compacted: Option<Vec<u32>> = keys.iter().map(|k| compact(*k)).collect();
+        let compacted: Option<Vec<u32>> = keys.iter().map(|k| k.compact()).collect();
         let mut inline = [NO_KEY; INLINE_KEYS];
-        let seat_words = seats
-            .iter()
-            .map(|(s, b)| u64::from(*s) << 8 | u64::from(*b));
+        let seat_words = seats.iter().map(|(s, b)| seat_word(*s, *b));
         let (inline_len, extra) = match compacted {
             Some(c) if c.len() <= INLINE_KEYS && !c.is_empty() => {
                 inline[..c.len()].copy_from_slice(&c);
                 (c.len() as u8, seat_words.collect())
             }
-            _ => {
-                inline[0] = keys.len() as u32;
-                (0, keys.iter().copied().chain(seat_words).collect())
-            }
+            _ => (0, keys.iter().map(|k| k.word()).chain(seat_words).collect()),
         };
         Member {
             status,
@@ -116,14 +126,15 @@ impl Member {
     #[inline]
     fn seats_from(&self) -> usize {
         if self.inline_len == 0 {
-            self.inline[0] as usize
+            self.extra.partition_point(|w| w & SEAT == 0)
         } else {
             0
         }
     }
 
+    /// The key words in `extra` (none when the keys are inline).
     #[inline]
-    fn spilled(&self) -> &[PrincipalKey] {
+    fn spilled(&self) -> &[u64] {
         self.extra.get(..self.seats_from()).unwrap_or_default()
     }
 
@@ -136,7 +147,7 @@ impl Member {
     #[inline]
     pub fn matches(&self, principal: PrincipalKey) -> bool {
         if self.inline_len == 0 {
-            return self.spilled().binary_search(&principal).is_ok();
+            return self.spilled().binary_search(&principal.word()).is_ok();
         }
         // A key without a compact form is none of the inline ones. The
         // slots are compared all at once (the unused ones hold `NO_KEY`,
@@ -145,7 +156,7 @@ impl Member {
         // match branches once per key. When the keys all lie in the first
         // cache line (at L typically), only its slots are compared, so the
         // second line is not read for it.
-        compact(principal).is_some_and(|c| {
+        principal.compact().is_some_and(|c| {
             let slots = if usize::from(self.inline_len) <= FIRST_LINE_KEYS {
                 self.inline.get(..FIRST_LINE_KEYS).unwrap_or(&self.inline)
             } else {
@@ -159,9 +170,9 @@ impl Member {
     /// [`Member::each_key`] order, if it matches the user.
     pub fn key_position(&self, principal: PrincipalKey) -> Option<usize> {
         if self.inline_len == 0 {
-            return self.spilled().binary_search(&principal).ok();
+            return self.spilled().binary_search(&principal.word()).ok();
         }
-        let c = compact(principal)?;
+        let c = principal.compact()?;
         self.inline_keys().iter().position(|k| *k == c)
     }
 
@@ -170,18 +181,21 @@ impl Member {
     #[inline]
     pub fn key_at(&self, position: usize) -> Option<PrincipalKey> {
         if self.inline_len == 0 {
-            return self.spilled().get(position).copied();
+            return self
+                .spilled()
+                .get(position)
+                .map(|w| PrincipalKey::from_word(*w));
         }
         self.inline_keys()
             .get(position)
-            .map(|c| super::bucket::expand(*c))
+            .map(|c| PrincipalKey::expand(*c))
     }
 
     /// How many principal keys match the user.
     #[inline]
     pub fn key_count(&self) -> usize {
         if self.inline_len == 0 {
-            self.seats_from()
+            self.spilled().len()
         } else {
             usize::from(self.inline_len)
         }
@@ -191,11 +205,13 @@ impl Member {
     #[inline]
     pub fn each_key(&self, mut f: impl FnMut(PrincipalKey)) {
         if self.inline_len == 0 {
-            self.spilled().iter().for_each(|k| f(*k));
+            self.spilled()
+                .iter()
+                .for_each(|w| f(PrincipalKey::from_word(*w)));
         } else {
             self.inline_keys()
                 .iter()
-                .for_each(|c| f(super::bucket::expand(*c)));
+                .for_each(|c| f(PrincipalKey::expand(*c)));
         }
     }
 
@@ -213,12 +229,12 @@ impl Member {
     /// answered from the member's own line, without reading the seats.
     #[inline]
     pub fn seat_roles(&self, service: u32) -> ServiceRoleBits {
-        if self.inline_len != 0 && !self.matches(super::key(super::KEY_TEAM, service)) {
+        if self.inline_len != 0 && !self.matches(PrincipalKey::team(service)) {
             return 0;
         }
         let seats = self.seat_words();
-        match seats.binary_search_by_key(&service, |w| (w >> 8) as u32) {
-            Ok(at) => seats.get(at).map_or(0, |w| *w as u8),
+        match seats.binary_search_by_key(&service, |w| seat_service(*w)) {
+            Ok(at) => seats.get(at).map_or(0, |w| seat_roles(*w)),
             Err(_) => 0,
         }
     }
@@ -333,34 +349,43 @@ fn id_eq(arena: &[u8], m: &Member, bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{INLINE_KEYS, Member, MemberTable};
-    use crate::compile::{KEY_GROUP, KEY_ROLE, KEY_TEAM, KEY_USER, RoleSet, key};
+    use crate::compile::{PrincipalKey, RoleSet};
     use crate::model::MembershipStatus;
+    use crate::model::OrgRole;
 
-    fn member(keys: Vec<u64>, seats: &[(u32, u8)]) -> Member {
+    fn member(keys: Vec<PrincipalKey>, seats: &[(u32, u8)]) -> Member {
         let r = RoleSet::default();
         Member::new(MembershipStatus::Active, r, r, seats, keys)
     }
 
     #[test]
     fn few_keys_inline_and_many_or_wide_keys_spilled_match_alike() {
-        let few: Vec<u64> = vec![key(KEY_USER, 3), key(KEY_GROUP, 9), key(KEY_ROLE, 5)];
-        let many_groups = || -> Vec<u64> {
+        let few: Vec<PrincipalKey> = vec![
+            PrincipalKey::user(3),
+            PrincipalKey::group(9),
+            PrincipalKey::role(OrgRole::Member),
+        ];
+        let many_groups = || -> Vec<PrincipalKey> {
             (0..=INLINE_KEYS as u32)
-                .map(|g| key(KEY_GROUP, g))
+                .map(|g| PrincipalKey::group(g))
                 .collect()
         };
         let many = many_groups();
-        let wide: Vec<u64> = vec![key(KEY_USER, u32::MAX - 1), key(KEY_ROLE, 1)];
+        let wide: Vec<PrincipalKey> = vec![
+            PrincipalKey::user(u32::MAX - 1),
+            PrincipalKey::role(OrgRole::OrgAdmin),
+        ];
         // Seats come with their team keys (as `build` makes them).
         let seats = [(2, 1), (7, 6), (40, 16)];
-        let with_teams = |mut keys: Vec<u64>| {
-            keys.extend(seats.iter().map(|(s, _)| key(KEY_TEAM, *s)));
+        let with_teams = |mut keys: Vec<PrincipalKey>| {
+            keys.extend(seats.iter().map(|(s, _)| PrincipalKey::team(*s)));
             keys.sort_unstable();
             keys
         };
         // Around the inline limits: 11 keys fill the first cache line, 23
         // every inline slot.
-        let groups = |n: u32| -> Vec<u64> { (0..n).map(|g| key(KEY_GROUP, g * 3)).collect() };
+        let groups =
+            |n: u32| -> Vec<PrincipalKey> { (0..n).map(|g| PrincipalKey::group(g * 3)).collect() };
         let cases = [
             (few, &[][..]),
             (groups(11), &[]),
@@ -368,7 +393,7 @@ mod tests {
             (groups(INLINE_KEYS as u32), &[]),
             (many, &[]),
             (wide, &[]),
-            (with_teams(vec![key(KEY_USER, 3)]), &seats[..]),
+            (with_teams(vec![PrincipalKey::user(3)]), &seats[..]),
             (with_teams(many_groups()), &seats),
         ];
         for (keys, seats) in cases {
@@ -383,15 +408,15 @@ mod tests {
                 assert_eq!(m.key_at(i), Some(*k));
             }
             assert_eq!(m.key_at(keys.len()), None);
-            assert_eq!(m.key_position(key(KEY_USER, 4)), None);
+            assert_eq!(m.key_position(PrincipalKey::user(4)), None);
             // Keys of no case, and the key whose compact form would be the
             // unused slots' filler.
-            assert!(!m.matches(key(KEY_GROUP, 100)));
-            assert!(!m.matches(key(KEY_TEAM, 999)));
-            assert!(!m.matches(key(KEY_USER, (1 << 30) - 1)));
-            assert!(!m.matches(key(KEY_USER, 4)));
-            assert!(!m.matches(key(KEY_USER, u32::MAX - 2)));
-            assert!(!m.matches(crate::compile::KEY_NONE));
+            assert!(!m.matches(PrincipalKey::group(100)));
+            assert!(!m.matches(PrincipalKey::team(999)));
+            assert!(!m.matches(PrincipalKey::user((1 << 30) - 1)));
+            assert!(!m.matches(PrincipalKey::user(4)));
+            assert!(!m.matches(PrincipalKey::user(u32::MAX - 2)));
+            assert!(!m.matches(PrincipalKey::NONE));
             for (s, bits) in seats {
                 assert_eq!(m.seat_roles(*s), *bits);
             }
@@ -406,14 +431,14 @@ mod tests {
         users.extend([long.to_string(), String::new(), "u1".into()]);
         let ids: Vec<&str> = users.iter().map(String::as_str).collect();
         let members = (0..ids.len() as u32)
-            .map(|n| member(vec![key(KEY_USER, n)], &[]))
+            .map(|n| member(vec![PrincipalKey::user(n)], &[]))
             .collect();
         let table = MemberTable::build(&ids, members);
         assert_eq!(table.len(), 1002);
         for (n, id) in ids.iter().enumerate().take(1002) {
             let m = table.get(id).unwrap();
             assert_eq!(m.slot, n as u32);
-            assert!(m.matches(key(KEY_USER, n as u32)));
+            assert!(m.matches(PrincipalKey::user(n as u32)));
         }
         assert_eq!(table.get("u1").unwrap().slot, 1, "the first member wins");
         assert!(

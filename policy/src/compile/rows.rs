@@ -13,7 +13,7 @@
 //! byte is known (no rows built, an unknown member or service) every key is
 //! looked up, as without the rows.
 
-use super::{KEY_ROLE, PrincipalKey};
+use super::PrincipalKey;
 
 /// Rows are built only while they take at most this many bytes.
 const MAX_BYTES: usize = 64 << 20;
@@ -47,7 +47,7 @@ impl ServiceRows {
         for (s, keys) in buckets.enumerate() {
             let mut last = None;
             for &k in keys {
-                if k >> 32 == KEY_ROLE || last == Some(k) {
+                if k.is_role() || last == Some(k) {
                     continue;
                 }
                 last = Some(k);
@@ -104,18 +104,22 @@ impl ServiceRows {
 #[cfg(test)]
 mod tests {
     use super::ServiceRows;
-    use crate::compile::{KEY_GROUP, KEY_ROLE, KEY_USER, key};
+    use crate::compile::PrincipalKey;
+    use crate::model::OrgRole;
 
     #[test]
     fn a_byte_per_member_and_service_that_says_which_keys_name_the_member() {
         // Members 0..3; group 0 = {1 (its key 2), 2 (its key 9)}. Service 0
         // names user 0 (its key 0) and a role; service 600 names group 0.
-        let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); 601];
-        buckets[0] = vec![key(KEY_USER, 10), key(KEY_ROLE, 4)];
-        buckets[600] = vec![key(KEY_GROUP, 0), key(KEY_GROUP, 0)];
+        let mut buckets: Vec<Vec<PrincipalKey>> = vec![Vec::new(); 601];
+        buckets[0] = vec![
+            PrincipalKey::user(10),
+            PrincipalKey::role(OrgRole::IntegrationAdmin),
+        ];
+        buckets[600] = vec![PrincipalKey::group(0), PrincipalKey::group(0)];
         let rows = ServiceRows::build(3, buckets.iter().map(Vec::as_slice), |k, f| match k {
-            k if k == key(KEY_USER, 10) => f(0, 0),
-            k if k == key(KEY_GROUP, 0) => {
+            k if k == PrincipalKey::user(10) => f(0, 0),
+            k if k == PrincipalKey::group(0) => {
                 f(1, 2);
                 f(2, 9);
             }

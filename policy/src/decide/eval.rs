@@ -3,15 +3,16 @@
 //! checks failed. Sentences are built from these only on deny (`explain`).
 
 use crate::compile::{
-    Entry, KEY_ROLE, KeyTable, Member, OrgData, ResourceData, RoleSet, ServiceBucket, ServiceRows,
+    Entry, KeyTable, Member, OrgData, ResourceData, RoleSet, ServiceBucket, ServiceRows,
 };
 use crate::model::{
     AccessMode, Action, ActionSet, OrgRole, Privilege, RiskLevel, ServiceRole, Visibility,
 };
 
-/// A bucket is scanned sequentially (most entries rejected by the member's
-/// bloom bits) when it holds at most this many entries per principal key of
-/// the member; otherwise it is probed by binary search once per key.
+/// A bucket without a table is scanned sequentially (each entry's key
+/// compared with the member's inline keys at once) when it holds at most
+/// this many entries per principal key of the member; otherwise it is
+/// searched by binary search once per key.
 const SCAN_PER_KEY: usize = 16;
 
 /// The user in the org, and the request's target environment.
@@ -185,7 +186,7 @@ impl<'a> Ctx<'a> {
             ServiceRows::positions(row, m.key_count(), |position| {
                 let run = m
                     .key_at(position)
-                    .filter(|k| k >> 32 != KEY_ROLE)
+                    .filter(|k| !k.is_role())
                     .and_then(|k| table.find(k));
                 run_of(run);
             });
