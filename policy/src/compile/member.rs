@@ -365,11 +365,8 @@ mod tests {
             PrincipalKey::group(9),
             PrincipalKey::role(OrgRole::Member),
         ];
-        let many_groups = || -> Vec<PrincipalKey> {
-            (0..=INLINE_KEYS as u32)
-                .map(|g| PrincipalKey::group(g))
-                .collect()
-        };
+        let many_groups =
+            || -> Vec<PrincipalKey> { (0..=INLINE_KEYS as u32).map(PrincipalKey::group).collect() };
         let many = many_groups();
         let wide: Vec<PrincipalKey> = vec![
             PrincipalKey::user(u32::MAX - 1),
