@@ -45,6 +45,7 @@ mod bucket;
 mod build;
 mod key;
 mod member;
+mod probe;
 mod rows;
 
 pub use build::content_revision;

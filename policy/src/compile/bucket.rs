@@ -8,6 +8,7 @@
 //! over the sorted keys touched several lines per key.
 
 use super::PrincipalKey;
+use super::probe::{self, Look};
 use crate::model::{Action, OrgRole};
 
 /// Grants of one scope value, sorted by (principal key, grant index); for
@@ -100,9 +101,13 @@ pub(crate) fn others_carry(entries: &[Entry], table: &KeyTable, action: Action) 
         .any(|e| !is_group(e.key) && e.actions & bit != 0)
 }
 
+/// Where a compact key's probe starts in a table of `capacity` slots: the
+/// top bits of a multiplicative hash (compact keys of one kind are dense).
 #[inline]
-const fn slot_hash(compact: u32) -> u64 {
-    (compact as u64 ^ (compact as u64) >> 15).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+fn home(compact: u32, capacity: usize) -> usize {
+    let shift = 64 - capacity.trailing_zeros();
+    ((compact as u64 ^ (compact as u64) >> 15).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift)
+        as usize
 }
 
 impl KeyTable {
@@ -124,20 +129,15 @@ impl KeyTable {
             .iter()
             .filter(|e| !is_group(e.key))
             .fold(0, |bits, e| bits | e.actions);
-        let capacity = (runs.len() * 2).next_power_of_two().max(8);
+        let capacity = probe::capacity(runs.len());
         let mut table = vec![0u64; HEADER + capacity];
         if let Some(header) = table.first_mut() {
             *header = u64::from(other_actions);
         }
         let slots = table.get_mut(HEADER..).unwrap_or_default();
-        let mask = capacity - 1;
-        let shift = 64 - capacity.trailing_zeros();
         for (c, start, len) in runs {
-            let mut at = (slot_hash(c) >> shift) as usize & mask;
-            while slots.get(at).is_some_and(|s| *s != 0) {
-                at = (at + 1) & mask;
-            }
-            if let Some(slot) = slots.get_mut(at) {
+            let at = probe::vacant(slots, home(c, capacity), |s| *s == 0);
+            if let Some(slot) = at.and_then(|at| slots.get_mut(at)) {
                 *slot = u64::from(c) << 32 | u64::from(start) << 16 | u64::from(len);
             }
         }
@@ -157,19 +157,16 @@ impl KeyTable {
     pub(crate) fn find(&self, key: PrincipalKey) -> Option<(usize, usize)> {
         let slots = self.0.get(HEADER..)?;
         let c = key.compact()?;
-        let mask = slots.len().checked_sub(1)?;
-        let shift = 64 - slots.len().trailing_zeros();
-        let mut at = (slot_hash(c) >> shift) as usize & mask;
-        loop {
-            let slot = *slots.get(at)?;
-            if slot == 0 {
-                return None;
+        let slot = probe::find(slots, home(c, slots.len()), |slot| {
+            if *slot == 0 {
+                Look::Empty
+            } else if (*slot >> 32) as u32 == c {
+                Look::Hit
+            } else {
+                Look::Taken
             }
-            if (slot >> 32) as u32 == c {
-                return Some(((slot >> 16) as u16 as usize, slot as u16 as usize));
-            }
-            at = (at + 1) & mask;
-        }
+        })?;
+        Some(((slot >> 16) as u16 as usize, *slot as u16 as usize))
     }
 }
 

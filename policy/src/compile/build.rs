@@ -33,7 +33,7 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
     type Memberships<'d> = Vec<(u32, &'d str, &'d document::Membership)>;
     let mut memberships: Vec<Memberships<'_>> = vec![Vec::new(); org_index.len()];
     // (user, org) pairs seen: the first membership of a user in an org wins
-    // (a set, not a scan of the org's list: that was quadratic in members).
+    // (a set: a scan of the org's list would be quadratic in members).
     let mut seen: rustc_hash::FxHashSet<(u32, u32)> = rustc_hash::FxHashSet::default();
     for user in &document.users {
         let Some(&u) = user_index.get(user.id.as_str()) else {
@@ -96,18 +96,83 @@ pub fn content_revision(bytes: &[u8]) -> String {
     hex::encode(digest.get(..8).unwrap_or_default())
 }
 
+/// One org's tables, step by step: members, then groups and seats expanded
+/// onto them, resources and their dependency closures, grants by scope,
+/// and the service rows that say which members a service's grants name.
 fn build_org(
     org: &document::Org,
     members_in: &[(u32, &str, &document::Membership)],
     user_index: &FxHashMap<Box<str>, u32>,
 ) -> OrgData {
-    // Member slot per user index.
+    let (slot_of, mut members) = members_of(members_in);
+    let groups = expand_groups(org, user_index, &slot_of, &mut members);
+    let (resource_index, raw) = index_resources(org);
+    let resolve = Resolve {
+        users: user_index,
+        groups: &groups.index,
+        resources: &resource_index,
+        raw: &raw,
+    };
+    expand_seats(&resolve, &slot_of, &groups.members, &mut members);
+    let mut kinds = Interner::default();
+    let mut labels = Interner::default();
+    let (mut resources, environments) = resource_data(&resolve, &mut kinds, &mut labels);
+    dependency_closures(&resolve, &mut resources);
+    let mut grants = index_grants(org, &resolve, &kinds, &labels, resources.len());
+    grants.by_kind.resize_with(kinds.names.len(), Vec::new);
+    grants.by_label.resize_with(labels.names.len(), Vec::new);
+    merge_small_buckets(&mut resources, &mut grants);
+    for (r, Bucket { entries, table }) in resources
+        .iter_mut()
+        .zip(buckets(std::mem::take(&mut grants.by_resource)))
+    {
+        r.grant_entries = entries;
+        r.grant_table = table;
+        r.set_lists();
+    }
+    let (members, role_via, service_rows) =
+        service_rows(members, &slot_of, &groups.members, &grants.by_service);
+    let users: Vec<&str> = members_in.iter().map(|(_, id, _)| *id).collect();
+    let service_ids = raw
+        .iter()
+        .map_while(|r| match r {
+            RawResource::Service(s) => Some(SmolStr::new(&s.id)),
+            RawResource::Resource(_) => None,
+        })
+        .collect();
+    OrgData {
+        members: MemberTable::build(&users, members),
+        role_via,
+        groups: groups.data,
+        service_ids,
+        resource_index: IdIndex::build(resource_index.iter().map(|(k, v)| (&**k, *v))),
+        resources,
+        kinds: kinds.names,
+        environments,
+        grants: grants.records,
+        long_envs: grants.long_envs,
+        by_service: grants
+            .by_service
+            .into_iter()
+            .map(ServiceBucket::new)
+            .collect(),
+        service_rows,
+        by_kind: buckets(grants.by_kind),
+        by_label: buckets(grants.by_label),
+        no_table: KeyTable::default(),
+    }
+}
+
+/// Each member's slot by user index, and the members, with their direct roles.
+fn members_of(
+    members_in: &[(u32, &str, &document::Membership)],
+) -> (FxHashMap<u32, u32>, Vec<MemberBuild>) {
     let slot_of: FxHashMap<u32, u32> = members_in
         .iter()
         .enumerate()
         .map(|(slot, (u, _, _))| (*u, slot as u32))
         .collect();
-    let mut members: Vec<MemberBuild> = members_in
+    let members = members_in
         .iter()
         .map(|(u, _, m)| {
             let roles = m
@@ -125,8 +190,24 @@ fn build_org(
             }
         })
         .collect();
+    (slot_of, members)
+}
 
-    // Groups: expanded onto each member.
+/// The org's groups: their index, their records, and each group's members (slots).
+struct Groups<'a> {
+    index: FxHashMap<&'a str, u32>,
+    data: Vec<GroupData>,
+    members: Vec<Vec<u32>>,
+}
+
+/// Groups, expanded onto each member: its groups, and the org roles they
+/// give (with the first group each role came through, for `allowed_by`).
+fn expand_groups<'a>(
+    org: &'a document::Org,
+    user_index: &FxHashMap<Box<str>, u32>,
+    slot_of: &FxHashMap<u32, u32>,
+    members: &mut [MemberBuild],
+) -> Groups<'a> {
     let mut group_index: FxHashMap<&str, u32> = FxHashMap::default();
     let mut groups = Vec::with_capacity(org.groups.len());
     let mut group_members: Vec<Vec<u32>> = Vec::with_capacity(org.groups.len());
@@ -175,10 +256,15 @@ fn build_org(
         }
         group_members.push(slots);
     }
+    Groups {
+        index: group_index,
+        data: groups,
+        members: group_members,
+    }
+}
 
-    // Resources: services first, then resources.
-    let mut kinds = Interner::default();
-    let mut labels = Interner::default();
+/// Services first, then resources, each id once (the first wins).
+fn index_resources(org: &document::Org) -> (FxHashMap<Box<str>, u32>, Vec<RawResource<'_>>) {
     let mut resource_index: FxHashMap<Box<str>, u32> = FxHashMap::default();
     let mut raw: Vec<RawResource<'_>> = Vec::new();
     for s in &org.services {
@@ -195,27 +281,52 @@ fn build_org(
         resource_index.insert(r.id.as_str().into(), raw.len() as u32);
         raw.push(RawResource::Resource(r));
     }
-    let lookup = |id: &str| resource_index.get(id).copied();
-    let principal = |p: &Principal| -> PrincipalKey {
+    (resource_index, raw)
+}
+
+/// Resolves one org's ids and principals to their dense indexes; what does
+/// not resolve names nothing.
+struct Resolve<'a> {
+    users: &'a FxHashMap<Box<str>, u32>,
+    groups: &'a FxHashMap<&'a str, u32>,
+    resources: &'a FxHashMap<Box<str>, u32>,
+    raw: &'a [RawResource<'a>],
+}
+
+impl Resolve<'_> {
+    fn resource(&self, id: &str) -> Option<u32> {
+        self.resources.get(id).copied()
+    }
+
+    fn principal(&self, p: &Principal) -> PrincipalKey {
         match p {
-            Principal::User(u) => user_index
+            Principal::User(u) => self
+                .users
                 .get(u.as_str())
                 .map_or(PrincipalKey::NONE, |&u| PrincipalKey::user(u)),
-            Principal::Group(g) => group_index
+            Principal::Group(g) => self
+                .groups
                 .get(g.as_str())
                 .map_or(PrincipalKey::NONE, |&g| PrincipalKey::group(g)),
-            Principal::Team(s) => match lookup(s) {
-                Some(s) if matches!(raw.get(s as usize), Some(RawResource::Service(_))) => {
+            Principal::Team(s) => match self.resource(s) {
+                Some(s) if matches!(self.raw.get(s as usize), Some(RawResource::Service(_))) => {
                     PrincipalKey::team(s)
                 }
                 _ => PrincipalKey::NONE,
             },
             Principal::OrgRole(r) => PrincipalKey::role(*r),
         }
-    };
+    }
+}
 
-    // Seats, expanded onto members (direct and through groups).
-    for (s, r) in raw.iter().enumerate() {
+/// Seats, expanded onto members (direct and through groups).
+fn expand_seats(
+    resolve: &Resolve<'_>,
+    slot_of: &FxHashMap<u32, u32>,
+    group_members: &[Vec<u32>],
+    members: &mut [MemberBuild],
+) {
+    for (s, r) in resolve.raw.iter().enumerate() {
         let RawResource::Service(service) = r else {
             continue;
         };
@@ -223,12 +334,13 @@ fn build_org(
             let bit = 1u8 << seat.role.index();
             let slots: &[u32] = match &seat.member {
                 TeamMember::User(u) => {
-                    match user_index.get(u.as_str()).and_then(|u| slot_of.get(u)) {
+                    match resolve.users.get(u.as_str()).and_then(|u| slot_of.get(u)) {
                         Some(slot) => std::slice::from_ref(slot),
                         None => &[],
                     }
                 }
-                TeamMember::Group(g) => group_index
+                TeamMember::Group(g) => resolve
+                    .groups
                     .get(g.as_str())
                     .and_then(|g| group_members.get(*g as usize))
                     .map_or(&[], Vec::as_slice),
@@ -240,10 +352,19 @@ fn build_org(
             }
         }
     }
+}
 
-    let mut resources = Vec::with_capacity(raw.len());
+/// Every resource's record (services first), and the environments.
+fn resource_data(
+    resolve: &Resolve<'_>,
+    kinds: &mut Interner,
+    labels: &mut Interner,
+) -> (Vec<ResourceData>, Vec<u32>) {
+    let principal = |p: &Principal| resolve.principal(p);
+    let lookup = |id: &str| resolve.resource(id);
+    let mut resources = Vec::with_capacity(resolve.raw.len());
     let mut environments = Vec::new();
-    for (i, r) in raw.iter().enumerate() {
+    for (i, r) in resolve.raw.iter().enumerate() {
         let data = match r {
             RawResource::Service(s) => {
                 let id: Arc<str> = s.id.as_str().into();
@@ -320,7 +441,15 @@ fn build_org(
         };
         resources.push(data);
     }
-    let deps: Vec<Vec<u32>> = raw
+    (resources, environments)
+}
+
+/// Each resource's dependency closure, and the part of it that is not
+/// plain ([`crate::decide::eval::is_plain`]): what a member's walk reads.
+fn dependency_closures(resolve: &Resolve<'_>, resources: &mut [ResourceData]) {
+    let lookup = |id: &str| resolve.resource(id);
+    let deps: Vec<Vec<u32>> = resolve
+        .raw
         .iter()
         .map(|r| match r {
             RawResource::Service(_) => Vec::new(),
@@ -347,17 +476,36 @@ fn build_org(
             .filter(|d| !plain.get(*d as usize).copied().unwrap_or(false))
             .collect();
     }
+}
 
-    // Grants, indexed by scope.
+/// The org's grant records, and their entries by scope value.
+struct Grants {
+    records: Vec<GrantData>,
+    long_envs: Vec<Box<[u32]>>,
+    by_resource: Vec<Vec<Entry>>,
+    by_service: Vec<Vec<Entry>>,
+    by_kind: Vec<Vec<Entry>>,
+    by_label: Vec<Vec<Entry>>,
+}
+
+/// Grants, indexed by scope: one entry per grant in the bucket of its scope value.
+fn index_grants(
+    org: &document::Org,
+    resolve: &Resolve<'_>,
+    kinds: &Interner,
+    labels: &Interner,
+    resource_count: usize,
+) -> Grants {
+    let lookup = |id: &str| resolve.resource(id);
     let mut grants = Vec::with_capacity(org.grants.len());
     let mut long_envs = Vec::new();
-    let mut by_resource: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
-    let mut by_service: Vec<Vec<Entry>> = vec![Vec::new(); resources.len()];
+    let mut by_resource: Vec<Vec<Entry>> = vec![Vec::new(); resource_count];
+    let mut by_service: Vec<Vec<Entry>> = vec![Vec::new(); resource_count];
     let mut by_kind: Vec<Vec<Entry>> = Vec::new();
     let mut by_label: Vec<Vec<Entry>> = Vec::new();
     for grant in &org.grants {
         let g = grants.len() as u32;
-        let p = principal(&grant.principal);
+        let p = resolve.principal(&grant.principal);
         let actions = ActionSet::of(&grant.actions).with_implied();
         let environments: Option<Box<[u32]>> = grant
             .environments
@@ -389,13 +537,22 @@ fn build_org(
     while by_service.last().is_some_and(Vec::is_empty) {
         by_service.pop();
     }
-    by_kind.resize_with(kinds.names.len(), Vec::new);
-    by_label.resize_with(labels.names.len(), Vec::new);
+    Grants {
+        records: grants,
+        long_envs,
+        by_resource,
+        by_service,
+        by_kind,
+        by_label,
+    }
+}
 
-    // Small kind and label buckets are copied into each covered resource's
-    // own bucket, so a decision reads neither them nor the resource's label
-    // list: only labels with large buckets stay in `labels`.
-    for (r, own) in resources.iter_mut().zip(by_resource.iter_mut()) {
+/// Small kind and label buckets are copied into each covered resource's
+/// own bucket, so a decision reads neither them nor the resource's label
+/// list: only labels with large buckets stay in `labels`.
+fn merge_small_buckets(resources: &mut [ResourceData], grants: &mut Grants) {
+    let (by_kind, by_label) = (&grants.by_kind, &grants.by_label);
+    for (r, own) in resources.iter_mut().zip(grants.by_resource.iter_mut()) {
         if let Some(kind) = by_kind.get(r.kind as usize)
             && kind.len() <= MERGE_AT_MOST
         {
@@ -415,12 +572,17 @@ fn build_org(
         });
         r.labels = labels.into_boxed_slice();
     }
-    for (r, Bucket { entries, table }) in resources.iter_mut().zip(buckets(by_resource)) {
-        r.grant_entries = entries;
-        r.grant_table = table;
-        r.set_lists();
-    }
+}
 
+/// The members' final form, which group gave each role, and the service
+/// rows: per member and service, which of the member's keys the service's
+/// grants name.
+fn service_rows(
+    members: Vec<MemberBuild>,
+    slot_of: &FxHashMap<u32, u32>,
+    group_members: &[Vec<u32>],
+    by_service: &[Vec<Entry>],
+) -> (Vec<Member>, Vec<[u32; 7]>, ServiceRows) {
     let mut team_members: Vec<Vec<u32>> = vec![Vec::new(); by_service.len()];
     for (slot, m) in members.iter().enumerate() {
         for &(s, _) in &m.seats {
@@ -463,31 +625,7 @@ fn build_org(
             }
         },
     );
-    let users: Vec<&str> = members_in.iter().map(|(_, id, _)| *id).collect();
-    let service_ids = raw
-        .iter()
-        .map_while(|r| match r {
-            RawResource::Service(s) => Some(SmolStr::new(&s.id)),
-            RawResource::Resource(_) => None,
-        })
-        .collect();
-    OrgData {
-        members: MemberTable::build(&users, members),
-        role_via,
-        groups,
-        service_ids,
-        resource_index: IdIndex::build(resource_index.iter().map(|(k, v)| (&**k, *v))),
-        resources,
-        kinds: kinds.names,
-        environments,
-        grants,
-        long_envs,
-        by_service: by_service.into_iter().map(ServiceBucket::new).collect(),
-        service_rows,
-        by_kind: buckets(by_kind),
-        by_label: buckets(by_label),
-        no_table: KeyTable::default(),
-    }
+    (members, role_via, service_rows)
 }
 
 /// Kind and label buckets of at most this many grants are copied into the

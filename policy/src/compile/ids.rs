@@ -10,6 +10,8 @@
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
 
+use super::probe::{self, Look};
+
 /// Keys of at most this many bytes are stored in the slot itself.
 const INLINE: usize = 20;
 
@@ -48,18 +50,17 @@ pub(super) fn tag_of(h: u64) -> u32 {
 #[inline]
 fn find(slots: &[Slot], arena: &[u8], bytes: &[u8], h: u64) -> Option<u32> {
     let tag = tag_of(h);
-    let mask = slots.len().checked_sub(1)?;
-    let mut at = h as usize & mask;
-    loop {
-        let slot = slots.get(at)?;
+    probe::find(slots, h as usize, |slot| {
         if slot.tag == 0 {
-            return None;
+            Look::Empty
+        } else if slot.tag == tag && slot.len as usize == bytes.len() && key_eq(arena, slot, bytes)
+        {
+            Look::Hit
+        } else {
+            Look::Taken
         }
-        if slot.tag == tag && slot.len as usize == bytes.len() && key_eq(arena, slot, bytes) {
-            return Some(slot.value);
-        }
-        at = (at + 1) & mask;
-    }
+    })
+    .map(|slot| slot.value)
 }
 
 #[inline]
@@ -77,7 +78,7 @@ impl IdIndex {
     /// Builds from `(id, value)` pairs; for a repeated id the first value wins.
     pub fn build<'a>(pairs: impl IntoIterator<Item = (&'a str, u32)>) -> IdIndex {
         let pairs: Vec<(&str, u32)> = pairs.into_iter().collect();
-        let capacity = (pairs.len() * 2).next_power_of_two().max(8);
+        let capacity = probe::capacity(pairs.len());
         let mut index = IdIndex {
             slots: vec![Slot::default(); capacity].into_boxed_slice(),
             arena: Box::default(),
@@ -98,12 +99,8 @@ impl IdIndex {
                 inline[..4].copy_from_slice(&offset.to_le_bytes());
                 arena.extend_from_slice(bytes);
             }
-            let mask = index.slots.len() - 1;
-            let mut at = h as usize & mask;
-            while index.slots.get(at).is_some_and(|s| s.tag != 0) {
-                at = (at + 1) & mask;
-            }
-            if let Some(slot) = index.slots.get_mut(at) {
+            let at = probe::vacant(&index.slots, h as usize, |s| s.tag == 0);
+            if let Some(slot) = at.and_then(|at| index.slots.get_mut(at)) {
                 *slot = Slot {
                     tag: tag_of(h),
                     value,

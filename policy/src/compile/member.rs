@@ -15,6 +15,7 @@
 //! ([`super::OrgData::role_via`]), indexed by the member's dense `slot`.
 
 use super::ids::{hash, tag_of};
+use super::probe::{self, Look};
 use super::{NO_KEY, PrincipalKey, RoleSet, ServiceRoleBits};
 use crate::model::MembershipStatus;
 
@@ -253,7 +254,7 @@ impl MemberTable {
     /// `members[slot]` is the membership of `users[slot]`; a repeated user
     /// id keeps its first member.
     pub(crate) fn build(users: &[&str], members: Vec<Member>) -> MemberTable {
-        let capacity = (users.len() * 2).next_power_of_two().max(8);
+        let capacity = probe::capacity(users.len());
         let mut slots: Vec<Member> = std::iter::repeat_with(Member::empty)
             .take(capacity)
             .collect();
@@ -275,12 +276,8 @@ impl MemberTable {
                 arena.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
                 arena.extend_from_slice(bytes);
             }
-            let mask = capacity - 1;
-            let mut at = h as usize & mask;
-            while slots.get(at).is_some_and(|s| s.tag != 0) {
-                at = (at + 1) & mask;
-            }
-            if let Some(s) = slots.get_mut(at) {
+            let at = probe::vacant(&slots, h as usize, |s| s.tag == 0);
+            if let Some(s) = at.and_then(|at| slots.get_mut(at)) {
                 *s = member;
             }
         }
@@ -313,18 +310,15 @@ impl MemberTable {
 #[inline]
 fn find<'a>(slots: &'a [Member], arena: &[u8], bytes: &[u8], h: u64) -> Option<&'a Member> {
     let tag = tag_of(h);
-    let mask = slots.len().checked_sub(1)?;
-    let mut at = h as usize & mask;
-    loop {
-        let m = slots.get(at)?;
+    probe::find(slots, h as usize, |m| {
         if m.tag == 0 {
-            return None;
+            Look::Empty
+        } else if m.tag == tag && id_eq(arena, m, bytes) {
+            Look::Hit
+        } else {
+            Look::Taken
         }
-        if m.tag == tag && id_eq(arena, m, bytes) {
-            return Some(m);
-        }
-        at = (at + 1) & mask;
-    }
+    })
 }
 
 #[inline]
