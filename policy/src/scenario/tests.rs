@@ -53,6 +53,39 @@ fn every_expectation_is_compared() {
 }
 
 #[test]
+fn the_remedy_is_compared_in_order() {
+    let text = scenario(
+        r#"
+  - name: right
+    user: ann
+    action: run
+    resource: j
+    expect: { decision: deny, remedy: [{ org_role: member }, { resource_role: user }, { resource_role: owner }, { grant: run }, { org_role: org_owner }] }
+  - name: reordered
+    user: ann
+    action: run
+    resource: j
+    expect: { decision: deny, remedy: [{ grant: run }, { org_role: member }, { resource_role: user }, { resource_role: owner }, { org_role: org_owner }] }
+  - { name: on an allow, user: ann, action: view, resource: j, expect: { decision: allow, remedy: [] } }
+"#,
+    );
+    let error = load(&text, |_| Err(String::new())).unwrap_err().to_string();
+    assert!(
+        error.contains("an allowed request has no `remedy`"),
+        "{error}"
+    );
+    let text = text.replace(
+        "  - { name: on an allow, user: ann, action: view, resource: j, expect: { decision: allow, remedy: [] } }\n",
+        "",
+    );
+    let loaded = load(&text, |_| Err(String::new())).unwrap();
+    let outcomes = loaded.run();
+    assert!(outcomes[0].passed(), "{:?}", outcomes[0].differences);
+    let fields: Vec<&str> = outcomes[1].differences.iter().map(|d| d.field).collect();
+    assert_eq!(fields, ["remedy"]);
+}
+
+#[test]
 fn unknown_fields_and_codes_are_errors_with_a_place() {
     let text = scenario(
         "  - { name: x, user: ann, action: view, resource: j, expect: { decision: allow }, extra: 1 }\n",
