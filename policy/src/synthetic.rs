@@ -24,6 +24,7 @@
 use crate::decision::Request;
 use crate::document::Document;
 
+pub mod bytes;
 mod requests;
 mod rng;
 mod world;
