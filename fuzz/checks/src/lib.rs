@@ -8,13 +8,22 @@
 
 pub mod canonicalizer;
 pub mod decision;
+pub mod environment;
+pub mod jwt;
 pub mod policy_document;
 pub mod route_config;
+pub mod router;
+
+/// A target's check: panics when a property does not hold for the input.
+pub type Check = fn(&[u8]);
 
 /// Every target, by the name of its corpus folder and fuzz binary.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("canonicalizer", canonicalizer::check),
     ("decision", decision::check),
+    ("environment", environment::check),
+    ("jwt", jwt::check),
     ("policy_document", policy_document::check),
+    ("router", router::check),
     ("route_config", route_config::check),
 ];

@@ -18,7 +18,10 @@ pub fn check(data: &[u8]) {
             assert!(!errors.0.is_empty(), "a rejection names its errors");
             for error in &errors.0 {
                 let text = error.to_string();
-                assert!(text.starts_with("/fuzz/"), "an error without its file: {text}");
+                assert!(
+                    text.starts_with("/fuzz/"),
+                    "an error without its file: {text}"
+                );
             }
         }
     }

@@ -6,7 +6,7 @@
 //! `WWW-Authenticate` challenge by [`crate::respond`].
 
 mod cache;
-mod jwt;
+pub mod jwt;
 #[cfg(test)]
 mod tests;
 

@@ -12,8 +12,8 @@ use crate::document::{
     Service, TeamMember, User,
 };
 use crate::model::{
-    AccessMode, Action, MembershipStatus, OrgRole, Privilege, ResourceRole, RiskLevel,
-    ServiceRole, Visibility,
+    AccessMode, Action, MembershipStatus, OrgRole, Privilege, ResourceRole, RiskLevel, ServiceRole,
+    Visibility,
 };
 
 use super::OwnedRequest;
@@ -377,4 +377,3 @@ pub fn request(document: &Document, choices: &[u8]) -> OwnedRequest {
         environment,
     }
 }
-
