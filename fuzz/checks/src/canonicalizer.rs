@@ -1,5 +1,7 @@
-//! The canonicalizer, on random request targets under both the default and
-//! the strict rules: it never panics; an accepted target is a fixed point
+//! The canonicalizer, on random request targets. Under the default rules it
+//! agrees with a reference model ([`crate::canonical_model`]) on accept or
+//! refuse and on the canonical path, query and target. Under both the
+//! default and the strict rules it never panics; an accepted target is a fixed point
 //! (canonicalizing the canonical target again gives the same path, query
 //! and target); and an accepted form never holds what the rules forbid (a
 //! dot or empty segment, a backslash, a control character, an encoded `/`,
@@ -17,6 +19,21 @@ pub fn check(data: &[u8]) {
         reject_non_ascii_path: true,
         max_path_bytes: Some(2048),
     };
+    let model = crate::canonical_model::canonical(data);
+    let actual = canonicalize(data, &headers, &Rules::default());
+    match (&model, &actual) {
+        (None, Err(_)) => {}
+        (Some((path, query, target)), Ok(c)) => assert_eq!(
+            (path, query, target),
+            (&c.path, &c.query, &c.target),
+            "the model and the canonicalizer disagree on {:?}",
+            String::from_utf8_lossy(data)
+        ),
+        _ => panic!(
+            "the model says {model:?}, the canonicalizer {actual:?}, for {:?}",
+            String::from_utf8_lossy(data)
+        ),
+    }
     for rules in [Rules::default(), strict] {
         let Ok(canonical) = canonicalize(data, &headers, &rules) else {
             continue;

@@ -6,6 +6,7 @@
 //! `tests/replay.rs` runs every saved input (`fuzz/corpus/<target>/` and
 //! `fuzz/regressions/<target>/`) through them in the ordinary `cargo test`.
 
+pub mod canonical_model;
 pub mod canonicalizer;
 pub mod decision;
 pub mod environment;
