@@ -4,9 +4,11 @@
 //! split the target once at the first `?`, split the path at `/`, decode
 //! every piece once, refuse per the rules, then write the canonical form.
 
-/// The canonical (path, query, target) of `raw`, or `None` when the rules
-/// refuse it.
-pub fn canonical(raw: &[u8]) -> Option<(String, Vec<(String, String)>, String)> {
+/// A canonical form: the decoded path, the decoded query pairs, the target.
+pub type Form = (String, Vec<(String, String)>, String);
+
+/// The canonical form of `raw`, or `None` when the rules refuse it.
+pub fn canonical(raw: &[u8]) -> Option<Form> {
     std::str::from_utf8(raw).ok()?;
     let (path, query) = match raw.iter().position(|b| *b == b'?') {
         Some(i) => (&raw[..i], Some(&raw[i + 1..])),
