@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every fuzz target in turn for MINUTES each (default 15), JOBS at a
-# time (default 1), on a scratch copy of its seed corpus, and prints each
+# Runs every fuzz target in turn for 10 million executions or MINUTES
+# (default 15), whichever comes first, JOBS at a time (default 1), on a
+# scratch copy of its seed corpus, and prints each
 # target's last libFuzzer status line (executions, coverage, corpus).
 # Crashes are written to fuzz/artifacts/<target>/; reproduce one with
 #   cargo +nightly fuzz run <target> fuzz/artifacts/<target>/<file>
@@ -20,7 +21,7 @@ run() {
     mkdir -p "$scratch/$target"
     cp -r corpus/"$target"/. "$scratch/$target"/ 2>/dev/null || true
     cargo +nightly fuzz run "$target" "$scratch/$target" -- \
-        -max_total_time=$((minutes * 60)) -print_final_stats=1 \
+        -runs=10000000 -max_total_time=$((minutes * 60)) -print_final_stats=1 \
         >"$scratch/$target.log" 2>&1 || echo "$target: FAILED (see $scratch/$target.log)"
     echo "$target: $(grep -E '^#[0-9]+' "$scratch/$target.log" | tail -1)"
 }

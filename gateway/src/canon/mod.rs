@@ -257,6 +257,12 @@ pub fn canonicalize(
             target.push('/');
             percent::encode_into(&mut target, &segment, Part::PathSegment);
         }
+        // The limit holds for the path forwarded too, which re-encoding can
+        // lengthen (`[` is sent as `%5B`): otherwise the canonical form of
+        // a request would itself be refused.
+        if rules.max_path_bytes.is_some_and(|max| target.len() > max) {
+            return Err(Rejection::PathTooLong);
+        }
     }
     if let Some(raw_query) = raw_query.filter(|q| !q.is_empty()) {
         target.push('?');
