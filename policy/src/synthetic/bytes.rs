@@ -90,6 +90,27 @@ fn principal(b: &mut Bytes<'_>, users: usize, groups: usize, services: usize) ->
     }
 }
 
+/// Who may discover an object: restricted a quarter of the time, with one
+/// `visible_to` principal about a third of the time.
+fn discovery(
+    b: &mut Bytes<'_>,
+    users: usize,
+    groups: usize,
+    services: usize,
+) -> (Visibility, Vec<Principal>) {
+    let visibility = if b.chance(25) {
+        Visibility::Restricted
+    } else {
+        Visibility::Org
+    };
+    let visible_to = if b.chance(30) {
+        vec![principal(b, users, groups, services)]
+    } else {
+        Vec::new()
+    };
+    (visibility, visible_to)
+}
+
 /// A valid world: org `o1` (the interesting one) and org `o2` (for tenancy),
 /// users `u0..` (all members of `o1`, with random status and roles) and `uo2`
 /// (a member of `o2` only).
@@ -173,16 +194,7 @@ pub fn world(bytes: &[u8]) -> Document {
                 role: b.pick(ServiceRole::ALL),
             });
         }
-        let visibility = if b.chance(25) {
-            Visibility::Restricted
-        } else {
-            Visibility::Org
-        };
-        let visible_to = if b.chance(30) {
-            vec![principal(b, users, groups, services)]
-        } else {
-            Vec::new()
-        };
+        let (visibility, visible_to) = discovery(b, users, groups, services);
         org.services.push(Service {
             id: format!("s{s}"),
             name: b.chance(50).then(|| format!("Service {s}")),
@@ -201,16 +213,7 @@ pub fn world(bytes: &[u8]) -> Document {
     for r in 0..resources {
         let kind = b.pick(KINDS).to_owned();
         let service = (services > 0 && b.chance(40)).then(|| format!("s{}", b.below(services)));
-        let visibility = if b.chance(25) {
-            Visibility::Restricted
-        } else {
-            Visibility::Org
-        };
-        let visible_to = if b.chance(30) {
-            vec![principal(b, users, groups, services)]
-        } else {
-            Vec::new()
-        };
+        let (visibility, visible_to) = discovery(b, users, groups, services);
         // Acyclic: a resource depends only on earlier resources (or on a service).
         let mut depends_on: Vec<String> = (0..r)
             .filter(|_| b.chance(30))
