@@ -8,6 +8,7 @@ mod errors;
 mod policy;
 mod routes;
 mod settings;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub(crate) struct Inputs {
     pub keys: Vec<(PathBuf, Result<Vec<u8>, String>)>,
     /// The assertion signing key file → bytes, or the read error message.
     pub assertion_key: Option<(PathBuf, Result<Vec<u8>, String>)>,
+    /// Every TLS file the config names → bytes, or the read error message.
+    pub tls_files: Vec<(PathBuf, Result<Vec<u8>, String>)>,
     pub revision: String,
     pub config_revision: String,
     pub policy_revision: String,
@@ -130,6 +133,14 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         let bytes = source.read(&path).map_err(|e| e.to_string());
         (path, bytes)
     });
+    let mut tls_files: Vec<(PathBuf, Result<Vec<u8>, String>)> = Vec::new();
+    for file in raw.tls_files() {
+        let path = resolve(config_path, file);
+        if tls_files.iter().all(|(p, _)| *p != path) {
+            let bytes = source.read(&path).map_err(|e| e.to_string());
+            tls_files.push((path, bytes));
+        }
+    }
 
     // The combined revision hashes each input's own hash (each file is read
     // and hashed once, which matters for a 100 MB policy).
@@ -145,7 +156,7 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         Err(_) => String::new(),
     };
     part(b"policy", policy_revision.as_bytes());
-    for (path, bytes) in keys.iter().chain(&assertion_key) {
+    for (path, bytes) in keys.iter().chain(&assertion_key).chain(&tls_files) {
         part(
             path.as_os_str().as_encoded_bytes(),
             &Sha256::digest(bytes.as_deref().unwrap_or_default()),
@@ -161,6 +172,7 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         policy_text: policy,
         keys,
         assertion_key,
+        tls_files,
         revision,
         config_revision,
         policy_revision,
@@ -184,6 +196,7 @@ pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
             .keys
             .iter()
             .chain(&inputs.assertion_key)
+            .chain(&inputs.tls_files)
             .map(|(p, _)| p.clone()),
     );
     match (settings, routes, policy) {

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     UnknownUpstream,
     /// A JWT key file cannot be read or is not a key for its algorithm.
     KeyFile,
+    /// A TLS certificate, key or CA bundle cannot be read, parsed or used.
+    TlsFile,
     /// The policy document failed validation.
     Policy,
     /// A listener, upstream address or CIDR does not parse.

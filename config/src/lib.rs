@@ -11,6 +11,7 @@ mod settings;
 mod snapshot;
 mod source;
 mod template;
+pub mod tls;
 
 pub use assertion::{ASSERTION_ALGORITHMS, AssertionKey};
 pub use error::{ConfigError, ConfigErrors, ErrorKind};
@@ -37,8 +38,8 @@ pub mod headers {
     pub const SET_BY_GATEWAY: &[&str] = &[USER, DECISION_ID, DECIDED_ENVIRONMENT, ASSERTION];
 }
 pub use settings::{
-    Assertion, Cidr, Forwarding, IDENTITY_ALIASES, Identity, JwtKey, JwtSettings, Limits, Listen,
-    Mode, PublicPrefix, Settings, Strict, TrustedHeaderSettings, Upstream,
+    Assertion, Cidr, Forwarding, HealthCheck, IDENTITY_ALIASES, Identity, JwtKey, JwtSettings,
+    Limits, Listen, Member, Mode, PublicPrefix, Settings, Strict, TrustedHeaderSettings, Upstream,
 };
 pub use snapshot::{Snapshot, load, load_from};
 pub use source::{Fs, Layered, Memory, Source};

@@ -85,23 +85,146 @@ pub struct RawListen {
     pub proxy: String,
     /// `host:port` of the admin listener (`/metrics`, `/healthz`, `/readyz`).
     pub admin: String,
+    /// TLS on the proxy listener; plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<RawListenTls>,
+}
+
+/// TLS on the proxy listener. Paths are relative to the config file's directory.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListenTls {
+    /// The certificate chain (PEM), leaf first.
+    pub certificate: String,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+    /// Verify client certificates against this CA bundle (PEM).
+    #[serde(default)]
+    pub client_ca: Option<String>,
+    /// `required` (default when `client_ca` is set) or `optional`.
+    #[serde(default)]
+    pub client_certificates: Option<String>,
+    /// Offer HTTP/2 over ALPN (default on).
+    #[serde(default = "default_true")]
+    pub http2: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
-    /// `host:port`.
-    pub address: String,
+    /// `host:port`: one member. Exactly one of `address` and `addresses`.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// `host:port` members of a pool; a DNS name stands for every address it resolves to.
+    #[serde(default)]
+    pub addresses: Vec<String>,
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     #[serde(default = "default_read_timeout_ms")]
     pub read_timeout_ms: u64,
-    /// TLS to the upstream; off by default.
+    /// TLS to the upstream: `true`, or the settings; off when absent.
     #[serde(default)]
-    pub tls: bool,
-    /// SNI / certificate name when `tls` is on; defaults to the address host.
+    pub tls: Option<RawUpstreamTls>,
+    /// SNI / certificate name when `tls` is on; defaults to each member's host.
     #[serde(default)]
     pub sni: Option<String>,
+    /// How often DNS names are resolved again, seconds (default 30).
+    #[serde(default = "default_dns_refresh")]
+    pub dns_refresh_seconds: u64,
+    /// Active health checks; members are only ejected passively when absent.
+    #[serde(default)]
+    pub health_check: Option<RawHealthCheck>,
+    /// How long a member that refused a connection is left out, milliseconds (default 10000).
+    #[serde(default = "default_eject_ms")]
+    pub eject_ms: u64,
+}
+
+fn default_dns_refresh() -> u64 {
+    30
+}
+
+fn default_eject_ms() -> u64 {
+    10_000
+}
+
+/// `tls: true` (verify against the system roots, SNI from the host) or the settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawUpstreamTls {
+    On(bool),
+    Settings(RawUpstreamTlsSettings),
+}
+
+/// TLS to an upstream. Certificate verification is always on.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamTlsSettings {
+    /// Verify the upstream against this CA bundle (PEM) instead of the system roots.
+    #[serde(default)]
+    pub ca: Option<String>,
+    /// A client certificate chain (PEM) presented to the upstream; needs `client_key`.
+    #[serde(default)]
+    pub client_certificate: Option<String>,
+    /// The client certificate's private key (PEM).
+    #[serde(default)]
+    pub client_key: Option<String>,
+}
+
+/// An active HTTP health check of every pool member.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    /// The path asked with `GET`; a 2xx answer is healthy.
+    pub path: String,
+    /// Milliseconds between checks (default 2000).
+    #[serde(default = "default_health_interval")]
+    pub interval_ms: u64,
+    /// Milliseconds a check may take (default 1000).
+    #[serde(default = "default_health_timeout")]
+    pub timeout_ms: u64,
+    /// Consecutive passes that make an unhealthy member healthy (default 1).
+    #[serde(default = "default_one")]
+    pub healthy_threshold: usize,
+    /// Consecutive failures that make a healthy member unhealthy (default 2).
+    #[serde(default = "default_two")]
+    pub unhealthy_threshold: usize,
+}
+
+fn default_health_interval() -> u64 {
+    2_000
+}
+
+fn default_health_timeout() -> u64 {
+    1_000
+}
+
+fn default_one() -> usize {
+    1
+}
+
+fn default_two() -> usize {
+    2
+}
+
+impl RawConfig {
+    /// Every TLS file the config names, relative to its directory, in a
+    /// fixed order (the reloader hashes and watches them).
+    pub fn tls_files(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        if let Some(t) = &self.listen.tls {
+            out.push(t.certificate.as_str());
+            out.push(t.key.as_str());
+            out.extend(t.client_ca.as_deref());
+        }
+        for up in self.upstreams.values() {
+            if let Some(RawUpstreamTls::Settings(t)) = &up.tls {
+                out.extend(t.ca.as_deref());
+                out.extend(t.client_certificate.as_deref());
+                out.extend(t.client_key.as_deref());
+            }
+        }
+        out
+    }
 }
 
 fn default_connect_timeout_ms() -> u64 {

@@ -13,6 +13,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 #[derive(Debug)]
 pub struct Settings {
     pub listen: Listen,
+    /// TLS on the proxy listener; plain HTTP when `None`.
+    pub listener_tls: Option<Arc<crate::tls::ServerTls>>,
     /// Upstream name → backend.
     pub upstreams: BTreeMap<Arc<str>, Upstream>,
     pub identity: Identity,
@@ -105,19 +107,62 @@ pub struct Listen {
     pub admin: SocketAddr,
 }
 
-/// One backend.
+/// One backend: a pool of one or more members.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
     pub name: Arc<str>,
-    /// `host:port` as written (checked to parse).
-    pub address: String,
-    pub host: String,
-    pub port: u16,
+    /// The members as written (each checked to parse), at least one.
+    pub members: Vec<Member>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
-    pub tls: bool,
-    /// The TLS server name; the host when not configured.
-    pub sni: String,
+    /// TLS to every member, verified; plain HTTP when `None`.
+    pub tls: Option<crate::tls::UpstreamTls>,
+    /// The configured TLS server name; each member's host when `None`.
+    pub sni: Option<String>,
+    /// How often DNS names are resolved again.
+    pub dns_refresh: Duration,
+    pub health_check: Option<HealthCheck>,
+    /// How long a member that refused a connection is left out.
+    pub eject_for: Duration,
+}
+
+/// One `host:port` of an upstream: an IP literal, or a DNS name that
+/// stands for every address it resolves to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Member {
+    /// `host:port` as written.
+    pub address: String,
+    /// The host without brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl Member {
+    /// The address when the host is an IP literal (no lookup needed).
+    pub fn literal(&self) -> Option<std::net::SocketAddr> {
+        self.host
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| std::net::SocketAddr::new(ip, self.port))
+    }
+}
+
+impl Upstream {
+    /// The TLS name a member is verified as: the configured `sni`, else its host.
+    pub fn server_name<'a>(&'a self, member: &'a Member) -> &'a str {
+        self.sni.as_deref().unwrap_or(&member.host)
+    }
+}
+
+/// An active HTTP health check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Asked with `GET`; a 2xx answer passes.
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub healthy_threshold: usize,
+    pub unhealthy_threshold: usize,
 }
 
 /// Where the user id comes from.

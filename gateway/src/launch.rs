@@ -78,6 +78,8 @@ pub enum StartError {
     Watch(#[from] WatchError),
     #[error("cannot register metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("cannot set up TLS on the proxy listener: {0}")]
+    Tls(String),
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
     #[error("the proxy listener on `{0}` did not come up within 10 s")]
@@ -288,7 +290,15 @@ fn spawn_server(
             shared: shared.clone(),
         },
     );
-    proxy.add_tcp(&proxy_addr.to_string());
+    let listener_tls = shared.snapshot.load().settings.listener_tls.clone();
+    match listener_tls {
+        None => proxy.add_tcp(&proxy_addr.to_string()),
+        Some(tls) => {
+            let settings = crate::tls::settings(shared.snapshot.clone(), &tls)
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+            proxy.add_tls_with_settings(&proxy_addr.to_string(), None, settings);
+        }
+    }
     server.add_service(proxy);
     let signal = StopSignal {
         stop,

@@ -12,6 +12,8 @@ pub mod proxy;
 pub mod record;
 pub mod respond;
 pub mod state;
+pub mod tls;
+pub mod upstream;
 
 pub use launch::{Gateway, Options, Running, StartError};
 pub use proxy::{DECISION_ID_HEADER, USER_HEADER};

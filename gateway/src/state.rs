@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
@@ -25,6 +24,8 @@ pub struct Shared {
     pub tokens: TokenCache,
     pub reloads: Mutex<ReloadStatus>,
     pub ids: DecisionIds,
+    /// The upstream pools and the runtime that keeps them resolved and checked.
+    pub upstreams: crate::upstream::Upstreams,
     /// Set when shutdown starts: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
     derived: ArcSwapOption<Derived>,
@@ -58,8 +59,8 @@ pub struct Derived {
     pub token_scope: Option<String>,
     /// The client headers no spelling of reaches an upstream.
     pub strip: crate::proxy::outgoing::StripList,
-    /// Each upstream's address, resolved once per snapshot (`None`: did not resolve).
-    pub upstream_addrs: HashMap<Arc<str>, Option<SocketAddr>, foldhash::fast::RandomState>,
+    /// Each upstream's pool (shared with every snapshot of equal settings).
+    pub pools: HashMap<Arc<str>, Arc<crate::upstream::Pool>, foldhash::fast::RandomState>,
     /// Each route's metric children for its usual outcome, resolved on first
     /// use (`with_label_values` hashes every label on every call).
     route_metrics: HashMap<Arc<str>, OnceLock<RouteMetrics>, foldhash::fast::RandomState>,
@@ -120,12 +121,15 @@ impl Shared {
             tokens: TokenCache::new(),
             reloads: Mutex::new(ReloadStatus::default()),
             ids: DecisionIds::new(),
+            upstreams: crate::upstream::Upstreams::new(),
             draining: AtomicBool::new(false),
             derived: ArcSwapOption::empty(),
             assertion_keys: Mutex::new(Vec::new()),
         };
         let current = shared.snapshot.load_full();
         shared.publish_snapshot(&current);
+        // Built now, off the request path: the pools start resolving at once.
+        let _ = shared.current();
         if let Ok(mut status) = shared.reloads.lock() {
             status.last_applied = Some(current.loaded_at);
         }
@@ -150,11 +154,11 @@ impl Shared {
             snapshot: snapshot.clone(),
             token_scope: auth::cache_scope(&snapshot.settings.identity, &snapshot.revision),
             strip: crate::proxy::outgoing::StripList::new(snapshot),
-            upstream_addrs: snapshot
+            pools: snapshot
                 .settings
                 .upstreams
                 .iter()
-                .map(|(name, u)| (name.clone(), resolve(&u.host, u.port)))
+                .map(|(name, u)| (name.clone(), self.upstreams.pool(u)))
                 .collect(),
             route_metrics: snapshot
                 .routes
@@ -224,6 +228,7 @@ impl Shared {
             } => {
                 let current = self.snapshot.load_full();
                 self.publish_snapshot(&current);
+                let _ = self.current();
                 if let Ok(mut status) = self.reloads.lock() {
                     status.last_applied = Some(current.loaded_at);
                 }
@@ -274,18 +279,6 @@ impl Shared {
             }
         }
     }
-}
-
-/// The first address of `host:port`; an IP literal needs no lookup.
-fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
-    if let Ok(ip) = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        return Some(SocketAddr::new(ip, port));
-    }
-    (host, port).to_socket_addrs().ok()?.next()
 }
 
 /// Seconds since the epoch as a float, 0 before it.

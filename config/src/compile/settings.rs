@@ -13,8 +13,8 @@ use crate::assertion::AssertionKey;
 use crate::error::{ConfigError, ErrorKind};
 use crate::raw::{RawIdentity, RawJwt, RawTrustedHeader, RawUpstream};
 use crate::settings::{
-    Assertion, Cidr, Forwarding, Identity, JwtKey, JwtSettings, Limits, Listen, Mode, Settings,
-    Strict, TrustedHeaderSettings, Upstream,
+    Assertion, Cidr, Forwarding, HealthCheck, Identity, JwtKey, JwtSettings, Limits, Listen,
+    Member, Mode, Settings, Strict, TrustedHeaderSettings, Upstream,
 };
 
 /// The most leeway accepted for `exp`/`nbf`.
@@ -23,7 +23,11 @@ const MAX_LEEWAY_SECONDS: u64 = 300;
 pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settings> {
     let raw = &inputs.raw;
     let listen = listen(raw, errors);
-    let upstreams = upstreams(&raw.upstreams, errors);
+    let upstreams = upstreams(inputs, errors);
+    let listener_tls = match &raw.listen.tls {
+        None => Some(None),
+        Some(t) => super::tls::listener(inputs, t, errors).map(|t| Some(Arc::new(t))),
+    };
     let identity = match &raw.identity {
         RawIdentity::Jwt(jwt) => jwt_settings(inputs, jwt, errors).map(Identity::Jwt),
         RawIdentity::TrustedHeader(th) => trusted_header(th, errors).map(Identity::TrustedHeader),
@@ -49,6 +53,7 @@ pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settin
     };
     Some(Settings {
         listen: listen?,
+        listener_tls: listener_tls?,
         upstreams: upstreams?,
         identity: identity?,
         limits: limits?,
@@ -221,10 +226,8 @@ fn host_port(text: &str) -> Option<(String, u16)> {
     Some((host, port))
 }
 
-fn upstreams(
-    raw: &BTreeMap<String, RawUpstream>,
-    errors: &mut Errors<'_>,
-) -> Option<BTreeMap<Arc<str>, Upstream>> {
+fn upstreams(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<BTreeMap<Arc<str>, Upstream>> {
+    let raw = &inputs.raw.upstreams;
     if raw.is_empty() {
         errors.setting(
             ErrorKind::Invalid,
@@ -237,45 +240,152 @@ fn upstreams(
     let mut out = BTreeMap::new();
     let mut ok = true;
     for (name, up) in raw {
-        let Some((host, port)) = host_port(&up.address) else {
-            errors.setting(
+        match upstream(inputs, name, up, errors) {
+            Some(u) => {
+                out.insert(u.name.clone(), u);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// The most members one upstream may list.
+const MAX_MEMBERS: usize = 64;
+
+fn upstream(
+    inputs: &Inputs,
+    name: &str,
+    up: &RawUpstream,
+    errors: &mut Errors<'_>,
+) -> Option<Upstream> {
+    let before = errors.len();
+    let invalid = |errors: &mut Errors<'_>, message: String| {
+        errors.setting(ErrorKind::Invalid, "upstreams", name, message);
+    };
+    let written: Vec<&String> = match (&up.address, up.addresses.is_empty()) {
+        (Some(a), true) => vec![a],
+        (None, false) => up.addresses.iter().collect(),
+        (Some(_), false) => {
+            invalid(
+                errors,
+                format!("upstream `{name}` sets both `address` and `addresses`; use one"),
+            );
+            Vec::new()
+        }
+        (None, true) => {
+            invalid(
+                errors,
+                format!("upstream `{name}` needs `address` or `addresses`"),
+            );
+            Vec::new()
+        }
+    };
+    if written.len() > MAX_MEMBERS {
+        invalid(
+            errors,
+            format!("upstream `{name}` lists more than {MAX_MEMBERS} addresses"),
+        );
+    }
+    let mut members = Vec::new();
+    for address in written {
+        match host_port(address) {
+            Some((host, port)) => {
+                let member = Member {
+                    address: address.clone(),
+                    host,
+                    port,
+                };
+                if members.contains(&member) {
+                    invalid(errors, format!("upstream `{name}` lists `{address}` twice"));
+                }
+                members.push(member);
+            }
+            None => errors.setting(
                 ErrorKind::Address,
                 "upstreams",
                 name,
-                format!(
-                    "upstream `{name}` address `{}` is not `host:port`",
-                    up.address
-                ),
-            );
-            ok = false;
-            continue;
-        };
-        if up.connect_timeout_ms == 0 || up.read_timeout_ms == 0 {
-            errors.setting(
-                ErrorKind::Invalid,
-                "upstreams",
-                name,
-                format!("upstream `{name}` has a zero timeout"),
-            );
-            ok = false;
-            continue;
+                format!("upstream `{name}` address `{address}` is not `host:port`"),
+            ),
         }
-        let name: Arc<str> = Arc::from(name.as_str());
-        out.insert(
-            name.clone(),
-            Upstream {
-                name,
-                address: up.address.clone(),
-                sni: up.sni.clone().unwrap_or_else(|| host.clone()),
-                host,
-                port,
-                connect_timeout: Duration::from_millis(up.connect_timeout_ms),
-                read_timeout: Duration::from_millis(up.read_timeout_ms),
-                tls: up.tls,
-            },
+    }
+    if up.connect_timeout_ms == 0 || up.read_timeout_ms == 0 {
+        invalid(errors, format!("upstream `{name}` has a zero timeout"));
+    }
+    if up.dns_refresh_seconds == 0 || up.dns_refresh_seconds > 3600 {
+        invalid(
+            errors,
+            format!("upstream `{name}` `dns_refresh_seconds` is between 1 and 3600"),
         );
     }
-    ok.then_some(out)
+    if up.eject_ms == 0 || up.eject_ms > 600_000 {
+        invalid(
+            errors,
+            format!("upstream `{name}` `eject_ms` is between 1 and 600000"),
+        );
+    }
+    let health_check = up.health_check.as_ref().and_then(|h| {
+        let mut fine = true;
+        if !h.path.starts_with('/') || h.path.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+            invalid(
+                errors,
+                format!(
+                    "upstream `{name}` health check path `{}` is not an absolute path",
+                    h.path
+                ),
+            );
+            fine = false;
+        }
+        if h.interval_ms < 100 || h.timeout_ms == 0 || h.timeout_ms > h.interval_ms {
+            invalid(
+                errors,
+                format!(
+                    "upstream `{name}` health check needs `interval_ms` ≥ 100 and 0 < `timeout_ms` ≤ `interval_ms`"
+                ),
+            );
+            fine = false;
+        }
+        if h.healthy_threshold == 0 || h.unhealthy_threshold == 0 {
+            invalid(
+                errors,
+                format!("upstream `{name}` health check thresholds are at least 1"),
+            );
+            fine = false;
+        }
+        fine.then(|| HealthCheck {
+            path: h.path.clone(),
+            interval: Duration::from_millis(h.interval_ms),
+            timeout: Duration::from_millis(h.timeout_ms),
+            healthy_threshold: h.healthy_threshold,
+            unhealthy_threshold: h.unhealthy_threshold,
+        })
+    });
+    let tls = super::tls::upstream(inputs, up.tls.as_ref(), errors);
+    if let Some(sni) = &up.sni {
+        if sni.trim().is_empty() {
+            invalid(errors, format!("upstream `{name}` `sni` is empty"));
+        }
+        if !matches!(tls, Some(Some(_))) {
+            invalid(
+                errors,
+                format!("upstream `{name}` sets `sni` without `tls`"),
+            );
+        }
+    }
+    if errors.len() != before {
+        return None;
+    }
+    Some(Upstream {
+        name: Arc::from(name),
+        members,
+        connect_timeout: Duration::from_millis(up.connect_timeout_ms),
+        read_timeout: Duration::from_millis(up.read_timeout_ms),
+        tls: tls?,
+        sni: up.sni.clone(),
+        dns_refresh: Duration::from_secs(up.dns_refresh_seconds),
+        health_check,
+        eject_for: Duration::from_millis(up.eject_ms),
+    })
 }
 
 fn jwt_settings(inputs: &Inputs, jwt: &RawJwt, errors: &mut Errors<'_>) -> Option<JwtSettings> {

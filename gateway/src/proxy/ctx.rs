@@ -82,6 +82,8 @@ pub struct Ctx {
     /// Whether the buffered body has been handed to the upstream.
     pub body_sent: bool,
     pub upstream_failure: Option<UpstreamFailure>,
+    /// Connections retried on another pool member after a failed connect.
+    pub connect_retries: usize,
 }
 
 impl Ctx {
@@ -103,6 +105,7 @@ impl Ctx {
             body: None,
             body_sent: false,
             upstream_failure: None,
+            connect_retries: 0,
         }
     }
 

@@ -1,5 +1,6 @@
-//! Step 7, allow: the upstream peer, the very same body bytes that were
-//! parsed, and no retry (the headers are `outgoing`'s).
+//! Step 7, allow: the upstream peer (the next usable member of the route's
+//! pool), the very same body bytes that were parsed, and a retry only of a
+//! connection that failed before a byte was sent (the headers are `outgoing`'s).
 
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -27,18 +28,13 @@ pub fn peer(ctx: &Ctx) -> Result<Box<HttpPeer>> {
     let (Some(derived), Some(name)) = (ctx.derived.as_deref(), ctx.upstream.as_ref()) else {
         return Error::e_explain(InternalError, "no upstream chosen");
     };
-    let Some(upstream) = derived.snapshot.settings.upstreams.get(name) else {
+    let Some(pool) = derived.pools.get(name) else {
         return Error::e_explain(InternalError, "upstream not in snapshot");
     };
-    let Some(Some(addr)) = derived.upstream_addrs.get(name).copied() else {
-        return Error::e_explain(ConnectNoRoute, "upstream address does not resolve");
-    };
-    let mut peer = HttpPeer::new(addr, upstream.tls, upstream.sni.clone());
-    peer.options.connection_timeout = Some(upstream.connect_timeout);
-    peer.options.total_connection_timeout = Some(upstream.connect_timeout);
-    peer.options.read_timeout = Some(upstream.read_timeout);
-    peer.options.write_timeout = Some(upstream.read_timeout);
-    Ok(Box::new(peer))
+    match pool.select() {
+        Some(peer) => Ok(Box::new(peer)),
+        None => Error::e_explain(ConnectNoRoute, "no member of the upstream pool is usable"),
+    }
 }
 
 /// Re-emits the body read for the environment: exactly the parsed bytes,
@@ -86,4 +82,21 @@ fn upstream_kind(e: &Error) -> UpstreamFailure {
         }
         _ => UpstreamFailure::Unavailable,
     }
+}
+
+/// After a failed connection: the member is ejected, and the request is
+/// tried on another member while one is usable (nothing reached a backend).
+pub fn connect_failed(peer: &HttpPeer, ctx: &mut Ctx, e: &mut Error) {
+    let retry = (|| {
+        let derived = ctx.derived.as_deref()?;
+        let pool = derived.pools.get(ctx.upstream.as_ref()?)?;
+        let addr = peer._address.as_inet()?;
+        pool.eject(addr);
+        Some(pool.usable() > 0 && ctx.connect_retries < pool.upstream().members.len().max(4))
+    })()
+    .unwrap_or(false);
+    if retry {
+        ctx.connect_retries += 1;
+    }
+    e.set_retry(retry && may_forward(ctx));
 }

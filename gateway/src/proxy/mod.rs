@@ -154,13 +154,13 @@ impl ProxyHttp for Gate {
     fn fail_to_connect(
         &self,
         _session: &mut Session,
-        _peer: &HttpPeer,
-        _ctx: &mut Ctx,
+        peer: &HttpPeer,
+        ctx: &mut Ctx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        // Never retry: a retry could reach a different backend state than the
-        // one the decision was made for, and must not repeat a write.
-        e.set_retry(false);
+        // Only a connection that never carried a byte is retried, on another
+        // member of the same pool; a failure after that is never retried.
+        forward::connect_failed(peer, ctx, &mut e);
         e
     }
 
