@@ -61,16 +61,31 @@ pub fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>>
             if shared.draining.load(Ordering::Relaxed) {
                 text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
             } else {
-                // A snapshot is always loaded once the gateway has started:
-                // it refuses to start without one.
-                text(StatusCode::OK, "ready\n")
+                // A snapshot is always loaded once the gateway has started
+                // (it refuses to start without one); every upstream name
+                // must have resolved at least once.
+                let waiting = shared.upstreams.not_ready();
+                if waiting.is_empty() {
+                    text(StatusCode::OK, "ready\n")
+                } else {
+                    let mut body = String::from("not ready:\n");
+                    for reason in waiting {
+                        body.push_str(&reason);
+                        body.push('\n');
+                    }
+                    text(StatusCode::SERVICE_UNAVAILABLE, &body)
+                }
             }
         }
         "/policy" => policy(shared),
+        "/upstreams" => json_response(
+            StatusCode::OK,
+            &json!({ "upstreams": shared.upstreams.status() }),
+        ),
         JWKS_PATH => jwks(shared),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found; try /metrics, /healthz, /readyz, /policy, /.well-known/jwks.json\n",
+            "not found; try /metrics, /healthz, /readyz, /policy, /upstreams, /.well-known/jwks.json\n",
         ),
     }
 }
@@ -143,9 +158,13 @@ pub fn policy_json(shared: &Shared) -> serde_json::Value {
 }
 
 fn policy(shared: &Shared) -> Response<Full<Bytes>> {
-    let body = serde_json::to_vec_pretty(&policy_json(shared)).unwrap_or_default();
+    json_response(StatusCode::OK, &policy_json(shared))
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
     Response::builder()
-        .status(StatusCode::OK)
+        .status(status)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_default()

@@ -37,6 +37,8 @@ pub struct Options {
     pub grace_period: Duration,
     /// Proxy worker threads.
     pub threads: usize,
+    /// How upstream DNS names are looked up (the system resolver by default).
+    pub resolver: Arc<dyn crate::upstream::Resolve>,
 }
 
 impl Options {
@@ -49,6 +51,7 @@ impl Options {
             handle_signals: false,
             grace_period: Duration::from_secs(5),
             threads: 2,
+            resolver: Arc::new(crate::upstream::SystemResolver),
         }
     }
 
@@ -120,7 +123,11 @@ impl Gateway {
         handle: Arc<ArcSwap<Snapshot>>,
         options: Options,
     ) -> Result<Running, StartError> {
-        let shared = Arc::new(Shared::new(handle.clone(), Metrics::new()?));
+        let shared = Arc::new(Shared::new(
+            handle.clone(),
+            Metrics::new()?,
+            options.resolver.clone(),
+        ));
         let listen = handle.load().settings.listen;
 
         let proxy_addr = reserve(options.proxy_addr.unwrap_or(listen.proxy), "proxy")?;

@@ -114,14 +114,18 @@ impl Derived {
 }
 
 impl Shared {
-    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, metrics: Metrics) -> Shared {
+    pub fn new(
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        metrics: Metrics,
+        resolver: Arc<dyn crate::upstream::Resolve>,
+    ) -> Shared {
         let shared = Shared {
             snapshot,
             metrics,
             tokens: TokenCache::new(),
             reloads: Mutex::new(ReloadStatus::default()),
             ids: DecisionIds::new(),
-            upstreams: crate::upstream::Upstreams::new(),
+            upstreams: crate::upstream::Upstreams::new(resolver),
             draining: AtomicBool::new(false),
             derived: ArcSwapOption::empty(),
             assertion_keys: Mutex::new(Vec::new()),

@@ -39,6 +39,32 @@ const TICK: Duration = Duration::from_millis(100);
 #[derive(Clone, Debug)]
 struct ServerName(Arc<str>);
 
+/// Looks names up. The gateway uses the system resolver ([`SystemResolver`]);
+/// a test can answer from a table it changes while the gateway runs.
+pub trait Resolve: Send + Sync + std::fmt::Debug {
+    /// The addresses of `host:port`, or why there are none.
+    fn lookup(&self, host: String, port: u16) -> Lookup;
+}
+
+/// A lookup in progress.
+pub type Lookup =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<SocketAddr>, String>> + Send>>;
+
+/// The system resolver (`getaddrinfo`, on tokio's blocking pool).
+#[derive(Debug, Default)]
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn lookup(&self, host: String, port: u16) -> Lookup {
+        Box::pin(async move {
+            tokio::net::lookup_host((host, port))
+                .await
+                .map(|addrs| addrs.collect())
+                .map_err(|e| format!("does not resolve: {e}"))
+        })
+    }
+}
+
 /// What DNS said of each member: the last good addresses, and the last error.
 #[derive(Debug, Default)]
 struct Resolution {
@@ -50,11 +76,12 @@ struct Resolution {
 #[derive(Debug)]
 struct Dns {
     upstream: Upstream,
+    resolver: Arc<dyn Resolve>,
     resolved: Mutex<BTreeMap<Member, Resolution>>,
 }
 
 impl Dns {
-    fn new(upstream: &Upstream) -> Dns {
+    fn new(upstream: &Upstream, resolver: Arc<dyn Resolve>) -> Dns {
         let resolved = upstream
             .members
             .iter()
@@ -68,6 +95,7 @@ impl Dns {
             .collect();
         Dns {
             upstream: upstream.clone(),
+            resolver,
             resolved: Mutex::new(resolved),
         }
     }
@@ -79,25 +107,23 @@ impl Dns {
             if member.literal().is_some() {
                 continue;
             }
-            let target = (member.host.clone(), member.port);
-            let outcome =
-                match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host(target)).await {
-                    Ok(Ok(addrs)) => {
-                        let mut list: Vec<SocketAddr> = addrs.collect();
-                        list.sort();
-                        list.dedup();
-                        if list.is_empty() {
-                            Err("resolves to no address".to_owned())
-                        } else {
-                            Ok(list)
-                        }
+            let lookup = self.resolver.lookup(member.host.clone(), member.port);
+            let outcome = match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
+                Ok(Ok(mut list)) => {
+                    list.sort();
+                    list.dedup();
+                    if list.is_empty() {
+                        Err("resolves to no address".to_owned())
+                    } else {
+                        Ok(list)
                     }
-                    Ok(Err(e)) => Err(format!("does not resolve: {e}")),
-                    Err(_) => Err(format!(
-                        "does not resolve: no answer within {} s",
-                        LOOKUP_TIMEOUT.as_secs()
-                    )),
-                };
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(format!(
+                    "does not resolve: no answer within {} s",
+                    LOOKUP_TIMEOUT.as_secs()
+                )),
+            };
             if let Ok(mut resolved) = self.resolved.lock() {
                 let entry = resolved.entry(member.clone()).or_default();
                 match outcome {
@@ -183,8 +209,8 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    fn new(upstream: &Upstream) -> Pool {
-        let dns = Arc::new(Dns::new(upstream));
+    fn new(upstream: &Upstream, resolver: Arc<dyn Resolve>) -> Pool {
+        let dns = Arc::new(Dns::new(upstream, resolver));
         let mut backends = Backends::new(Box::new(Discovery(dns.clone())));
         let tls = upstream.tls.as_ref();
         let ca: Option<Arc<[WrappedX509]>> = tls.and_then(|t| t.ca.as_ref()).map(|bundle| {
@@ -379,6 +405,7 @@ fn health_check(
 /// Every live pool, and the runtime their tasks run on.
 pub struct Upstreams {
     pools: Mutex<Vec<Weak<Pool>>>,
+    resolver: Arc<dyn Resolve>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -391,7 +418,7 @@ impl std::fmt::Debug for Upstreams {
 impl Upstreams {
     /// A registry with its own one-thread runtime (`None` runtime: the thread
     /// could not start, and pools hold only their literal addresses).
-    pub fn new() -> Upstreams {
+    pub fn new(resolver: Arc<dyn Resolve>) -> Upstreams {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("reqflo-upstreams")
@@ -403,6 +430,7 @@ impl Upstreams {
             .ok();
         Upstreams {
             pools: Mutex::new(Vec::new()),
+            resolver,
             runtime,
         }
     }
@@ -411,7 +439,7 @@ impl Upstreams {
     /// new one whose task starts now.
     pub fn pool(&self, upstream: &Upstream) -> Arc<Pool> {
         let Ok(mut pools) = self.pools.lock() else {
-            return Arc::new(Pool::new(upstream));
+            return Arc::new(Pool::new(upstream, self.resolver.clone()));
         };
         pools.retain(|w| w.strong_count() > 0);
         if let Some(found) = pools
@@ -421,7 +449,7 @@ impl Upstreams {
         {
             return found;
         }
-        let pool = Arc::new(Pool::new(upstream));
+        let pool = Arc::new(Pool::new(upstream, self.resolver.clone()));
         if let Some(rt) = &self.runtime {
             let weak = Arc::downgrade(&pool);
             let (tx, rx) = std::sync::mpsc::channel();
@@ -442,6 +470,11 @@ impl Upstreams {
         }
         pools.push(Arc::downgrade(&pool));
         pool
+    }
+
+    /// Every live pool's state, for the admin `/upstreams` page.
+    pub fn status(&self) -> Vec<serde_json::Value> {
+        self.live().iter().map(|p| p.status()).collect()
     }
 
     /// Every live pool's reasons for not being ready.
@@ -467,7 +500,7 @@ impl Upstreams {
 
 impl Default for Upstreams {
     fn default() -> Self {
-        Upstreams::new()
+        Upstreams::new(Arc::new(SystemResolver))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod jwt;
 pub mod metrics;
 pub mod raw;
+pub mod tls;
 pub mod upstream;
 
 pub use answer::{

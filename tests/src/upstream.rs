@@ -125,7 +125,7 @@ impl Upstream {
         self.state.connections.load(Ordering::SeqCst)
     }
 
-    /// When `true`, requests are recorded but never answered.
+    /// When `true`, requests are recorded but not answered until it is `false` again.
     pub fn set_hold(&self, hold: bool) {
         self.state.hold.store(hold, Ordering::SeqCst);
     }
@@ -204,8 +204,9 @@ async fn handle(
         });
         requests.len()
     };
-    if state.hold.load(Ordering::SeqCst) {
-        std::future::pending::<()>().await;
+    // Held requests wait until the hold is released (or forever).
+    while state.hold.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let json = format!("{{\"upstream\":\"ok\",\"seq\":{seq}}}");
     let mut response = Response::new(Full::new(Bytes::from(json)));
