@@ -95,11 +95,24 @@ impl Gateway {
     /// Starts a gateway from a route config and a policy text as they are
     /// (the config must name the policy `policy.yaml`), and waits for `/readyz`.
     pub async fn start_text(config: &str, policy: &str) -> Gateway {
+        let gateway = Gateway::start_unready(config, policy, |_| {}).await;
+        gateway.wait_ready().await;
+        gateway
+    }
+
+    /// Starts like [`Gateway::start_text`] with `adjust` applied to the
+    /// options, and returns without waiting for `/readyz`.
+    pub async fn start_unready(
+        config: &str,
+        policy: &str,
+        adjust: impl FnOnce(&mut Options),
+    ) -> Gateway {
         let dir = tempfile::tempdir().or_panic("temp dir");
         let config_path = dir.path().join("gateway.yaml");
         std::fs::write(&config_path, config).or_panic("write gateway.yaml");
         std::fs::write(dir.path().join("policy.yaml"), policy).or_panic("write policy.yaml");
-        let options = Options::ephemeral(&config_path);
+        let mut options = Options::ephemeral(&config_path);
+        adjust(&mut options);
         let running = tokio::task::spawn_blocking(move || reqflo_gateway::Gateway::start(options))
             .await
             .or_panic("the gateway start task")
@@ -111,11 +124,11 @@ impl Gateway {
             dir,
             dead: None,
         };
-        gateway.wait_ready().await;
         gateway
     }
 
-    async fn wait_ready(&self) {
+    /// Waits (within [`READY_BOUND`]) until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
         let admin = self.admin();
         let deadline = Instant::now() + READY_BOUND;
         loop {

@@ -89,9 +89,12 @@ pub struct Upstream {
 impl Upstream {
     /// Binds `127.0.0.1:0` and serves on the current tokio runtime.
     pub async fn start() -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .or_panic("bind the upstream");
+        Upstream::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Binds `addr` (a member that comes back on the port it had).
+    pub async fn start_on(addr: SocketAddr) -> Upstream {
+        let listener = TcpListener::bind(addr).await.or_panic("bind the upstream");
         let addr = listener.local_addr().or_panic("upstream address");
         let state = Arc::new(State::default());
         let accept = tokio::spawn(accept_loop(listener, Arc::clone(&state)));

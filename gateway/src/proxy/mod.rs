@@ -167,13 +167,28 @@ impl ProxyHttp for Gate {
     fn error_while_proxy(
         &self,
         peer: &HttpPeer,
-        _session: &mut Session,
+        session: &mut Session,
         e: Box<Error>,
-        _ctx: &mut Ctx,
-        _client_reused: bool,
+        ctx: &mut Ctx,
+        client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("peer: {peer}"));
-        e.set_retry(false);
+        // A kept-alive connection the backend had already closed is retried
+        // once on a fresh connection, and only for a safe method without a
+        // body: nothing it asks can have changed anything. Any other failure
+        // after the connection is never retried.
+        let safe = matches!(
+            session.req_header().method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        );
+        if safe && ctx.body.is_none() && ctx.connect_retries < 4 {
+            e.retry.decide_reuse(client_reused);
+            if e.retry() {
+                ctx.connect_retries += 1;
+            }
+        } else {
+            e.set_retry(false);
+        }
         e
     }
 
