@@ -117,14 +117,13 @@ impl Gateway {
             .await
             .or_panic("the gateway start task")
             .or_panic("start the gateway");
-        let gateway = Gateway {
+        Gateway {
             proxy: running.proxy_addr,
             admin: running.admin_addr,
             running: Some(running),
             dir,
             dead: None,
-        };
-        gateway
+        }
     }
 
     /// Waits (within [`READY_BOUND`]) until `/readyz` answers 200.
