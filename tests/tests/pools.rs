@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use reqflo_gateway::upstream::{Lookup, Resolve};
 use reqflo_tests::gateway::DeadPort;
-use reqflo_tests::{Gateway, OrPanic, Upstream, body_of, fixture_files};
+use reqflo_tests::{Gateway, Upstream, body_of, fixture_files};
 
 const PUBLIC: &str = "/public/pool";
 const HEALTH: &str = "/public/health";
