@@ -8,6 +8,7 @@ mod errors;
 mod policy;
 mod routes;
 mod settings;
+pub use settings::fetchable_url;
 mod tls;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 
 mod assertion;
 mod compile;
+pub use compile::fetchable_url;
 mod error;
 mod lines;
 pub mod raw;
@@ -38,8 +39,9 @@ pub mod headers {
     pub const SET_BY_GATEWAY: &[&str] = &[USER, DECISION_ID, DECIDED_ENVIRONMENT, ASSERTION];
 }
 pub use settings::{
-    Assertion, Cidr, Forwarding, HealthCheck, IDENTITY_ALIASES, Identity, JwtKey, JwtSettings,
-    Limits, Listen, Member, Mode, PublicPrefix, Settings, Strict, TrustedHeaderSettings, Upstream,
+    Assertion, Cidr, Forwarding, HealthCheck, IDENTITY_ALIASES, Identity, JwksSettings, JwksSource,
+    JwtKey, JwtSettings, Limits, Listen, Member, Mode, PublicPrefix, Settings, Strict,
+    TrustedHeaderSettings, Upstream,
 };
 pub use snapshot::{Snapshot, load, load_from};
 pub use source::{Fs, Layered, Memory, Source};

@@ -216,6 +216,13 @@ impl RawConfig {
             out.push(t.key.as_str());
             out.extend(t.client_ca.as_deref());
         }
+        if let RawIdentity::Jwt(RawJwt {
+            jwks: Some(RawJwks { ca: Some(ca), .. }),
+            ..
+        }) = &self.identity
+        {
+            out.push(ca.as_str());
+        }
         for up in self.upstreams.values() {
             if let Some(RawUpstreamTls::Settings(t)) = &up.tls {
                 out.extend(t.ca.as_deref());
@@ -250,7 +257,12 @@ pub struct RawJwt {
     pub audiences: Vec<String>,
     /// Pinned list, e.g. `[RS256, ES256]`; `none` and `HS*` are refused.
     pub algorithms: Vec<String>,
+    /// Keys from PEM files; may be empty when `jwks` is set.
+    #[serde(default)]
     pub keys: Vec<RawJwtKey>,
+    /// Keys fetched from the identity provider's JWKS.
+    #[serde(default)]
+    pub jwks: Option<RawJwks>,
     /// Clock skew tolerated for `exp`/`nbf`, seconds (default 30, at most 300).
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
@@ -272,6 +284,57 @@ fn default_user_claim() -> String {
 
 fn default_true() -> bool {
     true
+}
+
+/// The identity provider's published key set.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwks {
+    /// The JWKS URL; or leave it out and set `discovery: true`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Find the JWKS URL in `{issuer}/.well-known/openid-configuration`.
+    #[serde(default)]
+    pub discovery: bool,
+    /// The shortest and longest wait between refreshes, seconds; the
+    /// provider's `Cache-Control: max-age` is honoured within them (defaults 60, 3600).
+    #[serde(default = "default_jwks_refresh_min")]
+    pub refresh_min_seconds: u64,
+    #[serde(default = "default_jwks_refresh_max")]
+    pub refresh_max_seconds: u64,
+    /// A token with an unknown `kid` refetches the set at most once per this many seconds (default 30).
+    #[serde(default = "default_jwks_cooldown")]
+    pub unknown_kid_cooldown_seconds: u64,
+    /// The oldest a key set may be (since its last good fetch) and still
+    /// verify tokens, seconds (default 86400).
+    #[serde(default = "default_jwks_max_age")]
+    pub max_age_seconds: u64,
+    /// How long one fetch may take, milliseconds (default 5000).
+    #[serde(default = "default_jwks_timeout")]
+    pub timeout_ms: u64,
+    /// Verify the provider against this CA bundle (PEM) instead of the system roots.
+    #[serde(default)]
+    pub ca: Option<String>,
+}
+
+fn default_jwks_refresh_min() -> u64 {
+    60
+}
+
+fn default_jwks_refresh_max() -> u64 {
+    3600
+}
+
+fn default_jwks_cooldown() -> u64 {
+    30
+}
+
+fn default_jwks_max_age() -> u64 {
+    86_400
+}
+
+fn default_jwks_timeout() -> u64 {
+    5_000
 }
 
 #[derive(Clone, Debug, Deserialize)]

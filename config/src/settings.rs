@@ -179,13 +179,49 @@ pub struct JwtSettings {
     pub audiences: Vec<String>,
     /// The pinned algorithms; a token with any other `alg` is refused.
     pub algorithms: Vec<Algorithm>,
-    /// Keys looked up by the token's `kid`.
+    /// Keys looked up by the token's `kid` (these win over a JWKS key of the same `kid`).
     pub keys: BTreeMap<String, JwtKey>,
+    /// Keys fetched from the identity provider, when configured.
+    pub jwks: Option<Box<JwksSettings>>,
     pub leeway: Duration,
     /// The claim holding the user id (`sub` by default).
     pub user_claim: String,
     /// Whether verified tokens may be cached until they expire.
     pub cache: bool,
+}
+
+/// Where and how often the identity provider's key set is fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwksSettings {
+    pub source: JwksSource,
+    pub refresh_min: Duration,
+    pub refresh_max: Duration,
+    pub unknown_kid_cooldown: Duration,
+    pub max_age: Duration,
+    pub timeout: Duration,
+    /// Verify the provider against this bundle; the system roots when `None`.
+    pub ca: Option<crate::tls::CaBundle>,
+    /// The issuer, which a discovery document must name.
+    pub issuer: String,
+    /// The pinned algorithms: a fetched key is used only for these.
+    pub algorithms: Vec<Algorithm>,
+}
+
+/// The JWKS URL, given or found by OIDC discovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwksSource {
+    Url(String),
+    /// The discovery document's URL (`{issuer}/.well-known/openid-configuration`).
+    Discovery(String),
+}
+
+impl JwksSource {
+    /// The URL fetched first.
+    pub fn url(&self) -> &str {
+        match self {
+            JwksSource::Url(u) | JwksSource::Discovery(u) => u,
+        }
+    }
 }
 
 /// One verification key.

@@ -64,7 +64,8 @@ pub fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>>
                 // A snapshot is always loaded once the gateway has started
                 // (it refuses to start without one); every upstream name
                 // must have resolved at least once.
-                let waiting = shared.upstreams.not_ready();
+                let mut waiting = shared.upstreams.not_ready();
+                waiting.extend(shared.keysets.not_ready());
                 if waiting.is_empty() {
                     text(StatusCode::OK, "ready\n")
                 } else {
@@ -97,6 +98,7 @@ fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     shared.metrics.snapshot_age.set(age);
+    shared.keysets.observe();
     // Set here, not per request: the cache's size only matters when scraped.
     shared
         .metrics
@@ -154,6 +156,7 @@ pub fn policy_json(shared: &Shared) -> serde_json::Value {
             "jwks": JWKS_PATH,
         })),
         "last_rejected_reload": rejected,
+        "jwks": shared.keysets.status(),
     })
 }
 

@@ -48,6 +48,14 @@ pub struct Metrics {
     pub internal_errors: IntCounterVec,
     /// Verified tokens currently cached (set when `/metrics` is scraped).
     pub token_cache_entries: IntGauge,
+    /// JWKS fetches by `outcome`: `updated`, `unchanged`, `error`.
+    pub jwks_refreshes: IntCounterVec,
+    /// Tokens with an unknown `kid`, by `action`: `refetch` or `cooldown` (no fetch).
+    pub jwks_unknown_kid: IntCounterVec,
+    /// Keys in the fetched key set (set at scrape time).
+    pub jwks_keys: IntGauge,
+    /// Seconds since the key set was last fetched good; -1 before the first (set at scrape time).
+    pub jwks_age: Gauge,
 }
 
 fn counter(
@@ -104,6 +112,11 @@ impl Metrics {
             "Verified tokens currently cached",
         )?;
         r.register(Box::new(token_cache_entries.clone()))?;
+        let jwks_keys = IntGauge::new(
+            "reqflo_gateway_jwks_keys",
+            "Keys in the identity provider's key set as last fetched",
+        )?;
+        r.register(Box::new(jwks_keys.clone()))?;
         Ok(Metrics {
             decisions: counter(
                 r,
@@ -166,6 +179,24 @@ impl Metrics {
                 &["kind"],
             )?,
             token_cache_entries,
+            jwks_refreshes: counter(
+                r,
+                "reqflo_gateway_jwks_refreshes_total",
+                "Fetches of the identity provider's key set by outcome",
+                &["outcome"],
+            )?,
+            jwks_unknown_kid: counter(
+                r,
+                "reqflo_gateway_jwks_unknown_kid_total",
+                "Tokens naming a key the set does not have, by whether a refetch was allowed",
+                &["action"],
+            )?,
+            jwks_keys,
+            jwks_age: gauge(
+                r,
+                "reqflo_gateway_jwks_age_seconds",
+                "Seconds since the key set was last fetched good (-1: never)",
+            )?,
             registry,
         })
     }

@@ -26,6 +26,8 @@ pub struct Shared {
     pub ids: DecisionIds,
     /// The upstream pools and the runtime that keeps them resolved and checked.
     pub upstreams: crate::upstream::Upstreams,
+    /// The identity provider's key sets, fetched on the same runtime.
+    pub keysets: crate::auth::jwks::KeySets,
     /// Set when shutdown starts: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
     derived: ArcSwapOption<Derived>,
@@ -59,6 +61,8 @@ pub struct Derived {
     pub token_scope: Option<String>,
     /// The client headers no spelling of reaches an upstream.
     pub strip: crate::proxy::outgoing::StripList,
+    /// The identity provider's key set, when the identity settings fetch one.
+    pub jwks: Option<Arc<crate::auth::jwks::Jwks>>,
     /// Each upstream's pool (shared with every snapshot of equal settings).
     pub pools: HashMap<Arc<str>, Arc<crate::upstream::Pool>, foldhash::fast::RandomState>,
     /// Each route's metric children for its usual outcome, resolved on first
@@ -119,13 +123,16 @@ impl Shared {
         metrics: Metrics,
         resolver: Arc<dyn crate::upstream::Resolve>,
     ) -> Shared {
+        let upstreams = crate::upstream::Upstreams::new(resolver);
+        let keysets = crate::auth::jwks::KeySets::new(upstreams.handle(), metrics.clone());
         let shared = Shared {
             snapshot,
             metrics,
             tokens: TokenCache::new(),
             reloads: Mutex::new(ReloadStatus::default()),
             ids: DecisionIds::new(),
-            upstreams: crate::upstream::Upstreams::new(resolver),
+            upstreams,
+            keysets,
             draining: AtomicBool::new(false),
             derived: ArcSwapOption::empty(),
             assertion_keys: Mutex::new(Vec::new()),
@@ -158,6 +165,10 @@ impl Shared {
             snapshot: snapshot.clone(),
             token_scope: auth::cache_scope(&snapshot.settings.identity, &snapshot.revision),
             strip: crate::proxy::outgoing::StripList::new(snapshot),
+            jwks: match &snapshot.settings.identity {
+                reqflo_config::Identity::Jwt(jwt) => jwt.jwks.as_ref().map(|j| self.keysets.get(j)),
+                reqflo_config::Identity::TrustedHeader(_) => None,
+            },
             pools: snapshot
                 .settings
                 .upstreams

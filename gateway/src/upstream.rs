@@ -472,6 +472,11 @@ impl Upstreams {
         pool
     }
 
+    /// The background runtime (also the key sets' fetcher's).
+    pub fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|rt| rt.handle().clone())
+    }
+
     /// Every live pool's state, for the admin `/upstreams` page.
     pub fn status(&self) -> Vec<serde_json::Value> {
         self.live().iter().map(|p| p.status()).collect()

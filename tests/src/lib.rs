@@ -4,6 +4,7 @@ pub mod answer;
 pub mod client;
 pub mod fail;
 pub mod gateway;
+pub mod jwks;
 pub mod jwt;
 pub mod metrics;
 pub mod raw;

@@ -13,8 +13,8 @@ use crate::assertion::AssertionKey;
 use crate::error::{ConfigError, ErrorKind};
 use crate::raw::{RawIdentity, RawJwt, RawTrustedHeader, RawUpstream};
 use crate::settings::{
-    Assertion, Cidr, Forwarding, HealthCheck, Identity, JwtKey, JwtSettings, Limits, Listen,
-    Member, Mode, Settings, Strict, TrustedHeaderSettings, Upstream,
+    Assertion, Cidr, Forwarding, HealthCheck, Identity, JwksSettings, JwksSource, JwtKey,
+    JwtSettings, Limits, Listen, Member, Mode, Settings, Strict, TrustedHeaderSettings, Upstream,
 };
 
 /// The most leeway accepted for `exp`/`nbf`.
@@ -427,13 +427,17 @@ fn jwt_settings(inputs: &Inputs, jwt: &RawJwt, errors: &mut Errors<'_>) -> Optio
             "jwt `algorithms` must pin at least one algorithm".to_owned(),
         );
     }
-    if jwt.keys.is_empty() {
+    if jwt.keys.is_empty() && jwt.jwks.is_none() {
         invalid(
             errors,
             "keys",
-            "jwt `keys` must list at least one key".to_owned(),
+            "jwt needs `keys` (PEM files) or `jwks` (the identity provider's key set)".to_owned(),
         );
     }
+    let jwks = jwt
+        .jwks
+        .as_ref()
+        .map(|j| jwks(inputs, jwt, j, &algorithms, errors));
     let mut keys = BTreeMap::new();
     for (raw_key, (path, bytes)) in jwt.keys.iter().zip(&inputs.keys) {
         let kid = &raw_key.kid;
@@ -506,10 +510,138 @@ fn jwt_settings(inputs: &Inputs, jwt: &RawJwt, errors: &mut Errors<'_>) -> Optio
         audiences: jwt.audiences.clone(),
         algorithms,
         keys,
+        jwks: jwks.flatten().map(Box::new),
         leeway: Duration::from_secs(jwt.leeway_seconds),
         user_claim: jwt.user_claim.clone(),
         cache: jwt.cache,
     })
+}
+
+/// The JWKS settings: a URL that is `https` (or `http` to a loopback
+/// address), refresh bounds that make sense together.
+fn jwks(
+    inputs: &Inputs,
+    jwt: &RawJwt,
+    raw: &crate::raw::RawJwks,
+    algorithms: &[Algorithm],
+    errors: &mut Errors<'_>,
+) -> Option<JwksSettings> {
+    let before = errors.len();
+    let invalid = |errors: &mut Errors<'_>, key: &str, message: String| {
+        errors.setting(ErrorKind::Invalid, "jwks", key, message);
+    };
+    let source = match (&raw.url, raw.discovery) {
+        (Some(url), false) => Some(JwksSource::Url(url.clone())),
+        (None, true) => Some(JwksSource::Discovery(format!(
+            "{}/.well-known/openid-configuration",
+            jwt.issuer.trim_end_matches('/')
+        ))),
+        (Some(_), true) => {
+            invalid(
+                errors,
+                "url",
+                "jwks sets both `url` and `discovery: true`; use one".to_owned(),
+            );
+            None
+        }
+        (None, false) => {
+            invalid(
+                errors,
+                "url",
+                "jwks needs `url`, or `discovery: true` to find it from the issuer".to_owned(),
+            );
+            None
+        }
+    };
+    if let Some(source) = &source
+        && let Err(why) = fetchable_url(source.url())
+    {
+        let key = if raw.url.is_some() {
+            "url"
+        } else {
+            "discovery"
+        };
+        invalid(errors, key, format!("jwks URL `{}` {why}", source.url()));
+    }
+    if raw.refresh_min_seconds == 0
+        || raw.refresh_min_seconds > raw.refresh_max_seconds
+        || raw.refresh_max_seconds > 86_400
+    {
+        invalid(
+            errors,
+            "refresh_min_seconds",
+            "jwks needs 1 ≤ `refresh_min_seconds` ≤ `refresh_max_seconds` ≤ 86400".to_owned(),
+        );
+    }
+    if raw.unknown_kid_cooldown_seconds == 0 || raw.unknown_kid_cooldown_seconds > 3600 {
+        invalid(
+            errors,
+            "unknown_kid_cooldown_seconds",
+            "jwks `unknown_kid_cooldown_seconds` is between 1 and 3600".to_owned(),
+        );
+    }
+    if raw.max_age_seconds < raw.refresh_max_seconds {
+        invalid(
+            errors,
+            "max_age_seconds",
+            "jwks `max_age_seconds` is at least `refresh_max_seconds` (a key set must be able to live until its next refresh)".to_owned(),
+        );
+    }
+    if raw.timeout_ms == 0 || raw.timeout_ms > 60_000 {
+        invalid(
+            errors,
+            "timeout_ms",
+            "jwks `timeout_ms` is between 1 and 60000".to_owned(),
+        );
+    }
+    let ca = raw
+        .ca
+        .as_ref()
+        .and_then(|name| super::tls::ca_bundle(inputs, errors, "ca", name));
+    if errors.len() != before {
+        return None;
+    }
+    Some(JwksSettings {
+        source: source?,
+        refresh_min: Duration::from_secs(raw.refresh_min_seconds),
+        refresh_max: Duration::from_secs(raw.refresh_max_seconds),
+        unknown_kid_cooldown: Duration::from_secs(raw.unknown_kid_cooldown_seconds),
+        max_age: Duration::from_secs(raw.max_age_seconds),
+        timeout: Duration::from_millis(raw.timeout_ms),
+        ca,
+        issuer: jwt.issuer.clone(),
+        algorithms: algorithms.to_vec(),
+    })
+}
+
+/// Why a key-set URL may not be fetched: keys over plain HTTP could be
+/// swapped by anyone on the path, so only `https`, or `http` to this host.
+pub fn fetchable_url(url: &str) -> Result<(), &'static str> {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match host.rsplit_once(':') {
+            Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err("is plain `http` to another host; use `https`");
+        }
+        r
+    } else {
+        return Err("is not an `https://` URL");
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || rest.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+        return Err("has no host or has spaces or non-ASCII bytes");
+    }
+    Ok(())
 }
 
 /// An asymmetric JWT algorithm; `none` and the shared-secret `HS*` are refused.

@@ -134,17 +134,10 @@ pub(super) fn upstream(
         Some(RawUpstreamTls::Settings(s)) => s,
     };
     let before = errors.len();
-    let ca = settings.ca.as_ref().and_then(|name| {
-        let (path, pem) = file(inputs, errors, "ca", name)?;
-        let certificates = tls::certificates(pem)
-            .and_then(|c| tls::root_store(&c).map(|_| c))
-            .map_err(|e| fault(inputs, errors, "ca", name, &path, e))
-            .ok()?;
-        Some(CaBundle {
-            file: path,
-            certificates: certificates.iter().map(|c| c.to_vec()).collect(),
-        })
-    });
+    let ca = settings
+        .ca
+        .as_ref()
+        .and_then(|name| ca_bundle(inputs, errors, "ca", name));
     let client = match (&settings.client_certificate, &settings.client_key) {
         (None, None) => None,
         (Some(cert), Some(key)) => client_certificate(inputs, cert, key, errors),
@@ -163,6 +156,24 @@ pub(super) fn upstream(
         }
     };
     (errors.len() == before).then_some(Some(UpstreamTls { ca, client }))
+}
+
+/// A CA bundle named at `key: name`, checked to hold usable CAs.
+pub(super) fn ca_bundle(
+    inputs: &Inputs,
+    errors: &mut Errors<'_>,
+    key: &str,
+    name: &str,
+) -> Option<CaBundle> {
+    let (path, pem) = file(inputs, errors, key, name)?;
+    let certificates = tls::certificates(pem)
+        .and_then(|c| tls::root_store(&c).map(|_| c))
+        .map_err(|e| fault(inputs, errors, key, name, &path, e))
+        .ok()?;
+    Some(CaBundle {
+        file: path,
+        certificates: certificates.iter().map(|c| c.to_vec()).collect(),
+    })
 }
 
 fn client_certificate(

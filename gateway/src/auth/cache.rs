@@ -24,6 +24,8 @@ pub struct TokenCache {
 #[derive(Debug, Default)]
 struct Inner {
     scope: Box<str>,
+    /// The fetched key set's generation the entries were verified with.
+    generation: u64,
     entries: HashMap<Box<str>, Entry, Hasher>,
 }
 
@@ -40,9 +42,9 @@ impl TokenCache {
     }
 
     /// The user of a token verified in `scope` that has not expired at `now`.
-    pub fn get(&self, scope: &str, token: &str, now: u64) -> Option<Arc<str>> {
+    pub fn get(&self, scope: &str, generation: u64, token: &str, now: u64) -> Option<Arc<str>> {
         let inner = self.inner.read().ok()?;
-        if *inner.scope != *scope {
+        if *inner.scope != *scope || inner.generation != generation {
             return None;
         }
         inner
@@ -53,15 +55,24 @@ impl TokenCache {
     }
 
     /// Remembers a token verified in `scope`; entries of any other scope are dropped.
-    pub fn insert(&self, scope: &str, token: &str, user: Arc<str>, exp: u64, now: u64) {
+    pub fn insert(
+        &self,
+        scope: &str,
+        generation: u64,
+        token: &str,
+        user: Arc<str>,
+        exp: u64,
+        now: u64,
+    ) {
         if exp <= now {
             return;
         }
         let Ok(mut inner) = self.inner.write() else {
             return;
         };
-        if *inner.scope != *scope {
+        if *inner.scope != *scope || inner.generation != generation {
             inner.scope = scope.into();
+            inner.generation = generation;
             inner.entries.clear();
         }
         if inner.entries.len() >= MAX_ENTRIES {

@@ -12,6 +12,7 @@ use reqflo_config::JwtSettings;
 use serde::Deserialize;
 
 use super::AuthError;
+use super::jwks::KeySet;
 
 /// What a verified token says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +41,17 @@ struct RawHeader {
 /// key its `kid` names, so neither `alg: none` nor an HS/RS confusion (an
 /// RSA public key used as an HMAC secret) can pass.
 pub fn verify(settings: &JwtSettings, token: &str, now: u64) -> Result<Verified, AuthError> {
+    verify_with(settings, None, token, now)
+}
+
+/// [`verify`] with the keys of a fetched key set beside the file keys (a
+/// file key wins over a fetched key of the same `kid`).
+pub fn verify_with(
+    settings: &JwtSettings,
+    fetched: Option<(&KeySet, Duration)>,
+    token: &str,
+    now: u64,
+) -> Result<Verified, AuthError> {
     let header = read_header(token)?;
     if let Some(crit) = &header.crit {
         let named = match crit {
@@ -60,15 +72,28 @@ pub fn verify(settings: &JwtSettings, token: &str, now: u64) -> Result<Verified,
         return Err(AuthError::AlgorithmNotAllowed(header.alg));
     }
     let kid = header.kid.ok_or(AuthError::MissingKid)?;
-    let key = settings
-        .keys
-        .get(&kid)
-        .ok_or_else(|| AuthError::UnknownKid(kid.clone()))?;
-    if key.algorithm != alg {
-        return Err(AuthError::AlgorithmNotAllowed(header.alg));
-    }
+    let key = match settings.keys.get(&kid) {
+        Some(key) if key.algorithm != alg => {
+            return Err(AuthError::AlgorithmNotAllowed(header.alg));
+        }
+        Some(key) => &key.key,
+        None => {
+            let (set, max_age) = fetched.ok_or_else(|| AuthError::UnknownKid(kid.clone()))?;
+            let key = set
+                .keys
+                .get(&kid)
+                .ok_or_else(|| AuthError::UnknownKid(kid.clone()))?;
+            if !key.verifies(alg) {
+                return Err(AuthError::AlgorithmNotAllowed(header.alg));
+            }
+            if set.stale(max_age) {
+                return Err(AuthError::KeysStale(max_age.as_secs()));
+            }
+            &key.key
+        }
+    };
 
-    let mut validation = Validation::new(key.algorithm);
+    let mut validation = Validation::new(alg);
     validation.set_issuer(&[&settings.issuer]);
     validation.set_audience(&settings.audiences);
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
@@ -77,9 +102,8 @@ pub fn verify(settings: &JwtSettings, token: &str, now: u64) -> Result<Verified,
     validation.validate_exp = true;
     validation.validate_aud = true;
 
-    let data =
-        jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(token, &key.key, &validation)
-            .map_err(|e| map_error(e.kind()))?;
+    let data = jsonwebtoken::decode::<HashMap<String, serde_json::Value>>(token, key, &validation)
+        .map_err(|e| map_error(e.kind()))?;
     let claims = data.claims;
     let exp = claims
         .get("exp")

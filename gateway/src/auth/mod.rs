@@ -6,6 +6,7 @@
 //! `WWW-Authenticate` challenge by [`crate::respond`].
 
 mod cache;
+pub mod jwks;
 pub mod jwt;
 #[cfg(test)]
 mod tests;
@@ -62,6 +63,10 @@ pub enum AuthError {
         "the token requires the header extension `{0}` (`crit`), which the gateway does not support"
     )]
     CriticalHeader(String),
+    #[error(
+        "the identity provider's keys could not be refreshed for more than {0} s; tokens they verify are refused until they are"
+    )]
+    KeysStale(u64),
 }
 
 impl AuthError {
@@ -81,6 +86,7 @@ impl AuthError {
         "missing_claim",
         "bad_claim",
         "unsupported_critical_header",
+        "keys_stale",
     ];
 
     /// The stable code: a metric label and the `code` of the 401 body.
@@ -100,6 +106,7 @@ impl AuthError {
             AuthError::MissingClaim(_) => "missing_claim",
             AuthError::BadClaim(_) => "bad_claim",
             AuthError::CriticalHeader(_) => "unsupported_critical_header",
+            AuthError::KeysStale(_) => "keys_stale",
         }
     }
 
@@ -142,6 +149,7 @@ pub fn authenticate(
     headers: &HeaderMap,
     peer: Option<IpAddr>,
     cache: Option<(&TokenCache, &str)>,
+    jwks: Option<&jwks::Jwks>,
     now: u64,
 ) -> Result<Principal, AuthFailure> {
     match identity {
@@ -151,16 +159,20 @@ pub fn authenticate(
             };
             let token = bearer_token(value)?;
             let cache = cache.filter(|_| settings.cache);
-            if let Some(user) = cache.and_then(|(c, scope)| c.get(scope, token, now)) {
+            // A change of the fetched keys starts the cache over, as a reload does.
+            let keys = jwks.map(|j| j.current());
+            let generation = keys.as_ref().map_or(0, |k| k.generation);
+            if let Some(user) = cache.and_then(|(c, scope)| c.get(scope, generation, token, now)) {
                 return Ok(Principal {
                     user,
                     source: "jwt_cached",
                 });
             }
-            let verified = jwt::verify(settings, token, now)?;
+            let fetched = keys.as_deref().zip(jwks.map(|j| j.settings().max_age));
+            let verified = jwt::verify_with(settings, fetched, token, now)?;
             let user: Arc<str> = Arc::from(verified.user);
             if let Some((c, scope)) = cache {
-                c.insert(scope, token, user.clone(), verified.exp, now);
+                c.insert(scope, generation, token, user.clone(), verified.exp, now);
             }
             Ok(Principal {
                 user,

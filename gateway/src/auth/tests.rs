@@ -45,6 +45,7 @@ fn settings() -> JwtSettings {
         audiences: vec![AUD.into()],
         algorithms: vec![Algorithm::RS256, Algorithm::ES256],
         keys,
+        jwks: None,
         leeway: Duration::from_secs(30),
         user_claim: "sub".into(),
         cache: true,
@@ -112,6 +113,7 @@ fn expiry_within_the_leeway_is_accepted() {
             &bearer(&token),
             None,
             Some((&cache, &scope)),
+            None,
             now(),
         );
         assert_eq!(p.map(|p| p.source), Ok("jwt"));
@@ -249,6 +251,7 @@ fn authenticate_with_a_jwt_and_the_cache() {
         &bearer(&token),
         None,
         Some((&cache, &scope)),
+        None,
         now(),
     )
     .unwrap();
@@ -258,25 +261,27 @@ fn authenticate_with_a_jwt_and_the_cache() {
         &bearer(&token),
         None,
         Some((&cache, &scope)),
+        None,
         now(),
     )
     .unwrap();
     assert_eq!((&*second.user, second.source), ("mia", "jwt_cached"));
 
     // Another scope (issuer, audience or revision) never sees the entry.
-    assert_eq!(cache.get("other-scope", &token, now()), None);
+    assert_eq!(cache.get("other-scope", 0, &token, now()), None);
     let other = cache_scope(&identity, "rev2").unwrap();
     let third = authenticate(
         &identity,
         &bearer(&token),
         None,
         Some((&cache, &other)),
+        None,
         now(),
     )
     .unwrap();
     assert_eq!(third.source, "jwt");
     // Expired entries are not served.
-    assert_eq!(cache.get(&other, &token, now() + 3600), None);
+    assert_eq!(cache.get(&other, 0, &token, now() + 3600), None);
 
     // The cache switch.
     let Identity::Jwt(mut s) = identity else {
@@ -290,6 +295,7 @@ fn authenticate_with_a_jwt_and_the_cache() {
         &bearer(&token),
         None,
         Some((&fresh, &scope)),
+        None,
         now(),
     )
     .unwrap();
@@ -301,7 +307,7 @@ fn authenticate_with_a_jwt_and_the_cache() {
 fn authorization_header_shapes() {
     let identity = Identity::Jwt(settings());
     let token = sign(Algorithm::RS256, Some("rsa"), &claims());
-    let run = |h: &HeaderMap| authenticate(&identity, h, None, None, now());
+    let run = |h: &HeaderMap| authenticate(&identity, h, None, None, None, now());
     assert_eq!(
         run(&HeaderMap::new()),
         Err(AuthFailure::Unauthenticated(AuthError::Missing))
@@ -348,19 +354,19 @@ fn trusted_header_only_from_trusted_peers() {
     h.insert("x-forwarded-user", HeaderValue::from_static("tess"));
     let trusted: IpAddr = "10.1.2.3".parse().unwrap();
     let stranger: IpAddr = "192.0.2.1".parse().unwrap();
-    let ok = authenticate(&identity, &h, Some(trusted), None, now()).unwrap();
+    let ok = authenticate(&identity, &h, Some(trusted), None, None, now()).unwrap();
     assert_eq!((&*ok.user, ok.source), ("tess", "trusted_header"));
     assert_eq!(
-        authenticate(&identity, &h, Some(stranger), None, now()),
+        authenticate(&identity, &h, Some(stranger), None, None, now()),
         Err(AuthFailure::Unauthenticated(AuthError::Missing))
     );
     assert_eq!(
-        authenticate(&identity, &h, None, None, now()),
+        authenticate(&identity, &h, None, None, None, now()),
         Err(AuthFailure::Unauthenticated(AuthError::Missing))
     );
     h.insert("x_forwarded_user", HeaderValue::from_static("olivia"));
     assert_eq!(
-        authenticate(&identity, &h, Some(trusted), None, now()),
+        authenticate(&identity, &h, Some(trusted), None, None, now()),
         Err(AuthFailure::Ambiguous(Rejection::UnderscoreHeader))
     );
 }

@@ -96,13 +96,30 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         .as_deref()
         .map(|scope| (&shared.tokens, scope));
     let now = crate::auth::now_seconds();
-    let principal = match auth::authenticate(
+    let jwks = derived.jwks.as_deref();
+    let mut outcome = auth::authenticate(
         &settings.identity,
         &session.req_header().headers,
         ctx.peer,
         cache,
+        jwks,
         now,
-    ) {
+    );
+    // A key the fetched set does not have: one refetch (rate limited), then again.
+    if let (Err(AuthFailure::Unauthenticated(auth::AuthError::UnknownKid(_))), Some(j)) =
+        (&outcome, jwks)
+        && j.refetch_for_unknown_kid().await
+    {
+        outcome = auth::authenticate(
+            &settings.identity,
+            &session.req_header().headers,
+            ctx.peer,
+            cache,
+            jwks,
+            now,
+        );
+    }
+    let principal = match outcome {
         Ok(p) => p,
         Err(AuthFailure::Ambiguous(r)) => answer!(Stage::Authenticate, Refusal::Malformed(r)),
         Err(AuthFailure::Unauthenticated(e)) => {
