@@ -248,6 +248,18 @@ fn default_read_timeout_ms() -> u64 {
 pub enum RawIdentity {
     Jwt(RawJwt),
     TrustedHeader(RawTrustedHeader),
+    /// The subject of the verified client certificate (needs `listen.tls.client_ca`
+    /// with certificates `required`).
+    ClientCertificate(RawClientCertificate),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientCertificate {
+    /// Which name is the user id: `common_name` (default), `dns_san` or
+    /// `uri_san` (the first such subject alternative name).
+    #[serde(default)]
+    pub user_from: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

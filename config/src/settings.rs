@@ -170,6 +170,26 @@ pub struct HealthCheck {
 pub enum Identity {
     Jwt(JwtSettings),
     TrustedHeader(TrustedHeaderSettings),
+    /// A name of the client certificate the TLS listener verified.
+    ClientCertificate(CertificateName),
+}
+
+/// Which name of a verified client certificate is the user id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertificateName {
+    CommonName,
+    DnsSan,
+    UriSan,
+}
+
+impl CertificateName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateName::CommonName => "common_name",
+            CertificateName::DnsSan => "dns_san",
+            CertificateName::UriSan => "uri_san",
+        }
+    }
 }
 
 /// A verified JWT: `exp`, `iss` and `aud` required.

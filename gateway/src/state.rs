@@ -167,7 +167,8 @@ impl Shared {
             strip: crate::proxy::outgoing::StripList::new(snapshot),
             jwks: match &snapshot.settings.identity {
                 reqflo_config::Identity::Jwt(jwt) => jwt.jwks.as_ref().map(|j| self.keysets.get(j)),
-                reqflo_config::Identity::TrustedHeader(_) => None,
+                reqflo_config::Identity::TrustedHeader(_)
+                | reqflo_config::Identity::ClientCertificate(_) => None,
             },
             pools: snapshot
                 .settings

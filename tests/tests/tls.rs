@@ -364,3 +364,78 @@ async fn a_tls_upstream_that_asks_for_a_client_certificate_gets_the_configured_o
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(upstream.client_certificates(), [true]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_is_the_identity_only_where_the_config_says_so() {
+    let dir = tempfile::tempdir().or_panic("cert dir");
+    let ca = TestCa::new("reqflo test CA");
+    ca.server(&[NAME]).write(dir.path(), "server");
+    let callers = TestCa::new("reqflo service callers");
+    std::fs::write(dir.path().join("callers.pem"), &callers.certificate).or_panic("bundle");
+    let extra = format!(
+        "    client_ca: {}\n",
+        dir.path().join("callers.pem").display()
+    );
+    let files = tls_listener_files(dir.path(), &extra);
+    let start = files.config.find("identity:\n").or_panic("identity block");
+    let end = files.config.find("limits:\n").or_panic("limits block");
+    let config = format!(
+        "{}identity:\n  client_certificate:\n    user_from: common_name\n{}",
+        &files.config[..start],
+        &files.config[end..]
+    );
+    let env = Env::start_with(&Files {
+        config: config.clone(),
+        policy: files.policy.clone(),
+    })
+    .await;
+    let view = "/api/v1/orgs/acme/journeys/checkout-smoke";
+    let hidden = "/api/v1/orgs/acme/journeys/incident-drill";
+    let alice = TlsClient::new(&ca, Some(&callers.client("alice")), &["http/1.1"]);
+    let answer = alice
+        .request(
+            env.gateway.proxy,
+            NAME,
+            "GET",
+            view,
+            &[("x-reqflo-user", "olga")],
+        )
+        .await
+        .or_panic("alice's certificate");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let got = env.upstream.take_one("alice");
+    assert_eq!(
+        got.header_all("x-reqflo-user"),
+        ["alice"],
+        "the certificate's name, never a client header"
+    );
+    // The certificate decides: alice may not see the hidden journey.
+    let answer = alice
+        .request(env.gateway.proxy, NAME, "GET", hidden, &[])
+        .await
+        .or_panic("alice, hidden");
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    drop(env);
+
+    // Without `client_ca` (or with certificates optional) the mode is refused.
+    let optional = config.replace(
+        &extra,
+        &format!("{extra}    client_certificates: optional\n"),
+    );
+    let dir2 = tempfile::tempdir().or_panic("dir");
+    std::fs::write(dir2.path().join("policy.yaml"), &files.policy).or_panic("policy");
+    let text = optional
+        .replace("{{UPSTREAM}}", "127.0.0.1:9")
+        .replace("{{DEAD}}", "127.0.0.1:9");
+    std::fs::write(dir2.path().join("gateway.yaml"), &text).or_panic("config");
+    let errors = reqflo_config::load(&dir2.path().join("gateway.yaml"))
+        .err()
+        .or_panic("refused");
+    assert!(
+        errors
+            .0
+            .iter()
+            .any(|e| e.message.contains("`client_certificates: required`")),
+        "{errors}"
+    );
+}

@@ -13,8 +13,9 @@ use crate::assertion::AssertionKey;
 use crate::error::{ConfigError, ErrorKind};
 use crate::raw::{RawIdentity, RawJwt, RawTrustedHeader, RawUpstream};
 use crate::settings::{
-    Assertion, Cidr, Forwarding, HealthCheck, Identity, JwksSettings, JwksSource, JwtKey,
-    JwtSettings, Limits, Listen, Member, Mode, Settings, Strict, TrustedHeaderSettings, Upstream,
+    Assertion, CertificateName, Cidr, Forwarding, HealthCheck, Identity, JwksSettings, JwksSource,
+    JwtKey, JwtSettings, Limits, Listen, Member, Mode, Settings, Strict, TrustedHeaderSettings,
+    Upstream,
 };
 
 /// The most leeway accepted for `exp`/`nbf`.
@@ -31,6 +32,9 @@ pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settin
     let identity = match &raw.identity {
         RawIdentity::Jwt(jwt) => jwt_settings(inputs, jwt, errors).map(Identity::Jwt),
         RawIdentity::TrustedHeader(th) => trusted_header(th, errors).map(Identity::TrustedHeader),
+        RawIdentity::ClientCertificate(cc) => {
+            client_certificate_identity(raw, cc, errors).map(Identity::ClientCertificate)
+        }
     };
     let limits = limits(raw, errors);
     let mode = match raw.mode.as_deref() {
@@ -667,6 +671,42 @@ fn decoding_key(algorithm: Algorithm, pem: &[u8]) -> Result<DecodingKey, String>
         _ => DecodingKey::from_rsa_pem(pem),
     };
     result.map_err(|e| format!("is not a PEM public key for `{algorithm:?}`: {e}"))
+}
+
+/// The client certificate as identity: only behind a listener that
+/// requires certificates verified against a bundle.
+fn client_certificate_identity(
+    raw: &crate::raw::RawConfig,
+    cc: &crate::raw::RawClientCertificate,
+    errors: &mut Errors<'_>,
+) -> Option<CertificateName> {
+    let name = match cc.user_from.as_deref() {
+        None | Some("common_name") => Some(CertificateName::CommonName),
+        Some("dns_san") => Some(CertificateName::DnsSan),
+        Some("uri_san") => Some(CertificateName::UriSan),
+        Some(other) => {
+            errors.setting(
+                ErrorKind::Invalid,
+                "client_certificate",
+                "user_from",
+                format!("`user_from` is `common_name`, `dns_san` or `uri_san`, not `{other}`"),
+            );
+            None
+        }
+    };
+    let required = raw.listen.tls.as_ref().is_some_and(|t| {
+        t.client_ca.is_some() && t.client_certificates.as_deref() != Some("optional")
+    });
+    if !required {
+        errors.setting(
+            ErrorKind::Invalid,
+            "identity",
+            "client_certificate",
+            "identity `client_certificate` needs `listen.tls.client_ca` with `client_certificates: required`".to_owned(),
+        );
+        return None;
+    }
+    name
 }
 
 fn trusted_header(th: &RawTrustedHeader, errors: &mut Errors<'_>) -> Option<TrustedHeaderSettings> {

@@ -61,7 +61,9 @@ impl Fixture {
     fn settings(&self) -> &JwtSettings {
         match &self.config.settings.identity {
             Identity::Jwt(settings) => settings,
-            Identity::TrustedHeader(_) => panic!("the example config uses JWTs"),
+            Identity::TrustedHeader(_) | Identity::ClientCertificate(_) => {
+                panic!("the example config uses JWTs")
+            }
         }
     }
 }

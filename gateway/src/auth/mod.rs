@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::HeaderMap;
-use reqflo_config::{Identity, TrustedHeaderSettings};
+use reqflo_config::{CertificateName, Identity, TrustedHeaderSettings};
 
 pub use cache::TokenCache;
 pub use jwt::{now_seconds, verify};
@@ -67,6 +67,8 @@ pub enum AuthError {
         "the identity provider's keys could not be refreshed for more than {0} s; tokens they verify are refused until they are"
     )]
     KeysStale(u64),
+    #[error("the client certificate has no `{0}` to take the user id from")]
+    CertificateName(&'static str),
 }
 
 impl AuthError {
@@ -87,6 +89,7 @@ impl AuthError {
         "bad_claim",
         "unsupported_critical_header",
         "keys_stale",
+        "certificate_without_name",
     ];
 
     /// The stable code: a metric label and the `code` of the 401 body.
@@ -107,6 +110,7 @@ impl AuthError {
             AuthError::BadClaim(_) => "bad_claim",
             AuthError::CriticalHeader(_) => "unsupported_critical_header",
             AuthError::KeysStale(_) => "keys_stale",
+            AuthError::CertificateName(_) => "certificate_without_name",
         }
     }
 
@@ -152,6 +156,19 @@ pub fn authenticate(
     jwks: Option<&jwks::Jwks>,
     now: u64,
 ) -> Result<Principal, AuthFailure> {
+    authenticate_connection(identity, headers, peer, None, cache, jwks, now)
+}
+
+/// [`authenticate`] with the verified client certificate of the connection.
+pub fn authenticate_connection(
+    identity: &Identity,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    certificate: Option<&crate::tls::ClientCertificate>,
+    cache: Option<(&TokenCache, &str)>,
+    jwks: Option<&jwks::Jwks>,
+    now: u64,
+) -> Result<Principal, AuthFailure> {
     match identity {
         Identity::Jwt(settings) => {
             let Some(value) = canon::decision_header(headers, "authorization")? else {
@@ -180,6 +197,21 @@ pub fn authenticate(
             })
         }
         Identity::TrustedHeader(settings) => trusted_header(settings, headers, peer),
+        Identity::ClientCertificate(name) => {
+            let cert = certificate.ok_or(AuthError::Missing)?;
+            let user = match name {
+                CertificateName::CommonName => cert.common_name.as_deref(),
+                CertificateName::DnsSan => cert.dns_names.first().map(String::as_str),
+                CertificateName::UriSan => cert.uris.first().map(String::as_str),
+            };
+            match user {
+                Some(u) if !u.is_empty() => Ok(Principal {
+                    user: Arc::from(u),
+                    source: "client_certificate",
+                }),
+                _ => Err(AuthError::CertificateName(name.as_str()).into()),
+            }
+        }
     }
 }
 
@@ -193,7 +225,7 @@ pub fn cache_scope(identity: &Identity, revision: &str) -> Option<String> {
             s.issuer,
             s.audiences.join("\n")
         )),
-        Identity::TrustedHeader(_) => None,
+        Identity::TrustedHeader(_) | Identity::ClientCertificate(_) => None,
     }
 }
 

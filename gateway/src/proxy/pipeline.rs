@@ -97,10 +97,12 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         .map(|scope| (&shared.tokens, scope));
     let now = crate::auth::now_seconds();
     let jwks = derived.jwks.as_deref();
-    let mut outcome = auth::authenticate(
+    let certificate = client_certificate(session);
+    let mut outcome = auth::authenticate_connection(
         &settings.identity,
         &session.req_header().headers,
         ctx.peer,
+        certificate,
         cache,
         jwks,
         now,
@@ -110,10 +112,11 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         (&outcome, jwks)
         && j.refetch_for_unknown_kid().await
     {
-        outcome = auth::authenticate(
+        outcome = auth::authenticate_connection(
             &settings.identity,
             &session.req_header().headers,
             ctx.peer,
+            certificate,
             cache,
             jwks,
             now,
@@ -432,4 +435,11 @@ async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, EnvErro
         }
     }
     Ok(buf.freeze())
+}
+
+/// The verified client certificate of the request's connection, if any.
+fn client_certificate(session: &Session) -> Option<&crate::tls::ClientCertificate> {
+    let digest = session.digest()?;
+    let ssl = digest.ssl_digest.as_ref()?;
+    ssl.extension.get::<crate::tls::ClientCertificate>()
 }
