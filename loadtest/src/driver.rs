@@ -39,6 +39,8 @@ pub struct LoadSpec {
     pub seed: u64,
     /// Prefix for the per-second progress line on stderr; none when `None`.
     pub progress: Option<String>,
+    /// Speak TLS with this client config (server name `localhost`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Raw results of one load run.
@@ -245,11 +247,25 @@ async fn worker(
 
 type Conn = SendRequest<Full<Bytes>>;
 
-async fn connect(addr: SocketAddr) -> Result<Conn, SendError> {
+async fn connect(
+    addr: SocketAddr,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Conn, SendError> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
+    let Some(config) = tls else {
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        // Ends when the sender is dropped or the peer closes.
+        tokio::spawn(connection);
+        return Ok(sender);
+    };
+    let name = rustls::pki_types::ServerName::try_from("localhost")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let stream = tokio_rustls::TlsConnector::from(config.clone())
+        .connect(name, stream)
+        .await?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    // Ends when the sender is dropped or the peer closes.
     tokio::spawn(connection);
     Ok(sender)
 }
@@ -263,7 +279,7 @@ pub async fn send(
 ) -> Result<u16, SendError> {
     let sender = match conn {
         Some(s) if !s.is_closed() => s,
-        _ => conn.insert(connect(spec.addr).await?),
+        _ => conn.insert(connect(spec.addr, spec.tls.as_ref()).await?),
     };
     sender.ready().await?;
     let mut builder = http::Request::builder()

@@ -25,6 +25,9 @@ enum Command {
     Upstream {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
+        /// Also serve on these addresses (a pool of several upstream addresses).
+        #[arg(long)]
+        also_listen: Vec<SocketAddr>,
         /// Keep serving after standard input closes.
         #[arg(long)]
         ignore_stdin: bool,
@@ -38,7 +41,8 @@ async fn main() -> ExitCode {
         Command::Compare(args) => cli::compare::run(args).await,
         Command::Upstream {
             listen,
+            also_listen,
             ignore_stdin,
-        } => cli::upstream::run(listen, ignore_stdin).await,
+        } => cli::upstream::run(listen, &also_listen, ignore_stdin).await,
     }
 }

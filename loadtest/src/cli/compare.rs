@@ -35,7 +35,8 @@ pub struct CompareArgs {
     #[arg(long, default_value = "warn")]
     pub gateway_log: String,
     /// Only these contenders, comma-separated ids (default: all).
-    /// Ids: upstream, pingora, nginx, gw-header, gw-assertion, gw-jwt, gw-jwt-nocache,
+    /// Ids: upstream, pingora, nginx, nginx-tls, gw-header, gw-assertion, gw-tls,
+    /// gw-pool, gw-jwt, gw-jwt-nocache, gw-jwt-rs256, gw-jwt-rs256-nocache,
     /// gw-denied, gw-policy-l, gw-reload.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,

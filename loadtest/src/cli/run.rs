@@ -112,6 +112,7 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, String> {
         rate: args.rate,
         seed: args.seed,
         progress: Some(format!("[{}]", mix.name)),
+        tls: None,
     };
     let outcome = drive(&spec).await;
     let mut report = outcome.report(&args.target, &mix, args.rate);

@@ -5,16 +5,20 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 /// Serves until standard input closes (so it never outlives its parent).
-pub async fn run(listen: SocketAddr, ignore_stdin: bool) -> ExitCode {
-    let (addr, serve) = match crate_upstream::bind(listen).await {
-        Ok(bound) => bound,
-        Err(e) => {
-            eprintln!("error: cannot listen on {listen}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    eprintln!("upstream listening on {addr}");
-    let server = tokio::spawn(serve);
+pub async fn run(listen: SocketAddr, also: &[SocketAddr], ignore_stdin: bool) -> ExitCode {
+    let mut servers = Vec::new();
+    for &at in std::iter::once(&listen).chain(also) {
+        let (addr, serve) = match crate_upstream::bind(at).await {
+            Ok(bound) => bound,
+            Err(e) => {
+                eprintln!("error: cannot listen on {at}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        eprintln!("upstream listening on {addr}");
+        servers.push(tokio::spawn(serve));
+    }
+    let server = servers.remove(0);
     if ignore_stdin {
         let _ = server.await;
     } else {
@@ -24,6 +28,9 @@ pub async fn run(listen: SocketAddr, ignore_stdin: bool) -> ExitCode {
         })
         .await;
         server.abort();
+    }
+    for s in servers {
+        s.abort();
     }
     ExitCode::SUCCESS
 }

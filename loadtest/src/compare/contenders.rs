@@ -15,14 +15,19 @@ use super::nginx;
 use super::process::{Running, StartError, free_port};
 
 /// Every contender, in report order.
-pub const ALL: [Kind; 10] = [
+pub const ALL: [Kind; 15] = [
     Kind::Upstream,
     Kind::Pingora,
     Kind::Nginx,
+    Kind::NginxTls,
     Kind::GatewayHeader,
     Kind::GatewayAssertion,
+    Kind::GatewayTls,
+    Kind::GatewayPool,
     Kind::GatewayJwt,
     Kind::GatewayJwtNoCache,
+    Kind::GatewayJwtRsa,
+    Kind::GatewayJwtRsaNoCache,
     Kind::GatewayDenied,
     Kind::GatewayLargePolicy,
     Kind::GatewayReloading,
@@ -33,10 +38,15 @@ pub enum Kind {
     Upstream,
     Pingora,
     Nginx,
+    NginxTls,
     GatewayHeader,
     GatewayAssertion,
+    GatewayTls,
+    GatewayPool,
     GatewayJwt,
     GatewayJwtNoCache,
+    GatewayJwtRsa,
+    GatewayJwtRsaNoCache,
     GatewayDenied,
     GatewayLargePolicy,
     GatewayReloading,
@@ -49,10 +59,15 @@ impl Kind {
             Kind::Upstream => "upstream",
             Kind::Pingora => "pingora",
             Kind::Nginx => "nginx",
+            Kind::NginxTls => "nginx-tls",
             Kind::GatewayHeader => "gw-header",
             Kind::GatewayAssertion => "gw-assertion",
+            Kind::GatewayTls => "gw-tls",
+            Kind::GatewayPool => "gw-pool",
             Kind::GatewayJwt => "gw-jwt",
             Kind::GatewayJwtNoCache => "gw-jwt-nocache",
+            Kind::GatewayJwtRsa => "gw-jwt-rs256",
+            Kind::GatewayJwtRsaNoCache => "gw-jwt-rs256-nocache",
             Kind::GatewayDenied => "gw-denied",
             Kind::GatewayLargePolicy => "gw-policy-l",
             Kind::GatewayReloading => "gw-reload",
@@ -65,10 +80,15 @@ impl Kind {
             Kind::Upstream => "1 upstream directly",
             Kind::Pingora => "2 pingora pass-through",
             Kind::Nginx => "3 nginx proxy_pass",
+            Kind::NginxTls => "3 nginx, TLS listener",
             Kind::GatewayHeader => "4 gateway allowed, header identity",
             Kind::GatewayAssertion => "4 … with a signed assertion (EdDSA)",
-            Kind::GatewayJwt => "5 gateway allowed, JWT cache warm",
-            Kind::GatewayJwtNoCache => "5 gateway allowed, JWT cache off",
+            Kind::GatewayTls => "4 … TLS listener",
+            Kind::GatewayPool => "4 … three-address pool",
+            Kind::GatewayJwt => "5 gateway allowed, ES256 JWT cache warm",
+            Kind::GatewayJwtNoCache => "5 gateway allowed, ES256 JWT cache off",
+            Kind::GatewayJwtRsa => "5 gateway allowed, RS256 JWT cache warm",
+            Kind::GatewayJwtRsaNoCache => "5 gateway allowed, RS256 JWT cache off",
             Kind::GatewayDenied => "6 gateway denied",
             Kind::GatewayLargePolicy => "7 gateway allowed, L policy",
             Kind::GatewayReloading => "8 gateway allowed, reload/100 ms",
@@ -80,7 +100,15 @@ impl Kind {
     }
 
     pub const fn is_gateway(self) -> bool {
-        !matches!(self, Kind::Upstream | Kind::Pingora | Kind::Nginx)
+        !matches!(
+            self,
+            Kind::Upstream | Kind::Pingora | Kind::Nginx | Kind::NginxTls
+        )
+    }
+
+    /// Whether the contender's listener speaks TLS.
+    pub const fn is_tls(self) -> bool {
+        matches!(self, Kind::NginxTls | Kind::GatewayTls)
     }
 }
 
@@ -97,6 +125,8 @@ pub struct Contender {
     pub reload: Option<GatewayFiles>,
     /// The gateway's admin listener (`/metrics`).
     pub admin: Option<SocketAddr>,
+    /// The TLS client config the load uses (TLS listeners only).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Where things are and how they are set up.
@@ -104,6 +134,10 @@ pub struct Contender {
 pub struct Setup {
     pub dir: PathBuf,
     pub upstream: SocketAddr,
+    /// The upstream's three addresses (the pool contender's members).
+    pub pool: Vec<SocketAddr>,
+    /// The certificate the TLS listeners serve (nginx and the gateway alike).
+    pub tls: super::tls::Material,
     pub upstream_pid: u32,
     pub passthrough_bin: PathBuf,
     pub gateway_bin: Option<PathBuf>,
@@ -174,6 +208,12 @@ fn mix_for(kind: Kind) -> Result<Mix, PrepareError> {
             Some(gateway::token(gateway::ALLOWED_USER)?),
             200,
         ),
+        Kind::GatewayJwtRsa | Kind::GatewayJwtRsaNoCache => run_template(
+            "allowed-jwt-rs256",
+            &[],
+            Some(gateway::rsa_token(gateway::ALLOWED_USER)?),
+            200,
+        ),
         Kind::GatewayDenied => run_template(
             "denied-header",
             &[(gateway::USER_HEADER, gateway::DENIED_USER)],
@@ -201,6 +241,7 @@ pub fn prepare(kind: Kind, setup: &Setup) -> Result<Prepared, PrepareError> {
             process: None,
             reload: None,
             admin: None,
+            tls: None,
         })));
     }
     let addr = free_port()?;
@@ -232,7 +273,18 @@ pub fn prepare(kind: Kind, setup: &Setup) -> Result<Prepared, PrepareError> {
                     "nginx is not installed (optional: `apt-get install nginx`)".to_owned(),
                 ));
             }
-            Some(bin) => nginx::start(bin, &dir, addr, setup.upstream, setup.threads)?,
+            Some(bin) => nginx::start(bin, &dir, addr, setup.upstream, setup.threads, None)?,
+        },
+        Kind::NginxTls => match &setup.nginx_bin {
+            None => {
+                return Ok(Prepared::Skipped(
+                    "nginx is not installed (optional: `apt-get install nginx`)".to_owned(),
+                ));
+            }
+            Some(bin) => {
+                let files = setup.tls.write(&dir)?;
+                nginx::start(bin, &dir, addr, setup.upstream, setup.threads, Some(&files))?
+            }
         },
         _ => {
             let bin = setup
@@ -263,6 +315,7 @@ pub fn prepare(kind: Kind, setup: &Setup) -> Result<Prepared, PrepareError> {
         process: Some(running),
         reload,
         admin,
+        tls: kind.is_tls().then(|| setup.tls.client.clone()),
     })))
 }
 
@@ -273,8 +326,22 @@ fn gateway_files(
     addr: SocketAddr,
 ) -> Result<(GatewayFiles, SocketAddr), PrepareError> {
     let identity = match kind {
-        Kind::GatewayJwt => IdentityMode::Jwt { cache: true },
-        Kind::GatewayJwtNoCache => IdentityMode::Jwt { cache: false },
+        Kind::GatewayJwt => IdentityMode::Jwt {
+            cache: true,
+            rsa: false,
+        },
+        Kind::GatewayJwtNoCache => IdentityMode::Jwt {
+            cache: false,
+            rsa: false,
+        },
+        Kind::GatewayJwtRsa => IdentityMode::Jwt {
+            cache: true,
+            rsa: true,
+        },
+        Kind::GatewayJwtRsaNoCache => IdentityMode::Jwt {
+            cache: false,
+            rsa: true,
+        },
         _ => IdentityMode::TrustedHeader,
     };
     let policy = if kind == Kind::GatewayLargePolicy {
@@ -283,7 +350,23 @@ fn gateway_files(
         gateway::small_policy(None)
     };
     let admin = free_port()?;
-    let mut config = gateway::route_config(addr, admin, setup.upstream, identity, "policy.yaml");
+    let upstreams: Vec<SocketAddr> = if kind == Kind::GatewayPool {
+        setup.pool.clone()
+    } else {
+        vec![setup.upstream]
+    };
+    let mut config = gateway::route_config(addr, admin, &upstreams, identity, "policy.yaml");
+    if kind == Kind::GatewayTls {
+        setup.tls.write(dir)?;
+        config = config.replace(
+            &format!("  admin: {admin}\n"),
+            &format!(
+                "  admin: {admin}\n  tls:\n    certificate: {}\n    key: {}\n    http2: false\n",
+                super::tls::CERT_FILE,
+                super::tls::KEY_FILE
+            ),
+        );
+    }
     if kind == Kind::GatewayAssertion {
         std::fs::write(dir.join("assertion-ed25519.pem"), gateway::ASSERTION_KEY)?;
         config.push_str(

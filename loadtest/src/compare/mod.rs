@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod nginx;
 pub mod process;
 pub mod summary;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -97,6 +98,7 @@ fn spec(c: &Contender, options: &CompareOptions, duration: Duration, round: usiz
         rate: options.rate,
         seed: options.seed.wrapping_add(round as u64),
         progress: Some(format!("[round {round} {:<14}]", c.kind.id())),
+        tls: c.tls.clone(),
     }
 }
 
@@ -110,6 +112,7 @@ fn probe_spec(c: &Contender) -> LoadSpec {
         rate: None,
         seed: 0,
         progress: None,
+        tls: c.tls.clone(),
     }
 }
 
@@ -214,11 +217,19 @@ pub async fn compare(options: &CompareOptions) -> Result<CompareReport, CompareE
         name: "upstream".to_owned(),
         message: e.to_string(),
     })?;
+    // The same upstream on three loopback addresses: the pool contender's members.
+    let pool: Vec<std::net::SocketAddr> = [1u8, 2, 3]
+        .iter()
+        .map(|last| std::net::SocketAddr::from(([127, 0, 0, *last], upstream.port())))
+        .collect();
     let mut command = std::process::Command::new(&options.self_bin);
     command
         .arg("upstream")
         .arg("--listen")
         .arg(upstream.to_string());
+    for extra in &pool[1..] {
+        command.arg("--also-listen").arg(extra.to_string());
+    }
     let mut upstream_process = Running::spawn(
         "upstream",
         command,
@@ -227,9 +238,15 @@ pub async fn compare(options: &CompareOptions) -> Result<CompareReport, CompareE
     )?;
     upstream_process.wait_ready(upstream, options.ready_timeout)?;
 
+    let tls = tls::Material::new().map_err(|e| StartError::Prepare {
+        name: "TLS certificate".to_owned(),
+        message: e.to_string(),
+    })?;
     let setup = Setup {
         dir: dir.clone(),
         upstream,
+        pool,
+        tls,
         upstream_pid: upstream_process.pid(),
         passthrough_bin: options.passthrough_bin.clone(),
         gateway_bin: options.gateway_bin.clone(),

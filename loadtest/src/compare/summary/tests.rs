@@ -27,6 +27,9 @@ fn ratios_and_targets_come_from_the_right_rows() {
             row("gw-jwt", 8_000.0, 52.0),
             row("gw-denied", 20_000.0, 20.0),
             row("gw-policy-l", 9_000.0, 44.0),
+            row("gw-jwt-rs256", 8_000.0, 50.0),
+            row("gw-jwt-rs256-nocache", 6_000.0, 75.0),
+            row("gw-tls", 8_000.0, 55.0),
         ],
         ..CompareReport::default()
     };
@@ -40,7 +43,8 @@ fn ratios_and_targets_come_from_the_right_rows() {
     report.check_targets();
     let met: Vec<Option<bool>> = report.targets.iter().map(|t| t.met).collect();
     // header 1.10 ≤ 1.15; JWT 1.30 > 1.25; assertion 1.20 ≤ 1.25; denied 2.22 ≥ 2;
-    // L 1.00; no reload row; zero errors.
+    // L 1.00; no reload row; RS256 first-seen 1.5 ≤ 2; four reported ratios
+    // (TLS ÷ header 1.25 measured, the others without rows); zero errors.
     assert_eq!(
         met,
         vec![
@@ -50,12 +54,25 @@ fn ratios_and_targets_come_from_the_right_rows() {
             Some(true),
             Some(true),
             None,
+            Some(true),
+            None,
+            None,
+            None,
+            None,
             Some(true)
         ]
     );
+    let tls = report
+        .targets
+        .iter()
+        .find(|t| t.target.contains("with TLS ÷ without"))
+        .and_then(|t| t.measured)
+        .unwrap();
+    assert!((tls - 1.25).abs() < 1e-9);
     let text = report.render();
     assert!(text.contains("MISSED"));
     assert!(text.contains("not measured"));
+    assert!(text.contains("reported"));
 }
 
 #[test]
