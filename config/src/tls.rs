@@ -34,6 +34,9 @@ pub struct ServerTls {
     pub client_auth: Option<ClientAuth>,
     /// HTTP/2 offered over ALPN.
     pub http2: bool,
+    /// The leaf's subject and the end of its validity (Unix seconds).
+    pub subject: String,
+    pub not_after: i64,
 }
 
 /// Verifying client certificates against a CA bundle.
@@ -137,6 +140,15 @@ pub fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> 
         return Err("holds no PEM CERTIFICATE block".to_owned());
     }
     Ok(out)
+}
+
+/// The subject and the end of validity (Unix seconds) of a DER certificate.
+pub fn validity(der: &[u8]) -> Option<(String, i64)> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some((
+        cert.subject().to_string(),
+        cert.validity().not_after.timestamp(),
+    ))
 }
 
 /// The private key of a PEM file (PKCS#8, PKCS#1 or SEC1).

@@ -110,6 +110,10 @@ pub(super) fn listener(
         })
     });
     let ((certificate_file, chain), (key_file, key)) = (chain?, key?);
+    let (subject, not_after) = chain
+        .first()
+        .and_then(|leaf| tls::validity(leaf.as_ref()))
+        .unwrap_or_default();
     let certified_key = tls::certified_key(chain, key)
         .map_err(|e| fault(inputs, errors, "key", &raw.key, &key_file, e))
         .ok()?;
@@ -119,6 +123,8 @@ pub(super) fn listener(
         certified_key: Arc::new(certified_key),
         client_auth,
         http2: raw.http2,
+        subject,
+        not_after,
     })
 }
 

@@ -66,6 +66,50 @@ fn summary(snapshot: &Snapshot) -> String {
             "\nweaker than the seed defaults (acknowledged): {weakened}"
         ));
     }
+    if let Some(t) = &snapshot.settings.listener_tls {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let days = (t.not_after - now) / 86_400;
+        let clients = match &t.client_auth {
+            None => "no client certificates",
+            Some(a) if a.required => "client certificates required",
+            Some(_) => "client certificates optional",
+        };
+        notes.push_str(&format!(
+            "\ntls: listener certificate `{}` ({}), {clients}, HTTP/2 {}",
+            t.subject,
+            if t.not_after <= now {
+                "EXPIRED: clients will refuse it".to_owned()
+            } else {
+                format!("valid for {days} more days")
+            },
+            if t.http2 { "on" } else { "off" },
+        ));
+    }
+    for u in snapshot.settings.upstreams.values() {
+        if u.members.len() > 1 || u.health_check.is_some() || u.tls.is_some() {
+            notes.push_str(&format!(
+                "\nupstream `{}`: {} member(s){}{}",
+                u.name,
+                u.members.len(),
+                if u.tls.is_some() {
+                    ", TLS verified"
+                } else {
+                    ""
+                },
+                u.health_check
+                    .as_ref()
+                    .map(|h| format!(
+                        ", health check {} every {} ms",
+                        h.path,
+                        h.interval.as_millis()
+                    ))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
     if let Some(a) = &snapshot.settings.assertion {
         notes.push_str(&format!(
             "\nassertion: {} key `{}`, {} s; backends verify it with the admin listener's /.well-known/jwks.json",
