@@ -71,6 +71,37 @@ async fn the_listener_serves_http1_and_http2_over_tls_1_2_and_1_3() {
         let got = env.upstream.take_one(want);
         assert_eq!(got.path(), PUBLIC, "{want}: the upstream got the request");
     }
+    // A decided request over HTTP/2: the JWT is verified, the policy
+    // decides, and the upstream gets the verified user.
+    let h2 = TlsClient::new(&ca, None, &["h2"]);
+    let token = reqflo_tests::bearer("alice");
+    let answer = h2
+        .request(
+            proxy,
+            NAME,
+            "GET",
+            "/api/v1/orgs/acme/journeys/checkout-smoke",
+            &[("authorization", token.as_str())],
+        )
+        .await
+        .or_panic("a decided request over HTTP/2");
+    assert_eq!(answer.alpn.as_deref(), Some("h2"));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let got = env.upstream.take_one("h2, decided");
+    assert_eq!(got.header_all("x-reqflo-user"), ["alice"]);
+    let denied = h2
+        .request(
+            proxy,
+            NAME,
+            "GET",
+            "/api/v1/orgs/acme/journeys/incident-drill",
+            &[("authorization", token.as_str())],
+        )
+        .await
+        .or_panic("a denied request over HTTP/2");
+    assert_eq!(denied.status, 404, "{}", denied.body);
+    env.upstream.assert_nothing("h2, denied");
+
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
         let client = TlsClient::with_version(&ca, version);
         let answer = client
