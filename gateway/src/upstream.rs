@@ -35,10 +35,6 @@ const UNRESOLVED_RETRY: Duration = Duration::from_secs(1);
 /// How often a pool's task wakes to end ejections and see what is due.
 const TICK: Duration = Duration::from_millis(100);
 
-/// The TLS name a backend is verified as, carried in its extensions.
-#[derive(Clone, Debug)]
-struct ServerName(Arc<str>);
-
 /// Looks names up. The gateway uses the system resolver ([`SystemResolver`]);
 /// a test can answer from a table it changes while the gateway runs.
 pub trait Resolve: Send + Sync + std::fmt::Debug {
@@ -78,6 +74,8 @@ struct Dns {
     upstream: Upstream,
     resolver: Arc<dyn Resolve>,
     resolved: Mutex<BTreeMap<Member, Resolution>>,
+    /// Address → TLS server name, as of the last published membership.
+    names: std::sync::RwLock<HashMap<SocketAddr, Arc<str>>>,
 }
 
 impl Dns {
@@ -97,6 +95,7 @@ impl Dns {
             upstream: upstream.clone(),
             resolver,
             resolved: Mutex::new(resolved),
+            names: std::sync::RwLock::new(HashMap::new()),
         }
     }
 
@@ -137,25 +136,39 @@ impl Dns {
         }
     }
 
-    /// The backends of every address resolved so far.
+    /// The backends of every address resolved so far, and the TLS name
+    /// each address is verified as (kept here, not in the backend's
+    /// extensions, which pingora clones on every selection).
     fn backends(&self) -> BTreeSet<Backend> {
         let mut out = BTreeSet::new();
+        let mut names = HashMap::new();
         let Ok(resolved) = self.resolved.lock() else {
             return out;
         };
         for (member, r) in resolved.iter() {
             let name: Arc<str> = Arc::from(self.upstream.server_name(member));
             for addr in r.addresses.iter().flatten() {
-                let mut backend = Backend {
+                out.insert(Backend {
                     addr: PingoraAddr::Inet(*addr),
                     weight: 1,
                     ext: Default::default(),
-                };
-                backend.ext.insert(ServerName(name.clone()));
-                out.insert(backend);
+                });
+                names.entry(*addr).or_insert_with(|| name.clone());
             }
         }
+        if let Ok(mut n) = self.names.write() {
+            *n = names;
+        }
         out
+    }
+
+    /// The TLS name of a member's address.
+    fn name_of(&self, addr: &SocketAddr) -> String {
+        self.names
+            .read()
+            .ok()
+            .and_then(|n| n.get(addr).map(|s| s.to_string()))
+            .unwrap_or_default()
     }
 
     /// Members that have never resolved, with why.
@@ -249,6 +262,14 @@ impl Pool {
 
     /// The next member to send a request to (`None`: no member is usable).
     pub fn select(&self) -> Option<HttpPeer> {
+        let backends = self.balancer.backends();
+        let members = backends.get_backend();
+        // One member (a single address, or a Service name): no rotation to
+        // make, and pingora's selector allocates per call.
+        if members.len() == 1 {
+            let only = members.iter().next()?;
+            return backends.ready(only).then(|| self.peer(only));
+        }
         let backend = self.balancer.select(b"", 256)?;
         Some(self.peer(&backend))
     }
@@ -265,14 +286,14 @@ impl Pool {
 
     fn peer(&self, backend: &Backend) -> HttpPeer {
         let u = &self.upstream;
-        let name = backend
-            .ext
-            .get::<ServerName>()
-            .map(|n| n.0.to_string())
-            .unwrap_or_default();
         let addr = match &backend.addr {
             PingoraAddr::Inet(a) => *a,
             PingoraAddr::Unix(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
+        let name = if u.tls.is_some() {
+            self.dns.name_of(&addr)
+        } else {
+            String::new()
         };
         let mut peer = HttpPeer::new(addr, u.tls.is_some(), name);
         peer.options.connection_timeout = Some(u.connect_timeout);

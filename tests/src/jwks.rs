@@ -49,6 +49,7 @@ pub struct JwksServer {
     addr: SocketAddr,
     state: Arc<State>,
     task: JoinHandle<()>,
+    https: bool,
 }
 
 /// The path the key set is served at.
@@ -57,6 +58,16 @@ pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
 impl JwksServer {
     pub async fn start(answer: Answer) -> JwksServer {
+        JwksServer::start_with(answer, None).await
+    }
+
+    /// The same over TLS with `pem` (a certificate for `localhost`): `base`
+    /// is then `https://localhost:PORT`.
+    pub async fn start_tls(answer: Answer, pem: &crate::tls::Pem) -> JwksServer {
+        JwksServer::start_with(answer, Some(crate::tls::server_config(pem))).await
+    }
+
+    async fn start_with(answer: Answer, tls: Option<Arc<rustls::ServerConfig>>) -> JwksServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .or_panic("bind the JWKS server");
@@ -68,6 +79,8 @@ impl JwksServer {
             discovery_fetches: AtomicUsize::new(0),
         });
         let s = state.clone();
+        let https = tls.is_some();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             loop {
@@ -75,21 +88,43 @@ impl JwksServer {
                     continue;
                 };
                 let s = s.clone();
+                let acceptor = acceptor.clone();
                 connections.spawn(async move {
                     let service = service_fn(move |req| serve(s.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
+                    match acceptor {
+                        None => {
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(tcp), service)
+                                .await;
+                        }
+                        Some(a) => {
+                            let Ok(stream) = a.accept(tcp).await else {
+                                return;
+                            };
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        }
+                    }
                 });
                 while connections.try_join_next().is_some() {}
             }
         });
-        JwksServer { addr, state, task }
+        JwksServer {
+            addr,
+            state,
+            task,
+            https,
+        }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` over TLS.
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.https {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     pub fn keys_url(&self) -> String {

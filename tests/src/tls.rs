@@ -253,6 +253,17 @@ impl TlsClient {
     }
 }
 
+/// A rustls server config serving `pem`, no client certificates.
+pub fn server_config(pem: &Pem) -> Arc<rustls::ServerConfig> {
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .or_panic("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(pem.chain(), pem.private_key())
+        .or_panic("server certificate");
+    Arc::new(config)
+}
+
 /// The DER of the first certificate of a PEM chain.
 pub fn der_of(pem: &Pem) -> Vec<u8> {
     pem.chain()

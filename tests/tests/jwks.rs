@@ -343,3 +343,40 @@ fn key_set_settings_are_validated_with_their_lines() {
         "{messages:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_over_https_is_verified_against_the_configured_ca() {
+    let ca = reqflo_tests::tls::TestCa::new("identity provider CA");
+    let dir = tempfile::tempdir().or_panic("dir");
+    std::fs::write(dir.path().join("idp-ca.pem"), &ca.certificate).or_panic("ca");
+    let k1 = SigningKey::fresh_ec("idp-ec");
+    let server = JwksServer::start_tls(
+        Answer::Keys(key_set(&[&k1]), None),
+        &ca.server(&["localhost"]),
+    )
+    .await;
+    let extra = format!("      ca: {}\n", dir.path().join("idp-ca.pem").display());
+    let (gateway, _up) = start(&config(&settings(&server.keys_url(), &extra), false, None)).await;
+    assert_allowed(
+        "a key fetched over verified HTTPS",
+        &view(&gateway, &k1.sign(&Claims::for_user("alice"))).await,
+    );
+    drop(gateway);
+
+    // The same server against the system roots: its certificate does not
+    // verify, nothing is fetched, the gateway is not ready.
+    let upstream = reqflo_tests::Upstream::start().await;
+    let text = config(&settings(&server.keys_url(), ""), false, None)
+        .replace("127.0.0.1:9", &upstream.addr().to_string());
+    let gateway = Gateway::start_unready(&text, &fixture_files().policy, |_| {}).await;
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let ready = gateway.admin().get("/readyz", &[]).await;
+        assert_eq!(ready.status, 503, "{}", ready.text());
+        if ready.text().contains("cannot be fetched") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", ready.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
