@@ -156,19 +156,25 @@ impl Dns {
                 names.entry(*addr).or_insert_with(|| name.clone());
             }
         }
+        // Only ever added to: a selector built before a DNS change may still
+        // hand out an address the new membership lacks, and it must keep its name.
         if let Ok(mut n) = self.names.write() {
-            *n = names;
+            for (addr, name) in names {
+                n.entry(addr).or_insert(name);
+            }
         }
         out
     }
 
-    /// The TLS name of a member's address.
-    fn name_of(&self, addr: &SocketAddr) -> String {
+    /// The TLS name of a member's address (`None`: unknown, and the member
+    /// is not used: pingora would not verify a certificate without a name).
+    fn name_of(&self, addr: &SocketAddr) -> Option<String> {
         self.names
             .read()
-            .ok()
-            .and_then(|n| n.get(addr).map(|s| s.to_string()))
-            .unwrap_or_default()
+            .ok()?
+            .get(addr)
+            .filter(|n| !n.is_empty())
+            .map(|n| n.to_string())
     }
 
     /// Members that have never resolved, with why.
@@ -268,10 +274,14 @@ impl Pool {
         // make, and pingora's selector allocates per call.
         if members.len() == 1 {
             let only = members.iter().next()?;
-            return backends.ready(only).then(|| self.peer(only));
+            return if backends.ready(only) {
+                self.peer(only)
+            } else {
+                None
+            };
         }
         let backend = self.balancer.select(b"", 256)?;
-        Some(self.peer(&backend))
+        self.peer(&backend)
     }
 
     /// How many members could take a request now (for the retry bound).
@@ -284,14 +294,14 @@ impl Pool {
             .count()
     }
 
-    fn peer(&self, backend: &Backend) -> HttpPeer {
+    fn peer(&self, backend: &Backend) -> Option<HttpPeer> {
         let u = &self.upstream;
         let addr = match &backend.addr {
             PingoraAddr::Inet(a) => *a,
             PingoraAddr::Unix(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
         };
         let name = if u.tls.is_some() {
-            self.dns.name_of(&addr)
+            self.dns.name_of(&addr)?
         } else {
             String::new()
         };
@@ -302,7 +312,7 @@ impl Pool {
         peer.options.write_timeout = Some(u.read_timeout);
         peer.options.ca = self.ca.clone();
         peer.client_cert_key = self.client_cert.clone();
-        peer
+        Some(peer)
     }
 
     /// Leaves the member at `addr` out for `eject_ms` (a connection to it failed).
