@@ -146,6 +146,26 @@ impl Gateway {
         }
     }
 
+    /// Polls `/readyz` (which must answer 503 meanwhile) until its body
+    /// contains `needle`, within [`READY_BOUND`]; returns the body.
+    pub async fn wait_not_ready_with(&self, needle: &str) -> String {
+        let admin = self.admin();
+        let deadline = Instant::now() + READY_BOUND;
+        loop {
+            let ready = admin.get("/readyz", &[]).await;
+            assert_eq!(ready.status, 503, "{}", ready.text());
+            if ready.text().contains(needle) {
+                return ready.text();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`/readyz` never said {needle:?}: {}",
+                ready.text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

@@ -88,4 +88,25 @@ impl Env {
         assert_eq!(response.status, 200, "/policy: {}", response.text());
         response.json()
     }
+
+    /// Polls `/policy` until `done` holds (within [`gateway::READY_BOUND`]).
+    pub async fn policy_until(
+        &self,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + gateway::READY_BOUND;
+        loop {
+            let status = self.policy_status().await;
+            if done(&status) {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: not seen within {:?}; /policy: {status:#}",
+                gateway::READY_BOUND
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
 }

@@ -43,10 +43,17 @@ fn settings(url: &str, extra: &str) -> String {
     format!("      url: {url}\n{extra}")
 }
 
-async fn start(config: &str) -> (Gateway, reqflo_tests::Upstream) {
+/// A gateway on `config` (its upstream placeholder filled), not waited for.
+async fn start_unready(config: &str) -> (Gateway, reqflo_tests::Upstream) {
     let upstream = reqflo_tests::Upstream::start().await;
     let config = config.replace("127.0.0.1:9", &upstream.addr().to_string());
-    let gateway = Gateway::start_text(&config, &fixture_files().policy).await;
+    let gateway = Gateway::start_unready(&config, &fixture_files().policy, |_| {}).await;
+    (gateway, upstream)
+}
+
+async fn start(config: &str) -> (Gateway, reqflo_tests::Upstream) {
+    let (gateway, upstream) = start_unready(config).await;
+    gateway.wait_ready().await;
     (gateway, upstream)
 }
 
@@ -365,18 +372,7 @@ async fn a_key_set_over_https_is_verified_against_the_configured_ca() {
 
     // The same server against the system roots: its certificate does not
     // verify, nothing is fetched, the gateway is not ready.
-    let upstream = reqflo_tests::Upstream::start().await;
-    let text = config(&settings(&server.keys_url(), ""), false, None)
-        .replace("127.0.0.1:9", &upstream.addr().to_string());
-    let gateway = Gateway::start_unready(&text, &fixture_files().policy, |_| {}).await;
-    let deadline = Instant::now() + BOUND;
-    loop {
-        let ready = gateway.admin().get("/readyz", &[]).await;
-        assert_eq!(ready.status, 503, "{}", ready.text());
-        if ready.text().contains("cannot be fetched") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", ready.text());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (gateway, _up) =
+        start_unready(&config(&settings(&server.keys_url(), ""), false, None)).await;
+    gateway.wait_not_ready_with("cannot be fetched").await;
 }

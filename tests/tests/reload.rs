@@ -6,15 +6,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use reqflo_tests::{Env, HttpResponse, assert_allowed, bearer, fixture_files};
 use serde_json::Value;
 
 const PROD_RUN: &str = "/api/v1/orgs/acme/environments/production/journeys/checkout-smoke/runs";
 const VIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke";
-/// How long one reload may take to show before the test gives up (a bound, not a timing assertion).
-const RELOAD_BOUND: Duration = Duration::from_secs(20);
 
 /// The fixture policy plus a grant that lets alice run checkout-smoke in production.
 fn policy_with_grant(marker: usize) -> String {
@@ -43,22 +40,6 @@ async fn revision(env: &Env) -> String {
         .to_owned()
 }
 
-/// Polls `/policy` until `done` holds, within [`RELOAD_BOUND`].
-async fn wait_for_policy(env: &Env, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + RELOAD_BOUND;
-    loop {
-        let status = env.policy_status().await;
-        if done(&status) {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not seen within {RELOAD_BOUND:?}; /policy: {status:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn prod_run(env: &Env) -> HttpResponse {
     env.client
         .post(PROD_RUN, &[("authorization", &bearer("alice"))], "")
@@ -76,7 +57,9 @@ async fn a_policy_edit_changes_decisions_and_a_bad_edit_is_refused() {
 
     // A good edit: alice may now run in production.
     env.gateway.write_policy(&policy_with_grant(0));
-    let status = wait_for_policy(&env, "the edit", |s| s["revision"] != first.as_str()).await;
+    let status = env
+        .policy_until("the edit", |s| s["revision"] != first.as_str())
+        .await;
     let second = status["revision"].as_str().unwrap_or_default().to_owned();
     assert_allowed("after the edit", &prod_run(&env).await);
     assert_eq!(env.upstream.take().len(), 1);
@@ -92,10 +75,11 @@ async fn a_policy_edit_changes_decisions_and_a_bad_edit_is_refused() {
         "scope: { resource: no-such-thing }",
     );
     env.gateway.write_policy(&bad);
-    let status = wait_for_policy(&env, "the rejected edit", |s| {
-        !s["last_rejected_reload"].is_null()
-    })
-    .await;
+    let status = env
+        .policy_until("the rejected edit", |s| {
+            !s["last_rejected_reload"].is_null()
+        })
+        .await;
     assert_eq!(
         status["revision"],
         second.as_str(),
@@ -123,7 +107,7 @@ async fn a_policy_edit_changes_decisions_and_a_bad_edit_is_refused() {
     // Unparseable YAML is refused the same way.
     let before = env.policy_status().await["last_rejected_reload"]["at"].clone();
     env.gateway.write_policy("orgs: [ this is not: yaml\n");
-    wait_for_policy(&env, "the unparseable edit", |s| {
+    env.policy_until("the unparseable edit", |s| {
         s["last_rejected_reload"]["at"] != before
             || s["last_rejected_reload"]["revision_tried"] != rejected["revision_tried"]
     })
@@ -133,7 +117,9 @@ async fn a_policy_edit_changes_decisions_and_a_bad_edit_is_refused() {
 
     // Back to the original policy: denied again, with the new revision in the body.
     env.gateway.write_policy(&policy_without_grant(2));
-    let status = wait_for_policy(&env, "the revert", |s| s["revision"] != second.as_str()).await;
+    let status = env
+        .policy_until("the revert", |s| s["revision"] != second.as_str())
+        .await;
     let response = prod_run(&env).await;
     assert_eq!(response.status, 403, "{}", response.text());
     let revision_in_body = response.json()["policy_revision"]
@@ -214,10 +200,11 @@ async fn no_request_fails_during_100_reloads() {
         };
         env.gateway.write_policy(&text);
         let previous = revisions.last().cloned().unwrap_or_default();
-        let status = wait_for_policy(&env, &format!("reload {i}"), |s| {
-            s["revision"] != previous.as_str()
-        })
-        .await;
+        let status = env
+            .policy_until(&format!("reload {i}"), |s| {
+                s["revision"] != previous.as_str()
+            })
+            .await;
         revisions.push(status["revision"].as_str().unwrap_or_default().to_owned());
         policy_revisions.insert(
             status["policy_revision"]
@@ -280,10 +267,11 @@ async fn a_bad_route_config_edit_keeps_serving() {
             1,
         )
     });
-    let status = wait_for_policy(&env, "the rejected route edit", |s| {
-        !s["last_rejected_reload"].is_null()
-    })
-    .await;
+    let status = env
+        .policy_until("the rejected route edit", |s| {
+            !s["last_rejected_reload"].is_null()
+        })
+        .await;
     assert_eq!(
         status["revision"],
         first.as_str(),

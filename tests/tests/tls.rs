@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use reqflo_tests::tls::{Pem, TestCa, TlsClient, TlsUpstream, der_of};
 use reqflo_tests::{Env, Files, OrPanic, body_of, fixture_files};
-use serde_json::Value;
 
 const NAME: &str = "gateway.reqflo.test";
 const PUBLIC: &str = "/public/status";
@@ -34,19 +33,15 @@ fn tls_listener_files(dir: &Path, extra: &str) -> Files {
     }
 }
 
-async fn wait_for(env: &Env, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + BOUND;
-    loop {
-        let status = env.policy_status().await;
-        if done(&status) {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not seen; /policy: {status:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// A listener certificate in `dir`, and a bundle of service callers
+/// (`callers.pem`) with the `client_ca:` line naming it.
+fn with_callers(dir: &Path) -> (TestCa, TestCa, String) {
+    let ca = TestCa::new("reqflo test CA");
+    ca.server(&[NAME]).write(dir, "server");
+    let callers = TestCa::new("reqflo service callers");
+    std::fs::write(dir.join("callers.pem"), &callers.certificate).or_panic("bundle");
+    let extra = format!("    client_ca: {}\n", dir.join("callers.pem").display());
+    (ca, callers, extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +151,8 @@ async fn a_rotated_certificate_serves_new_connections_and_in_flight_requests_fin
     // A reload between the two writes (a key that does not match) is
     // rejected and the first pair keeps serving until both are written.
     second.write(dir.path(), "server");
-    wait_for(&env, "the rotation", |s| s["revision"] != revision).await;
+    env.policy_until("the rotation", |s| s["revision"] != revision)
+        .await;
     // The request was in flight across the rotation; let it finish.
     env.upstream.set_hold(false);
     // A new client: a resumed session would not show the certificate again.
@@ -189,10 +185,9 @@ async fn a_bad_certificate_reload_is_rejected_and_the_old_one_keeps_serving() {
     // A key that belongs to another certificate.
     let other = ca.server(&[NAME]);
     std::fs::write(dir.path().join("server.key"), &other.key).or_panic("write a wrong key");
-    let status = wait_for(&env, "the rejection", |s| {
-        !s["last_rejected_reload"].is_null()
-    })
-    .await;
+    let status = env
+        .policy_until("the rejection", |s| !s["last_rejected_reload"].is_null())
+        .await;
     let text = status["last_rejected_reload"]["errors"][0]["text"]
         .as_str()
         .unwrap_or_default()
@@ -219,7 +214,7 @@ async fn a_bad_certificate_reload_is_rejected_and_the_old_one_keeps_serving() {
     // Garbage in the certificate file: rejected too, with the file named.
     std::fs::write(dir.path().join("server.key"), &good.key).or_panic("restore the key");
     std::fs::write(dir.path().join("server.crt"), "not a certificate").or_panic("garbage");
-    wait_for(&env, "the second rejection", |s| {
+    env.policy_until("the second rejection", |s| {
         s["last_rejected_reload"]["errors"][0]["text"]
             .as_str()
             .is_some_and(|t| t.contains("server.crt") && t.contains("no PEM CERTIFICATE"))
@@ -286,14 +281,7 @@ fn bad_tls_files_are_start_errors_naming_the_file_and_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_certificates_are_verified_against_the_bundle() {
     let dir = tempfile::tempdir().or_panic("cert dir");
-    let ca = TestCa::new("reqflo test CA");
-    ca.server(&[NAME]).write(dir.path(), "server");
-    let callers = TestCa::new("reqflo service callers");
-    std::fs::write(dir.path().join("callers.pem"), &callers.certificate).or_panic("bundle");
-    let extra = format!(
-        "    client_ca: {}\n",
-        dir.path().join("callers.pem").display()
-    );
+    let (ca, callers, extra) = with_callers(dir.path());
     let env = Env::start_with(&tls_listener_files(dir.path(), &extra)).await;
     let proxy = env.gateway.proxy;
 
@@ -399,14 +387,7 @@ async fn a_tls_upstream_that_asks_for_a_client_certificate_gets_the_configured_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_certificate_is_the_identity_only_where_the_config_says_so() {
     let dir = tempfile::tempdir().or_panic("cert dir");
-    let ca = TestCa::new("reqflo test CA");
-    ca.server(&[NAME]).write(dir.path(), "server");
-    let callers = TestCa::new("reqflo service callers");
-    std::fs::write(dir.path().join("callers.pem"), &callers.certificate).or_panic("bundle");
-    let extra = format!(
-        "    client_ca: {}\n",
-        dir.path().join("callers.pem").display()
-    );
+    let (ca, callers, extra) = with_callers(dir.path());
     let files = tls_listener_files(dir.path(), &extra);
     let start = files.config.find("identity:\n").or_panic("identity block");
     let end = files.config.find("limits:\n").or_panic("limits block");

@@ -98,29 +98,25 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
     let now = crate::auth::now_seconds();
     let jwks = derived.jwks.as_deref();
     let certificate = client_certificate(session);
-    let mut outcome = auth::authenticate_connection(
-        &settings.identity,
-        &session.req_header().headers,
-        ctx.peer,
-        certificate,
-        cache,
-        jwks,
-        now,
-    );
-    // A key the fetched set does not have: one refetch (rate limited), then again.
-    if let (Err(AuthFailure::Unauthenticated(auth::AuthError::UnknownKid(_))), Some(j)) =
-        (&outcome, jwks)
-        && j.refetch_for_unknown_kid().await
-    {
-        outcome = auth::authenticate_connection(
+    let headers = &session.req_header().headers;
+    let authenticate = || {
+        auth::authenticate_connection(
             &settings.identity,
-            &session.req_header().headers,
+            headers,
             ctx.peer,
             certificate,
             cache,
             jwks,
             now,
-        );
+        )
+    };
+    let mut outcome = authenticate();
+    // A key the fetched set does not have: one refetch (rate limited), then again.
+    if let (Err(AuthFailure::Unauthenticated(auth::AuthError::UnknownKid(_))), Some(j)) =
+        (&outcome, jwks)
+        && j.refetch_for_unknown_kid().await
+    {
+        outcome = authenticate();
     }
     let principal = match outcome {
         Ok(p) => p,

@@ -174,31 +174,28 @@ pub enum TokenError {
 
 /// An ES256 token for `user`, valid for two hours.
 pub fn token(user: &str) -> Result<String, TokenError> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(KID.to_owned());
-    let claims = Claims {
-        sub: user,
-        iss: ISSUER,
-        aud: AUDIENCE,
-        iat: now,
-        exp: now + 7200,
-    };
     let key = EncodingKey::from_ec_pem(PRIVATE_PEM.as_bytes())?;
-    Ok(jsonwebtoken::encode(&header, &claims, &key)?)
+    signed(user, Algorithm::ES256, KID, &key)
 }
 
 /// An RS256 token for `user`, valid for two hours.
 pub fn rsa_token(user: &str) -> Result<String, TokenError> {
+    let key = EncodingKey::from_rsa_pem(RSA_PRIVATE_PEM.as_bytes())?;
+    signed(user, Algorithm::RS256, RSA_KID, &key)
+}
+
+fn signed(
+    user: &str,
+    algorithm: Algorithm,
+    kid: &str,
+    key: &EncodingKey,
+) -> Result<String, TokenError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(RSA_KID.to_owned());
+    let mut header = Header::new(algorithm);
+    header.kid = Some(kid.to_owned());
     let claims = Claims {
         sub: user,
         iss: ISSUER,
@@ -206,8 +203,7 @@ pub fn rsa_token(user: &str) -> Result<String, TokenError> {
         iat: now,
         exp: now + 7200,
     };
-    let key = EncodingKey::from_rsa_pem(RSA_PRIVATE_PEM.as_bytes())?;
-    Ok(jsonwebtoken::encode(&header, &claims, &key)?)
+    Ok(jsonwebtoken::encode(&header, &claims, key)?)
 }
 
 /// Files for one gateway contender, in their own directory.
