@@ -6,6 +6,7 @@ pub mod canon;
 pub mod demo;
 pub mod environment;
 pub mod launch;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod proxy;

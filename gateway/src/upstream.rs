@@ -435,7 +435,7 @@ fn health_check(
 
 /// Every live pool, and the runtime their tasks run on.
 pub struct Upstreams {
-    pools: Mutex<Vec<Weak<Pool>>>,
+    pools: crate::live::Live<Pool>,
     resolver: Arc<dyn Resolve>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -460,7 +460,7 @@ impl Upstreams {
             })
             .ok();
         Upstreams {
-            pools: Mutex::new(Vec::new()),
+            pools: crate::live::Live::default(),
             resolver,
             runtime,
         }
@@ -469,38 +469,31 @@ impl Upstreams {
     /// The pool for these settings: the live one with equal settings, or a
     /// new one whose task starts now.
     pub fn pool(&self, upstream: &Upstream) -> Arc<Pool> {
-        let Ok(mut pools) = self.pools.lock() else {
-            return Arc::new(Pool::new(upstream, self.resolver.clone()));
-        };
-        pools.retain(|w| w.strong_count() > 0);
-        if let Some(found) = pools
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|p| p.upstream == *upstream)
-        {
-            return found;
-        }
-        let pool = Arc::new(Pool::new(upstream, self.resolver.clone()));
-        if let Some(rt) = &self.runtime {
-            let weak = Arc::downgrade(&pool);
-            let (tx, rx) = std::sync::mpsc::channel();
-            rt.spawn(async move {
-                if let Some(p) = weak.upgrade() {
-                    if p.dns.unresolved().is_empty() {
-                        // Only literals (or nothing to wait for): publish at once.
-                        let _ = p.balancer.update().await;
-                    }
-                    drop(p);
-                }
-                let _ = tx.send(());
-                run(weak).await;
-            });
-            // Wait for the literal members to be published (no lookup is
-            // involved), so a new pool of addresses serves its first request.
-            let _ = rx.recv_timeout(Duration::from_secs(1));
-        }
-        pools.push(Arc::downgrade(&pool));
-        pool
+        self.pools.find_or_create(
+            |p| p.upstream == *upstream,
+            || Arc::new(Pool::new(upstream, self.resolver.clone())),
+            |pool| self.start(pool),
+        )
+    }
+
+    /// Publishes a new pool's literal members, then starts its task.
+    fn start(&self, pool: &Arc<Pool>) {
+        let Some(rt) = &self.runtime else { return };
+        let weak = Arc::downgrade(pool);
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.spawn(async move {
+            if let Some(p) = weak.upgrade() {
+                // What is resolved now (the IP literals) serves at once;
+                // names join when the task has resolved them.
+                let _ = p.balancer.update().await;
+                drop(p);
+            }
+            let _ = tx.send(());
+            run(weak).await;
+        });
+        // Publishing literals involves no lookup: wait for it, so a new pool
+        // of addresses serves its first request.
+        let _ = rx.recv_timeout(Duration::from_secs(1));
     }
 
     /// The background runtime (also the key sets' fetcher's).
@@ -527,10 +520,7 @@ impl Upstreams {
     }
 
     fn live(&self) -> Vec<Arc<Pool>> {
-        self.pools
-            .lock()
-            .map(|p| p.iter().filter_map(Weak::upgrade).collect())
-            .unwrap_or_default()
+        self.pools.all()
     }
 }
 

@@ -523,7 +523,7 @@ fn http_client(settings: &JwksSettings) -> Result<HttpsClient, String> {
 
 /// Every live key set, fetched on the background runtime.
 pub struct KeySets {
-    sets: Mutex<Vec<Weak<Jwks>>>,
+    sets: crate::live::Live<Jwks>,
     runtime: Option<tokio::runtime::Handle>,
     metrics: Metrics,
 }
@@ -537,7 +537,7 @@ impl std::fmt::Debug for KeySets {
 impl KeySets {
     pub fn new(runtime: Option<tokio::runtime::Handle>, metrics: Metrics) -> KeySets {
         KeySets {
-            sets: Mutex::new(Vec::new()),
+            sets: crate::live::Live::default(),
             runtime,
             metrics,
         }
@@ -545,30 +545,19 @@ impl KeySets {
 
     /// The live key set for these settings, or a new one whose first fetch starts now.
     pub fn get(&self, settings: &JwksSettings) -> Arc<Jwks> {
-        let Ok(mut sets) = self.sets.lock() else {
-            return Arc::new(Jwks::new(settings, self.metrics.clone()));
-        };
-        sets.retain(|w| w.strong_count() > 0);
-        if let Some(found) = sets
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|j| j.settings == *settings)
-        {
-            return found;
-        }
-        let jwks = Arc::new(Jwks::new(settings, self.metrics.clone()));
-        if let Some(rt) = &self.runtime {
-            rt.spawn(run(Arc::downgrade(&jwks), jwks.wake.clone()));
-        }
-        sets.push(Arc::downgrade(&jwks));
-        jwks
+        self.sets.find_or_create(
+            |j| j.settings == *settings,
+            || Arc::new(Jwks::new(settings, self.metrics.clone())),
+            |jwks| {
+                if let Some(rt) = &self.runtime {
+                    rt.spawn(run(Arc::downgrade(jwks), jwks.wake.clone()));
+                }
+            },
+        )
     }
 
     fn live(&self) -> Vec<Arc<Jwks>> {
-        self.sets
-            .lock()
-            .map(|s| s.iter().filter_map(Weak::upgrade).collect())
-            .unwrap_or_default()
+        self.sets.all()
     }
 
     /// Why the gateway is not ready on the key sets' account.
