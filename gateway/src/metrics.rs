@@ -56,7 +56,20 @@ pub struct Metrics {
     pub jwks_keys: IntGauge,
     /// Seconds since the key set was last fetched good; -1 before the first (set at scrape time).
     pub jwks_age: Gauge,
+    /// How long each applied reload took, from the file change seen to the swap.
+    pub reload_seconds: Histogram,
 }
+
+/// Reload duration buckets, seconds: 1 ms to 30 s (an L policy takes ~2 s).
+const RELOAD_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0,
+];
+
+/// The commit the binary was built from (`unknown` outside a git checkout).
+pub const COMMIT: &str = match option_env!("REQFLO_GIT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
 
 fn counter(
     registry: &Registry,
@@ -112,6 +125,31 @@ impl Metrics {
             "Verified tokens currently cached",
         )?;
         r.register(Box::new(token_cache_entries.clone()))?;
+        let reload_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "reqflo_gateway_reload_duration_seconds",
+                "Time to read, validate, compile and swap in one applied reload",
+            )
+            .buckets(RELOAD_BUCKETS.to_vec()),
+        )?;
+        r.register(Box::new(reload_seconds.clone()))?;
+        let build_info = GaugeVec::new(
+            Opts::new(
+                "reqflo_gateway_build_info",
+                "The running binary's version and commit (value is always 1)",
+            ),
+            &["version", "commit"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), COMMIT])
+            .set(1.0);
+        r.register(Box::new(build_info))?;
+        // CPU, resident memory, open descriptors and start time of this
+        // process, under the standard `process_*` names.
+        #[cfg(target_os = "linux")]
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let jwks_keys = IntGauge::new(
             "reqflo_gateway_jwks_keys",
             "Keys in the identity provider's key set as last fetched",
@@ -192,6 +230,7 @@ impl Metrics {
                 &["action"],
             )?,
             jwks_keys,
+            reload_seconds,
             jwks_age: gauge(
                 r,
                 "reqflo_gateway_jwks_age_seconds",
@@ -241,6 +280,9 @@ mod tests {
         let text = m.encode().unwrap();
         for family in m.registry().gather() {
             let name = family.name();
+            if name.starts_with("process_") {
+                continue;
+            }
             assert!(name.starts_with("reqflo_gateway_"), "{name}");
             let kind = family.get_field_type();
             match kind {
@@ -262,5 +304,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("reqflo_gateway_decisions_total{action=\"run\",code=\"none\",decision=\"allow\",mode=\"enforce\",route=\"r\"} 1"));
+        assert!(
+            text.contains(&format!(
+                "reqflo_gateway_build_info{{commit=\"{COMMIT}\",version=\"{}\"}} 1",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
+        for process in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(text.contains(&format!("\n{process} ")), "{process}: {text}");
+        }
     }
 }

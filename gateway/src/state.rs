@@ -242,6 +242,7 @@ impl Shared {
                 previous,
                 took,
             } => {
+                self.metrics.reload_seconds.observe(took.as_secs_f64());
                 let current = self.snapshot.load_full();
                 self.publish_snapshot(&current);
                 let _ = self.current();

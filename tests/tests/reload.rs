@@ -68,6 +68,10 @@ async fn a_policy_edit_changes_decisions_and_a_bad_edit_is_refused() {
         metrics.sum("reqflo_gateway_reloads_total", &[("outcome", "applied")]) >= 1.0,
         "applied reload not counted"
     );
+    assert!(
+        metrics.sum("reqflo_gateway_reload_duration_seconds_count", &[]) >= 1.0,
+        "applied reload not timed"
+    );
 
     // A bad edit: a grant naming a resource that does not exist.
     let bad = policy_with_grant(1).replace(
