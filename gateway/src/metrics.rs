@@ -4,9 +4,51 @@
 //! resource id.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry, TextEncoder,
 };
+
+/// `authenticated_total` by `method`, resolved once: the hot path
+/// increments an atomic instead of looking a label set up.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    jwt: IntCounter,
+    jwt_cached: IntCounter,
+    trusted_header: IntCounter,
+    client_certificate: IntCounter,
+    other: IntCounter,
+}
+
+impl Authenticated {
+    fn new(registry: &Registry) -> Result<Authenticated, prometheus::Error> {
+        let vec = counter(
+            registry,
+            "reqflo_gateway_authenticated_total",
+            "Requests whose identity was established, by method (jwt: verified now; jwt_cached: from the token cache)",
+            &["method"],
+        )?;
+        let child = |m: &str| vec.with_label_values(&[m]);
+        Ok(Authenticated {
+            jwt: child("jwt"),
+            jwt_cached: child("jwt_cached"),
+            trusted_header: child("trusted_header"),
+            client_certificate: child("client_certificate"),
+            other: child("other"),
+        })
+    }
+
+    /// Counts one request authenticated by `method` (an identity's `source`).
+    pub fn count(&self, method: &str) {
+        match method {
+            "jwt" => &self.jwt,
+            "jwt_cached" => &self.jwt_cached,
+            "trusted_header" => &self.trusted_header,
+            "client_certificate" => &self.client_certificate,
+            _ => &self.other,
+        }
+        .inc();
+    }
+}
 
 /// Decision latency buckets, seconds: 50 ns to 1 ms.
 const DECISION_BUCKETS: &[f64] = &[
@@ -48,6 +90,8 @@ pub struct Metrics {
     pub internal_errors: IntCounterVec,
     /// Verified tokens currently cached (set when `/metrics` is scraped).
     pub token_cache_entries: IntGauge,
+    /// Requests whose identity was established, by `method`.
+    pub authenticated: Authenticated,
     /// JWKS fetches by `outcome`: `updated`, `unchanged`, `error`.
     pub jwks_refreshes: IntCounterVec,
     /// Tokens with an unknown `kid`, by `action`: `refetch` or `cooldown` (no fetch).
@@ -155,7 +199,7 @@ impl Metrics {
             "Keys in the identity provider's key set as last fetched",
         )?;
         r.register(Box::new(jwks_keys.clone()))?;
-        Ok(Metrics {
+        let metrics = Metrics {
             decisions: counter(
                 r,
                 "reqflo_gateway_decisions_total",
@@ -217,6 +261,7 @@ impl Metrics {
                 &["kind"],
             )?,
             token_cache_entries,
+            authenticated: Authenticated::new(r)?,
             jwks_refreshes: counter(
                 r,
                 "reqflo_gateway_jwks_refreshes_total",
@@ -237,7 +282,19 @@ impl Metrics {
                 "Seconds since the key set was last fetched good (-1: never)",
             )?,
             registry,
-        })
+        };
+        // Counters an alert watches for any increase exist at 0 from the
+        // start: `increase()` cannot see a series' first appearance.
+        for outcome in ["applied", "unchanged", "rejected", "watch_failed"] {
+            metrics.reloads.with_label_values(&[outcome]);
+        }
+        for outcome in ["updated", "unchanged", "error"] {
+            metrics.jwks_refreshes.with_label_values(&[outcome]);
+        }
+        for kind in crate::respond::Internal::ALL {
+            metrics.internal_errors.with_label_values(&[kind.code()]);
+        }
+        Ok(metrics)
     }
 
     pub fn registry(&self) -> &Registry {
@@ -311,6 +368,17 @@ mod tests {
             )),
             "{text}"
         );
+        m.authenticated.count("jwt_cached");
+        let text = m.encode().unwrap();
+        for exported_at_zero in [
+            "reqflo_gateway_reloads_total{outcome=\"rejected\"} 0",
+            "reqflo_gateway_internal_errors_total{kind=\"route_unresolvable\"} 0",
+            "reqflo_gateway_jwks_refreshes_total{outcome=\"error\"} 0",
+            "reqflo_gateway_authenticated_total{method=\"jwt\"} 0",
+            "reqflo_gateway_authenticated_total{method=\"jwt_cached\"} 1",
+        ] {
+            assert!(text.contains(exported_at_zero), "{exported_at_zero}: {text}");
+        }
         for process in [
             "process_cpu_seconds_total",
             "process_resident_memory_bytes",

@@ -7,8 +7,10 @@ pub mod gateway;
 pub mod jwks;
 pub mod jwt;
 pub mod metrics;
+pub mod prometheus;
 pub mod raw;
 pub mod tls;
+pub mod tools;
 pub mod upstream;
 
 pub use answer::{

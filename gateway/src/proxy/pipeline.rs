@@ -125,6 +125,7 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
             answer!(Stage::Authenticate, Refusal::Unauthenticated(e))
         }
     };
+    shared.metrics.authenticated.count(principal.source);
     ctx.user = Some(principal.user.clone());
 
     // 4. No route: deny, fail closed.

@@ -55,6 +55,8 @@ pub enum Internal {
 }
 
 impl Internal {
+    pub const ALL: [Internal; 3] = [Internal::Panic, Internal::Route, Internal::Bug];
+
     pub const fn code(self) -> &'static str {
         match self {
             Internal::Panic => "panic",
