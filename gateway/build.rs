@@ -10,7 +10,11 @@ fn main() {
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()));
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        // Outside a checkout (a container build), the builder may say it.
+        .or_else(|| std::env::var("REQFLO_GIT_COMMIT").ok())
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+    println!("cargo:rerun-if-env-changed=REQFLO_GIT_COMMIT");
     if let Some(commit) = commit {
         println!("cargo:rustc-env=REQFLO_GIT_COMMIT={commit}");
     }

@@ -377,7 +377,10 @@ mod tests {
             "reqflo_gateway_authenticated_total{method=\"jwt\"} 0",
             "reqflo_gateway_authenticated_total{method=\"jwt_cached\"} 1",
         ] {
-            assert!(text.contains(exported_at_zero), "{exported_at_zero}: {text}");
+            assert!(
+                text.contains(exported_at_zero),
+                "{exported_at_zero}: {text}"
+            );
         }
         for process in [
             "process_cpu_seconds_total",
