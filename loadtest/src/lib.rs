@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod driver;
 pub mod duration;
+pub mod html;
 pub mod mix;
 pub mod procstat;
 pub mod report;

@@ -31,7 +31,25 @@ pub struct Latency {
     pub p999_us: u64,
     pub max_us: u64,
     pub mean_us: f64,
+    /// The latency at each of [`CURVE_PERCENTILES`] (and the maximum), for
+    /// the report's percentile plot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<CurvePoint>,
 }
+
+/// One point of a latency percentile curve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub percentile: f64,
+    pub latency_us: u64,
+}
+
+/// Where the percentile curve is sampled: dense in the tail, as
+/// HdrHistogram's plots are.
+pub const CURVE_PERCENTILES: &[f64] = &[
+    0.0, 10.0, 25.0, 50.0, 75.0, 80.0, 85.0, 90.0, 92.5, 95.0, 96.0, 97.0, 97.5, 98.0, 98.5, 99.0,
+    99.25, 99.5, 99.75, 99.9, 99.95, 99.99, 99.999,
+];
 
 impl Latency {
     /// Percentiles of a histogram (all zero when it is empty).
@@ -46,6 +64,13 @@ impl Latency {
             p999_us: h.value_at_quantile(0.999),
             max_us: h.max(),
             mean_us: h.mean(),
+            curve: CURVE_PERCENTILES
+                .iter()
+                .map(|&p| CurvePoint {
+                    percentile: p,
+                    latency_us: h.value_at_quantile(p / 100.0),
+                })
+                .collect(),
         }
     }
 }

@@ -52,6 +52,10 @@ pub struct CompareArgs {
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write an HTML report here: latency percentile curves, CPU per
+    /// request bars and the table, in one self-contained page.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// How long each contender may take to accept connections (the L policy gets 4×).
@@ -141,6 +145,13 @@ pub async fn run(args: CompareArgs) -> ExitCode {
     print!("{}", report.render());
     if let Some(path) = &args.json
         && let Err(e) = write_json(path, &report)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Some(path) = &args.html
+        && let Err(e) =
+            reqflo_loadtest::html::write(path, &reqflo_loadtest::html::compare_page(&report))
     {
         eprintln!("error: {e}");
         return ExitCode::from(2);

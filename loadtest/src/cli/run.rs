@@ -39,6 +39,10 @@ pub struct RunArgs {
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write an HTML report here: latency percentile curves, CPU per
+    /// request bars and the table, in one self-contained page.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     /// Seed of the template picker.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -129,6 +133,10 @@ async fn run_inner(args: RunArgs) -> Result<ExitCode, String> {
     print!("{}", render_run(&report));
     if let Some(path) = &args.json {
         write_json(path, &report)?;
+    }
+    if let Some(path) = &args.html {
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        reqflo_loadtest::html::write(path, &reqflo_loadtest::html::run_page(&report, &command))?;
     }
     Ok(if args.fail_on_errors && report.errors > 0 {
         ExitCode::from(1)
