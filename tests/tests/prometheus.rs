@@ -332,10 +332,6 @@ const EMPTY_HERE: &[(&str, &str)] = &[
     ),
     ("ReqfloGatewaySnapshotStale", "the snapshot is seconds old"),
     (
-        "ReqfloGatewayRevisionsDiverged",
-        "one replica serves one revision",
-    ),
-    (
         "ReqfloGatewayDecisionLatencyHigh",
         "decisions take microseconds in a release build (see MAY_HAVE_DATA)",
     ),
@@ -357,19 +353,21 @@ async fn a_real_prometheus_evaluates_every_dashboard_query_and_rule() {
         return;
     };
     let env = Env::start().await;
-    let admin = env.gateway.admin().addr();
+    // A second replica that never gets the policy edit: the fleet then
+    // serves two revisions, as a lagging replica would.
+    let lagging = Env::start().await;
     let prometheus = Prometheus::start(
         &binary,
         &[Job {
             name: JOB.to_owned(),
-            targets: vec![admin],
+            targets: vec![env.gateway.admin().addr(), lagging.gateway.admin().addr()],
         }],
         &[rules_path()],
     )
     .await;
     prometheus
         .wait_for(
-            &format!("up{{job=\"{JOB}\"}} == 1"),
+            &format!("count(up{{job=\"{JOB}\"}} == 1) == 2"),
             Duration::from_secs(30),
         )
         .await;
@@ -507,6 +505,23 @@ async fn a_real_prometheus_evaluates_every_dashboard_query_and_rule() {
         Some("pending"),
         "{states:?}"
     );
+    // The lagging replica: two revisions live, the alert waiting out its 10 minutes.
+    assert_eq!(
+        states
+            .get("ReqfloGatewayRevisionsDiverged")
+            .map(String::as_str),
+        Some("pending"),
+        "{states:?}"
+    );
+    let revisions = prometheus
+        .query("job:reqflo_gateway_revisions:count")
+        .await
+        .or_panic("revisions");
+    assert_eq!(
+        revisions.first().map(|s| s["value"][1].clone()),
+        Some("2".into()),
+        "{revisions:?}"
+    );
     assert_eq!(
         states
             .get("ReqfloGatewayInternalErrors")
@@ -516,4 +531,82 @@ async fn a_real_prometheus_evaluates_every_dashboard_query_and_rule() {
     );
     let alerts = rules.iter().filter(|r| r.alert).count();
     assert_eq!(states.len(), alerts, "{states:?}");
+}
+
+/// What Grafana needs to import the dashboard as is: a data source
+/// variable every query uses, `job` and `instance` variables every query
+/// filters by, a description on every panel, unique ids, and panels that
+/// do not overlap on the 24-column grid.
+#[test]
+fn the_dashboard_is_importable_as_is() {
+    let text = std::fs::read_to_string(dashboard_path()).or_panic("read the dashboard");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).or_panic("parse the dashboard");
+    assert!(dashboard["uid"].is_string() && dashboard["title"].is_string());
+    // No `__inputs`: an import does not ask for anything but the data source variable.
+    assert!(dashboard["__inputs"].is_null());
+    let variables: BTreeMap<&str, &serde_json::Value> = dashboard["templating"]["list"]
+        .as_array()
+        .or_panic("templating")
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap_or_default(), v))
+        .collect();
+    assert_eq!(variables["datasource"]["type"], "datasource");
+    assert_eq!(variables["datasource"]["query"], "prometheus");
+    for name in ["job", "instance"] {
+        assert_eq!(variables[name]["type"], "query", "{name}");
+        assert_eq!(
+            variables[name]["datasource"]["uid"], "${datasource}",
+            "{name}"
+        );
+        assert_eq!(variables[name]["includeAll"], true, "{name}");
+    }
+    let mut ids = BTreeSet::new();
+    let mut cells = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().or_panic("panels") {
+        let title = panel["title"].as_str().or_panic("title");
+        assert!(
+            ids.insert(panel["id"].as_i64().or_panic("id")),
+            "{title}: duplicate id"
+        );
+        let g = &panel["gridPos"];
+        let (x, y, w, h) = (
+            g["x"].as_i64().or_panic("x"),
+            g["y"].as_i64().or_panic("y"),
+            g["w"].as_i64().or_panic("w"),
+            g["h"].as_i64().or_panic("h"),
+        );
+        assert!(x >= 0 && w > 0 && x + w <= 24, "{title}: {g}");
+        for cx in x..x + w {
+            for cy in y..y + h {
+                assert!(
+                    cells.insert((cx, cy)),
+                    "{title} overlaps another panel at {cx},{cy}"
+                );
+            }
+        }
+        if panel["type"] == "row" {
+            continue;
+        }
+        let description = panel["description"].as_str().unwrap_or_default();
+        assert!(
+            description.contains("Normal"),
+            "{title}: the description must say what normal looks like"
+        );
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
+        for t in panel["targets"].as_array().or_panic("targets") {
+            assert_eq!(t["datasource"]["uid"], "${datasource}", "{title}");
+            let expr = t["expr"].as_str().or_panic("expr");
+            for name in metric_names(expr) {
+                if !name.contains(':') {
+                    // Every selector of a gateway metric is filtered by job and instance.
+                    let at = expr.find(&name).or_panic("the name");
+                    let rest = &expr[at + name.len()..];
+                    assert!(
+                        rest.starts_with("{job=~\"$job\",instance=~\"$instance\""),
+                        "{title}: `{name}` is not filtered by $job and $instance: {expr}"
+                    );
+                }
+            }
+        }
+    }
 }
