@@ -85,6 +85,8 @@ pub struct Snapshot {
     pub(crate) revision: String,
     pub(crate) counts: Counts,
     pub(crate) org_index: IdIndex,
+    /// The orgs' ids, by index (as `org_index` gives them).
+    pub(crate) org_ids: Vec<SmolStr>,
     pub(crate) orgs: Vec<OrgData>,
     /// Acknowledged access modes weaker than the seeds' defaults.
     pub(crate) weakened: Vec<crate::defaults::Weakened>,
@@ -351,6 +353,11 @@ impl Snapshot {
     /// than the seeds' default (`weaker_access_reason`), in document order.
     pub fn weakened_defaults(&self) -> &[crate::defaults::Weakened] {
         &self.weakened
+    }
+
+    /// Every org: its id and data, in document order.
+    pub(crate) fn org_ids(&self) -> impl Iterator<Item = (&str, &OrgData)> {
+        self.org_ids.iter().map(|id| id.as_str()).zip(&self.orgs)
     }
 
     /// Whether the snapshot knows an org of this id.

@@ -26,7 +26,7 @@ use crate::document::Document;
 
 pub mod bytes;
 mod requests;
-mod rng;
+pub(crate) mod rng;
 mod world;
 
 #[cfg(test)]

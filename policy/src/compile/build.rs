@@ -75,6 +75,15 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
     Snapshot {
         revision,
         counts,
+        org_ids: {
+            let mut ids = vec![SmolStr::default(); org_index.len()];
+            for (id, &i) in &org_index {
+                if let Some(slot) = ids.get_mut(i as usize) {
+                    *slot = SmolStr::new(&**id);
+                }
+            }
+            ids
+        },
         org_index: IdIndex::build(org_index.iter().map(|(k, v)| (&**k, *v))),
         orgs,
         weakened: crate::defaults::Weakened::all(document),

@@ -301,9 +301,23 @@ impl MemberTable {
     }
 
     /// Every member, in table order.
-    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = &Member> {
         self.slots.iter().filter(|m| m.tag != 0)
+    }
+
+    /// The user id of a member of this table.
+    pub fn user_id<'a>(&'a self, m: &'a Member) -> Option<&'a str> {
+        let len = usize::from(m.id_len);
+        let bytes = if len <= INLINE_ID {
+            m.id.get(..len)?
+        } else {
+            // Long ids: the arena holds the length (4 bytes, LE), then the id.
+            let offset = u32::from_le_bytes(m.id.get(..4)?.try_into().ok()?) as usize;
+            let stored =
+                u32::from_le_bytes(self.arena.get(offset..offset + 4)?.try_into().ok()?) as usize;
+            self.arena.get(offset + 4..offset + 4 + stored)?
+        };
+        std::str::from_utf8(bytes).ok()
     }
 }
 

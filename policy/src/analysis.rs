@@ -1,0 +1,290 @@
+//! The reverse questions, on a compiled snapshot: who can perform an action
+//! on a resource ([`who_can`]), and what risky access one user holds
+//! ([`what_can`]).
+//!
+//! Both ask [`decide`] itself, for every member of the org (who-can) or
+//! every risky (resource, action, environment) of the user's orgs
+//! (what-can), so an answer is exact by construction: a listed user is one
+//! `decide` allows, with the same `allowed_by`, and an unlisted one is one
+//! it denies. Only the org's members are asked (a non-member is always
+//! denied), so who-can costs one decision per member, not per user of the
+//! policy.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::compile::{OrgData, ResourceData, Snapshot};
+use crate::decide::decide;
+use crate::decide::eval::risk_bit;
+use crate::decision::{AllowedBy, Request, RequestAction};
+use crate::model::{Action, RiskLevel};
+
+#[cfg(test)]
+mod tests;
+
+/// An id the snapshot does not have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unknown {
+    Org(String),
+    Resource {
+        org: String,
+        resource: String,
+    },
+    /// Not a resource of kind `environment` in the org.
+    Environment {
+        org: String,
+        environment: String,
+    },
+    /// A user who is a member of no org (or not of the org asked about).
+    User {
+        user: String,
+        org: Option<String>,
+    },
+}
+
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unknown::Org(org) => write!(f, "unknown org `{org}`"),
+            Unknown::Resource { org, resource } => {
+                write!(f, "org `{org}` has no resource `{resource}`")
+            }
+            Unknown::Environment { org, environment } => {
+                write!(f, "org `{org}` has no environment `{environment}`")
+            }
+            Unknown::User { user, org: None } => write!(f, "`{user}` is a member of no org"),
+            Unknown::User {
+                user,
+                org: Some(org),
+            } => write!(f, "`{user}` is not a member of org `{org}`"),
+        }
+    }
+}
+
+impl std::error::Error for Unknown {}
+
+/// One user allowed, and what allows them (as a decision names it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    pub user: String,
+    pub allowed_by: AllowedBy,
+}
+
+/// Every user `decide` allows `action` on `resource` (in `environment`),
+/// sorted by user id, each with what allows it.
+pub fn who_can(
+    snapshot: &Snapshot,
+    org: &str,
+    action: Action,
+    resource: &str,
+    environment: Option<&str>,
+) -> Result<Vec<Holder>, Unknown> {
+    let data = org_data(snapshot, org)?;
+    resource_index(data, org, resource)?;
+    if let Some(e) = environment {
+        environment_index(data, org, e)?;
+    }
+    let mut holders = Vec::new();
+    for member in data.members.iter() {
+        let Some(user) = data.members.user_id(member) else {
+            continue;
+        };
+        let decision = decide(
+            snapshot,
+            &Request {
+                org,
+                user,
+                action: RequestAction::Known(action),
+                resource,
+                environment,
+            },
+        );
+        if decision.allowed
+            && let Some(allowed_by) = decision.allowed_by
+        {
+            holders.push(Holder {
+                user: user.to_owned(),
+                allowed_by,
+            });
+        }
+    }
+    holders.sort_by(|a, b| a.user.cmp(&b.user));
+    Ok(holders)
+}
+
+/// The actions an access review covers.
+pub const REVIEWED_ACTIONS: [Action; 4] =
+    [Action::Run, Action::Use, Action::Edit, Action::Administer];
+
+/// One piece of risky access a user holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Access {
+    pub org: String,
+    pub resource: String,
+    pub kind: String,
+    pub action: Action,
+    /// The target environment, for `run` and `use`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The request's effective risk (the resource's, plus the environment's
+    /// for `run` and `use`), `normal` left out.
+    pub risk: Vec<RiskLevel>,
+    pub secret_backed: bool,
+    pub allowed_by: AllowedBy,
+}
+
+/// Risk bits other than `normal`.
+fn risky_bits(bits: u8) -> u8 {
+    bits & !risk_bit(RiskLevel::Normal)
+}
+
+fn levels(bits: u8) -> Vec<RiskLevel> {
+    RiskLevel::ALL
+        .iter()
+        .copied()
+        .filter(|l| *l != RiskLevel::Normal && bits & risk_bit(*l) != 0)
+        .collect()
+}
+
+/// Every risky access `user` holds, in the org asked or in every org the
+/// user is a member of: `run`, `use`, `edit` and `administer` of each
+/// resource whose effective risk is sensitive, production or destructive or
+/// which is secret-backed, `run` and `use` once per environment of the org
+/// (the environment's risk adds to the resource's). Sorted by org,
+/// resource, action and environment.
+pub fn what_can(
+    snapshot: &Snapshot,
+    user: &str,
+    org: Option<&str>,
+) -> Result<Vec<Access>, Unknown> {
+    let orgs: Vec<(&str, &OrgData)> = match org {
+        Some(o) => {
+            let data = org_data(snapshot, o)?;
+            if data.members.get(user).is_none() {
+                return Err(Unknown::User {
+                    user: user.to_owned(),
+                    org: Some(o.to_owned()),
+                });
+            }
+            vec![(o, data)]
+        }
+        None => snapshot
+            .org_ids()
+            .filter_map(|(id, data)| data.members.get(user).map(|_| (id, data)))
+            .collect(),
+    };
+    if orgs.is_empty() {
+        return Err(Unknown::User {
+            user: user.to_owned(),
+            org: None,
+        });
+    }
+    let mut out = Vec::new();
+    for (org_id, data) in orgs {
+        let environments: Vec<(&str, u8)> = data
+            .environments
+            .iter()
+            .filter_map(|&e| data.resource(e))
+            .map(|e| (&*e.id, e.risk))
+            .collect();
+        for r in &data.resources {
+            for action in REVIEWED_ACTIONS {
+                let targets: Vec<(Option<&str>, u8)> =
+                    if action.checks_dependencies() && !environments.is_empty() {
+                        environments
+                            .iter()
+                            .map(|(e, risk)| (Some(*e), r.risk | risk))
+                            .collect()
+                    } else {
+                        vec![(None, r.risk)]
+                    };
+                for (environment, risk) in targets {
+                    if risky_bits(risk) == 0 && !r.secret_backed {
+                        continue;
+                    }
+                    let decision = decide(
+                        snapshot,
+                        &Request {
+                            org: org_id,
+                            user,
+                            action: RequestAction::Known(action),
+                            resource: &r.id,
+                            environment,
+                        },
+                    );
+                    if decision.allowed
+                        && let Some(allowed_by) = decision.allowed_by
+                    {
+                        out.push(access(
+                            org_id,
+                            data,
+                            r,
+                            action,
+                            environment,
+                            risk,
+                            allowed_by,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.org, &a.resource, a.action, &a.environment).cmp(&(
+            &b.org,
+            &b.resource,
+            b.action,
+            &b.environment,
+        ))
+    });
+    Ok(out)
+}
+
+fn access(
+    org: &str,
+    data: &OrgData,
+    r: &ResourceData,
+    action: Action,
+    environment: Option<&str>,
+    risk: u8,
+    allowed_by: AllowedBy,
+) -> Access {
+    Access {
+        org: org.to_owned(),
+        resource: r.id.to_string(),
+        kind: data.kind_name(r).to_owned(),
+        action,
+        environment: environment.map(str::to_owned),
+        risk: levels(risk),
+        secret_backed: r.secret_backed,
+        allowed_by,
+    }
+}
+
+fn org_data<'a>(snapshot: &'a Snapshot, org: &str) -> Result<&'a OrgData, Unknown> {
+    snapshot
+        .org_index
+        .get(org)
+        .and_then(|i| snapshot.orgs.get(i as usize))
+        .ok_or_else(|| Unknown::Org(org.to_owned()))
+}
+
+fn resource_index(data: &OrgData, org: &str, resource: &str) -> Result<u32, Unknown> {
+    data.resource_index
+        .get(resource)
+        .ok_or_else(|| Unknown::Resource {
+            org: org.to_owned(),
+            resource: resource.to_owned(),
+        })
+}
+
+fn environment_index(data: &OrgData, org: &str, environment: &str) -> Result<u32, Unknown> {
+    data.resource_index
+        .get(environment)
+        .filter(|&i| data.resource(i).is_some_and(|r| r.is_environment))
+        .ok_or_else(|| Unknown::Environment {
+            org: org.to_owned(),
+            environment: environment.to_owned(),
+        })
+}
