@@ -28,6 +28,15 @@ enum Command {
     ///
     /// Exit status: 0 allow, 3 deny, 2 unusable input.
     Decide(commands::decide::Args),
+    /// List every user the policy allows an action on a resource, with what allows each.
+    ///
+    /// Exit status: 0 answered, 2 unusable input (an unknown id is named).
+    WhoCan(commands::access::WhoCanArgs),
+    /// List the risky access one user holds (run, use, edit, administer of
+    /// sensitive, production, destructive or secret-backed targets).
+    ///
+    /// Exit status: 0 answered, 2 unusable input.
+    WhatCan(commands::access::WhatCanArgs),
     /// Run policy scenario files; ends with `N passed, N failed`.
     Test {
         /// Scenario files (YAML or JSON).
@@ -53,6 +62,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decide(args) => commands::decide::run(&args),
+        Command::WhoCan(args) => commands::access::who_can(&args),
+        Command::WhatCan(args) => commands::access::what_can(&args),
         Command::Test { files } => commands::test::run(&files),
         Command::Validate { config } => commands::validate::run(&config),
         Command::Serve(args) => commands::serve::run(&args),

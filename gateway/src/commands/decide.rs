@@ -82,7 +82,7 @@ pub fn run(args: &Args) -> ExitCode {
 
 /// Reads, parses, validates and compiles the policy; on failure, the error
 /// lines to print (without the `error: ` prefix).
-fn load(path: &Path) -> Result<Snapshot, Vec<String>> {
+pub(crate) fn load(path: &Path) -> Result<Snapshot, Vec<String>> {
     let file = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("{file}: cannot read policy file: {e}")])?;

@@ -1,0 +1,219 @@
+//! `reqflo-gateway who-can` and `what-can`: the reverse questions.
+//!
+//! `who-can` lists every user the policy allows an action on a resource
+//! (in an environment), each with what allows it, exactly as `decide`
+//! would answer for that user; `what-can` lists the risky access one user
+//! holds (`run`, `use`, `edit` and `administer` of sensitive, production,
+//! destructive or secret-backed targets, `run`/`use` per environment).
+//!
+//! Exit status: 0 answered (an empty list is an answer), 2 unusable input:
+//! an unreadable or invalid policy (every error, as `decide` prints them),
+//! or an unknown org, resource, environment, user or action, named.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use reqflo_policy::Action;
+use reqflo_policy::analysis::{self, Access, Holder};
+use serde::Serialize;
+
+/// Exit status of unusable input.
+const UNUSABLE: u8 = 2;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table for people.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhoCanArgs {
+    /// The policy document (YAML, or JSON when it starts with `{`).
+    #[arg(long)]
+    pub policy: PathBuf,
+    #[arg(long)]
+    pub org: String,
+    /// The action: `view`, `use`, `run`, `edit`, `administer`, `manage_*`, `attach`.
+    #[arg(long)]
+    pub action: String,
+    /// The resource's id.
+    #[arg(long)]
+    pub resource: String,
+    /// The target environment's resource id.
+    #[arg(long)]
+    pub environment: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhatCanArgs {
+    /// The policy document (YAML, or JSON when it starts with `{`).
+    #[arg(long)]
+    pub policy: PathBuf,
+    #[arg(long)]
+    pub user: String,
+    /// Only this org (default: every org the user is a member of).
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Serialize)]
+struct WhoCanOutput<'a> {
+    org: &'a str,
+    action: Action,
+    resource: &'a str,
+    environment: Option<&'a str>,
+    revision: &'a str,
+    count: usize,
+    users: &'a [Holder],
+}
+
+#[derive(Debug, Serialize)]
+struct WhatCanOutput<'a> {
+    user: &'a str,
+    org: Option<&'a str>,
+    revision: &'a str,
+    count: usize,
+    access: &'a [Access],
+}
+
+fn unusable(lines: impl IntoIterator<Item = String>) -> ExitCode {
+    for line in lines {
+        eprintln!("error: {line}");
+    }
+    ExitCode::from(UNUSABLE)
+}
+
+/// The action named, or an error listing the known ones.
+pub(crate) fn parse_action(text: &str) -> Result<Action, String> {
+    Action::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        match crate::commands::nearest(text, &known) {
+            Some(near) => format!("unknown action `{text}` (did you mean `{near}`?)"),
+            None => format!("unknown action `{text}`; one of: {}", known.join(", ")),
+        }
+    })
+}
+
+fn print_json(value: &impl Serialize) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => unusable([format!("cannot print the answer: {e}")]),
+    }
+}
+
+pub fn who_can(args: &WhoCanArgs) -> ExitCode {
+    let action = match parse_action(&args.action) {
+        Ok(a) => a,
+        Err(e) => return unusable([e]),
+    };
+    let snapshot = match super::decide::load(&args.policy) {
+        Ok(s) => s,
+        Err(lines) => return unusable(lines),
+    };
+    let environment = args.environment.as_deref();
+    let users = match analysis::who_can(&snapshot, &args.org, action, &args.resource, environment) {
+        Ok(u) => u,
+        Err(e) => return unusable([e.to_string()]),
+    };
+    match args.format {
+        Format::Json => print_json(&WhoCanOutput {
+            org: &args.org,
+            action,
+            resource: &args.resource,
+            environment,
+            revision: snapshot.revision(),
+            count: users.len(),
+            users: &users,
+        }),
+        Format::Text => {
+            let place = environment.map_or(String::new(), |e| format!(" in `{e}`"));
+            println!(
+                "who can {action} `{}`{place} in org `{}` (policy {}): {} user(s)",
+                args.resource,
+                args.org,
+                snapshot.revision(),
+                users.len()
+            );
+            let width = users.iter().map(|u| u.user.len()).max().unwrap_or(0);
+            for u in &users {
+                println!("  {:<width$}  {}", u.user, u.allowed_by);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+pub fn what_can(args: &WhatCanArgs) -> ExitCode {
+    let snapshot = match super::decide::load(&args.policy) {
+        Ok(s) => s,
+        Err(lines) => return unusable(lines),
+    };
+    let access = match analysis::what_can(&snapshot, &args.user, args.org.as_deref()) {
+        Ok(a) => a,
+        Err(e) => return unusable([e.to_string()]),
+    };
+    match args.format {
+        Format::Json => print_json(&WhatCanOutput {
+            user: &args.user,
+            org: args.org.as_deref(),
+            revision: snapshot.revision(),
+            count: access.len(),
+            access: &access,
+        }),
+        Format::Text => {
+            println!(
+                "risky access of `{}` (policy {}): {} entr{}",
+                args.user,
+                snapshot.revision(),
+                access.len(),
+                if access.len() == 1 { "y" } else { "ies" }
+            );
+            let rows: Vec<[String; 5]> = access
+                .iter()
+                .map(|a| {
+                    let risk: Vec<&str> = a.risk.iter().map(|r| r.as_str()).collect();
+                    let mut risk = risk.join("+");
+                    if a.secret_backed {
+                        if !risk.is_empty() {
+                            risk.push('+');
+                        }
+                        risk.push_str("secret-backed");
+                    }
+                    [
+                        format!("{}/{}", a.org, a.resource),
+                        a.action.to_string(),
+                        a.environment.clone().unwrap_or_else(|| "-".to_owned()),
+                        risk,
+                        a.allowed_by.to_string(),
+                    ]
+                })
+                .collect();
+            let mut widths = [0usize; 4];
+            for row in &rows {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            for [target, action, env, risk, by] in &rows {
+                println!(
+                    "  {target:<w0$}  {action:<w1$}  {env:<w2$}  {risk:<w3$}  {by}",
+                    w0 = widths[0],
+                    w1 = widths[1],
+                    w2 = widths[2],
+                    w3 = widths[3]
+                );
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
