@@ -313,3 +313,36 @@ fn unknown_ids_and_actions_are_named_with_exit_2() {
         "{stderr}"
     );
 }
+
+/// The console examples of docs/access-review.md are what the commands print.
+#[test]
+fn the_docs_show_what_the_commands_print() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let doc = std::fs::read_to_string(root.join("docs/access-review.md")).unwrap();
+    let block = doc
+        .split("```console\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let mut examples: Vec<(Vec<String>, String)> = Vec::new();
+    for line in block.lines() {
+        if let Some(command) = line.strip_prefix("$ reqflo-gateway ") {
+            examples.push((
+                command.split_whitespace().map(str::to_owned).collect(),
+                String::new(),
+            ));
+        } else if let Some((_, out)) = examples.last_mut() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(examples.len() >= 3, "{block}");
+    for (args, want) in examples {
+        let output = Command::new(env!("CARGO_BIN_EXE_reqflo-gateway"))
+            .args(&args)
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), want, "{args:?}");
+    }
+}

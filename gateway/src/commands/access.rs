@@ -136,13 +136,14 @@ pub fn who_can(args: &WhoCanArgs) -> ExitCode {
             users: &users,
         }),
         Format::Text => {
-            let place = environment.map_or(String::new(), |e| format!(" in `{e}`"));
+            let place = environment.map_or(String::new(), |e| format!(", environment `{e}`"));
             println!(
-                "who can {action} `{}`{place} in org `{}` (policy {}): {} user(s)",
+                "who can {action} `{}` (org `{}`{place}; policy {}): {} user{}",
                 args.resource,
                 args.org,
                 snapshot.revision(),
-                users.len()
+                users.len(),
+                if users.len() == 1 { "" } else { "s" }
             );
             let width = users.iter().map(|u| u.user.len()).max().unwrap_or(0);
             for u in &users {

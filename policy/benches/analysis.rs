@@ -1,0 +1,116 @@
+//! who-can for one resource and what-can for one user, at S, M and L.
+//!
+//! `cargo bench -p reqflo-policy --bench analysis -- --warm-up-time 1 --measurement-time 5`
+//! (`REQFLO_BENCH_SIZES=L` for L only). Each case prints how many users
+//! the answer lists. Cases, in the org with the most members:
+//! - `view-open`: `view` of an org-visible resource (every member: the
+//!   largest answer);
+//! - `run-production`: `run` of a production-risk resource in a production
+//!   environment (few: a privilege is needed);
+//! - `edit-restricted`: `edit` of a restricted resource.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use reqflo_policy::analysis::{what_can, who_can};
+use reqflo_policy::document::Document;
+use reqflo_policy::synthetic;
+use reqflo_policy::{AccessMode, Action, RiskLevel, Snapshot, Visibility};
+
+#[path = "support/sizes.rs"]
+mod sizes;
+
+/// The org with the most memberships.
+fn largest_org(doc: &Document) -> String {
+    let mut counts = std::collections::HashMap::<&str, usize>::new();
+    for u in &doc.users {
+        for m in &u.memberships {
+            *counts.entry(m.org.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(o, _)| o.to_owned())
+        .unwrap_or_default()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("analysis");
+    group.sample_size(10);
+    for size in sizes::sizes() {
+        let doc = synthetic::generate(size, 42);
+        let snapshot = Snapshot::compile(&doc).unwrap_or_else(|e| panic!("{e}"));
+        let org_id = largest_org(&doc);
+        let org = doc
+            .orgs
+            .iter()
+            .find(|o| o.id == org_id)
+            .unwrap_or_else(|| panic!("org"));
+        let members = doc
+            .users
+            .iter()
+            .filter(|u| u.memberships.iter().any(|m| m.org == org_id))
+            .count();
+        let open = org
+            .resources
+            .iter()
+            .find(|r| r.visibility == Visibility::Org && r.kind != "environment");
+        let production_env = org
+            .resources
+            .iter()
+            .find(|r| r.kind == "environment" && r.risk.contains(&RiskLevel::Production));
+        let production = org
+            .resources
+            .iter()
+            .find(|r| r.kind != "environment" && r.risk.contains(&RiskLevel::Production));
+        let restricted = org.resources.iter().find(|r| {
+            r.access_mode == Some(AccessMode::Restricted) || r.visibility == Visibility::Restricted
+        });
+        let cases = [
+            ("view-open", Action::View, open, None),
+            ("run-production", Action::Run, production, production_env),
+            ("edit-restricted", Action::Edit, restricted, None),
+        ];
+        for (name, action, resource, env) in cases {
+            let Some(resource) = resource else {
+                println!("{} {name}: no such resource in the world", size.name());
+                continue;
+            };
+            let env = env.map(|e| e.id.as_str());
+            let answer = who_can(&snapshot, &org_id, action, &resource.id, env)
+                .unwrap_or_else(|e| panic!("{e}"));
+            println!(
+                "{} who-can {name}: {} of {members} members listed ({action} {} in {env:?})",
+                size.name(),
+                answer.len(),
+                resource.id
+            );
+            group.bench_function(format!("who-can/{}/{name}", size.name()), |b| {
+                b.iter(|| black_box(who_can(&snapshot, &org_id, action, &resource.id, env)))
+            });
+        }
+        // what-can for the member with the most grants' reach: the first
+        // user with an org role other than member, else the first member.
+        let user = doc
+            .users
+            .iter()
+            .find(|u| u.memberships.iter().any(|m| m.org == org_id))
+            .map(|u| u.id.clone())
+            .unwrap_or_default();
+        let answer = what_can(&snapshot, &user, Some(&org_id)).unwrap_or_else(|e| panic!("{e}"));
+        println!(
+            "{} what-can {user}: {} risky accesses over {} resources",
+            size.name(),
+            answer.len(),
+            org.resources.len() + org.services.len()
+        );
+        group.bench_function(format!("what-can/{}", size.name()), |b| {
+            b.iter(|| black_box(what_can(&snapshot, &user, Some(&org_id))))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
