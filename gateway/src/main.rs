@@ -37,6 +37,13 @@ enum Command {
     ///
     /// Exit status: 0 answered, 2 unusable input.
     WhatCan(commands::access::WhatCanArgs),
+    /// Run route test files through the proxy's pipeline: which route,
+    /// action, resource, environment, decision and status each request
+    /// gets; ends with `N passed, N failed` and the route coverage.
+    ///
+    /// Exit status: 0 passed, 1 a test failed or coverage is below
+    /// `--min-coverage`, 2 unusable input.
+    TestRoutes(commands::routes::Args),
     /// Run policy scenario files; ends with `N passed, N failed`.
     Test {
         /// Scenario files (YAML or JSON).
@@ -64,6 +71,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => commands::decide::run(&args),
         Command::WhoCan(args) => commands::access::who_can(&args),
         Command::WhatCan(args) => commands::access::what_can(&args),
+        Command::TestRoutes(args) => commands::routes::run(&args),
         Command::Test { files } => commands::test::run(&files),
         Command::Validate { config } => commands::validate::run(&config),
         Command::Serve(args) => commands::serve::run(&args),

@@ -9,7 +9,7 @@ pub mod ctx;
 pub mod decide;
 mod forward;
 pub mod outgoing;
-mod pipeline;
+pub mod pipeline;
 
 use std::sync::Arc;
 

@@ -70,7 +70,8 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         .lookup(session.req_header().method.as_str(), &canonical.path);
     if let Some(m) = &matched {
         select_route(ctx, m);
-        if let Err(r) = check_upgrade(session, m.route) {
+        let req = session.req_header();
+        if let Err(r) = check_upgrade(&req.method, &req.headers, m.route) {
             answer!(Stage::Route, Refusal::Malformed(r));
         }
         if matches!(m.route.access, Access::Public) {
@@ -210,14 +211,17 @@ fn canonicalize(
 /// Step 2, for a matched route: an `Upgrade` request only on a route that
 /// declares a WebSocket, and then only `GET` with `Upgrade: websocket`. The
 /// decision made for that request is the decision for the whole tunnel.
-fn check_upgrade(session: &Session, route: &reqflo_config::Route) -> Result<(), Rejection> {
-    let req = session.req_header();
-    let mut upgrades = req.headers.get_all(http::header::UPGRADE).iter();
+fn check_upgrade(
+    method: &http::Method,
+    headers: &http::HeaderMap,
+    route: &reqflo_config::Route,
+) -> Result<(), Rejection> {
+    let mut upgrades = headers.get_all(http::header::UPGRADE).iter();
     let Some(first) = upgrades.next() else {
         return Ok(());
     };
     let websocket = route.websocket
-        && req.method == http::Method::GET
+        && *method == http::Method::GET
         && upgrades.next().is_none()
         && first
             .as_bytes()
@@ -316,20 +320,33 @@ async fn read_environment(
     canonical: &Canonical,
     ctx: &mut Ctx,
 ) -> Result<Option<String>, EnvError> {
+    let body = read_decision_body(session, snapshot, check.environment.as_ref(), ctx).await?;
+    let headers = &session.req_header().headers;
+    environment_of(snapshot, matched, check, canonical, headers, body.as_ref())
+}
+
+/// Step 5 once the body is read (`body`: the parsed body, when one was
+/// read): the environment from the route's source, required when the
+/// route says so, and named nowhere else with another value. No I/O: the
+/// proxy and `test-routes` share it.
+pub(crate) fn environment_of(
+    snapshot: &Snapshot,
+    matched: &RouteMatch<'_, '_>,
+    check: &reqflo_config::Check,
+    canonical: &Canonical,
+    headers: &http::HeaderMap,
+    body: Option<&environment::Body>,
+) -> Result<Option<String>, EnvError> {
     let source = check.environment.as_ref();
-    let body = read_decision_body(session, snapshot, source, ctx).await?;
     let value = match source {
         None => None,
-        Some(EnvironmentSource::Body(field)) => match &body {
+        Some(EnvironmentSource::Body(field)) => match body {
             // No body at all: no environment (400 below when it is required).
             None => None,
             Some(body) => environment::from_body(body, field)?,
         },
-        Some(other) => {
-            let headers = &session.req_header().headers;
-            environment::from_request(other, |p| matched.param(p), canonical, headers)?
-                .map(str::to_owned)
-        }
+        Some(other) => environment::from_request(other, |p| matched.param(p), canonical, headers)?
+            .map(str::to_owned),
     };
     if let Some(source) = source
         && value.is_none()
@@ -342,8 +359,8 @@ async fn read_environment(
         source,
         value.as_deref(),
         canonical,
-        &session.req_header().headers,
-        body.as_ref(),
+        headers,
+        body,
     )?;
     Ok(value)
 }
@@ -359,23 +376,49 @@ async fn read_decision_body(
     source: Option<&EnvironmentSource>,
     ctx: &mut Ctx,
 ) -> Result<Option<environment::Body>, EnvError> {
-    let headers = &session.req_header().headers;
+    let Some(kind) = body_to_read(&session.req_header().headers, source)? else {
+        return Ok(None);
+    };
+    let bytes = read_body(session, body_limit(snapshot)).await?;
+    let body = parse_body(&bytes, kind, source)?;
+    if body.is_some() {
+        ctx.body = Some(bytes);
+    }
+    Ok(body)
+}
+
+/// The most body bytes a decision reads.
+pub(crate) fn body_limit(snapshot: &Snapshot) -> usize {
+    snapshot.settings.limits.max_body_bytes.min(MAX_REPLAY_BODY)
+}
+
+/// Whether the decision reads the body, and as what: always on a
+/// body-sourced route, else when the body is declared JSON or a form.
+pub(crate) fn body_to_read(
+    headers: &http::HeaderMap,
+    source: Option<&EnvironmentSource>,
+) -> Result<Option<environment::BodyKind>, EnvError> {
     let declared = content_type(headers)?.and_then(environment::BodyKind::of);
     let body_source = matches!(source, Some(EnvironmentSource::Body(_)));
     if !body_source && (declared.is_none() || !has_body(headers)) {
         return Ok(None);
     }
-    let limit = snapshot.settings.limits.max_body_bytes.min(MAX_REPLAY_BODY);
-    let bytes = read_body(session, limit).await?;
+    // A form is parsed as a form even on a body-sourced route, so `_method`
+    // in it is refused as such (and the route then finds no JSON object).
+    Ok(Some(declared.unwrap_or(environment::BodyKind::Json)))
+}
+
+/// Parses the body read (none when it is empty).
+pub(crate) fn parse_body(
+    bytes: &[u8],
+    kind: environment::BodyKind,
+    source: Option<&EnvironmentSource>,
+) -> Result<Option<environment::Body>, EnvError> {
     if bytes.is_empty() {
         return Ok(None);
     }
-    // A form is parsed as a form even on a body-sourced route, so `_method`
-    // in it is refused as such (and the route then finds no JSON object).
-    let kind = declared.unwrap_or(environment::BodyKind::Json);
-    let body = environment::Body::parse(&bytes, kind, body_source)?;
-    ctx.body = Some(bytes);
-    Ok(Some(body))
+    let body_source = matches!(source, Some(EnvironmentSource::Body(_)));
+    Ok(Some(environment::Body::parse(bytes, kind, body_source)?))
 }
 
 /// The one `Content-Type` of a request (twice is ambiguous: a backend may
@@ -439,4 +482,144 @@ fn client_certificate(session: &Session) -> Option<&crate::tls::ClientCertificat
     let digest = session.digest()?;
     let ssl = digest.ssl_digest.as_ref()?;
     ssl.extension.get::<crate::tls::ClientCertificate>()
+}
+
+/// A request as `test-routes` gives it: no connection, the user already known.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub method: http::Method,
+    /// The request target as sent: path and query.
+    pub target: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    /// The verified user; `None` is a request without credentials.
+    pub user: Option<String>,
+}
+
+/// What the pipeline makes of a [`Probe`].
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// The matched route's id.
+    pub route: Option<String>,
+    /// The question put to the policy, and its answer.
+    pub asked: Option<decide::Asked>,
+    pub decision: Option<reqflo_policy::Decision>,
+    /// Answered by the gateway (with the stage), or `None`: forwarded.
+    pub refusal: Option<(Stage, Refusal)>,
+}
+
+/// Runs a request through the pipeline's steps without a connection, with
+/// the same functions as [`run`]: canonicalization, route lookup and the
+/// upgrade check, environment reading and the one-environment check,
+/// `resolve` and `decide`, and the deny-or-forward choice. What needs a
+/// connection is not exercised: framing (given as headers and a body),
+/// timeouts, and authentication (the probe names its user).
+pub fn evaluate(snapshot: &Snapshot, probe: &Probe) -> Evaluation {
+    let mut out = Evaluation::default();
+    match evaluate_into(snapshot, probe, &mut out) {
+        Next::Forward => {}
+        Next::Answer(stage, refusal) => out.refusal = Some((stage, refusal)),
+    }
+    out
+}
+
+fn evaluate_into(snapshot: &Snapshot, probe: &Probe, out: &mut Evaluation) -> Next {
+    let settings = &snapshot.settings;
+    let head: usize = probe
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + probe.method.as_str().len()
+        + probe.target.len()
+        + 12;
+    let limit = settings.limits.max_header_bytes;
+    if head > limit {
+        answer!(Stage::Canonicalize, Refusal::HeadersTooLarge { limit });
+    }
+    let canonical = match canon::canonicalize(
+        probe.target.as_bytes(),
+        &probe.headers,
+        &Rules::from(&settings.strict),
+    ) {
+        Ok(c) => c,
+        Err(r) => answer!(Stage::Canonicalize, Refusal::Malformed(r)),
+    };
+    let matched = snapshot
+        .routes
+        .lookup(probe.method.as_str(), &canonical.path);
+    if let Some(m) = &matched {
+        out.route = Some(m.route.id.to_string());
+        if let Err(r) = check_upgrade(&probe.method, &probe.headers, m.route) {
+            answer!(Stage::Route, Refusal::Malformed(r));
+        }
+        if matches!(m.route.access, Access::Public) {
+            return Next::Forward;
+        }
+    } else if probe.headers.contains_key(http::header::UPGRADE) {
+        answer!(
+            Stage::Route,
+            Refusal::Malformed(Rejection::UpgradeNotAllowed)
+        );
+    }
+    let Some(user) = probe.user.as_deref() else {
+        answer!(
+            Stage::Authenticate,
+            Refusal::Unauthenticated(auth::AuthError::Missing)
+        );
+    };
+    let Some(matched) = matched else {
+        answer!(Stage::Route, Refusal::NoRoute);
+    };
+    let Access::Decide(check) = &matched.route.access else {
+        answer!(Stage::Route, Refusal::NoRoute);
+    };
+    let source = check.environment.as_ref();
+    let body = match body_to_read(&probe.headers, source) {
+        Ok(None) => None,
+        Ok(Some(kind)) => {
+            let limit = body_limit(snapshot);
+            if probe.body.len() > limit {
+                answer!(
+                    Stage::Environment,
+                    Refusal::Environment(EnvError::BodyTooLarge { limit })
+                );
+            }
+            match parse_body(&probe.body, kind, source) {
+                Ok(b) => b,
+                Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
+            }
+        }
+        Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
+    };
+    let environment = match environment_of(
+        snapshot,
+        &matched,
+        check,
+        &canonical,
+        &probe.headers,
+        body.as_ref(),
+    ) {
+        Ok(e) => e,
+        Err(e) => answer!(Stage::Environment, Refusal::Environment(e)),
+    };
+    let asked = match decide::resolve(check, &matched, environment) {
+        Ok(a) => a,
+        Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
+    };
+    let answer = match decide::decide(&snapshot.policy, user, check, &matched, asked) {
+        Ok(a) => a,
+        Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
+    };
+    out.asked = Some(answer.asked.clone());
+    out.decision = Some(answer.decision.clone());
+    if !answer.decision.allowed && matched.route.mode == Mode::Enforce {
+        let denial = Denial {
+            asked: answer.asked,
+            decision: answer.decision,
+            policy_revision: snapshot.revision.clone(),
+        };
+        return Next::Answer(Stage::Decide, Refusal::Denied(Box::new(denial)));
+    }
+    Next::Forward
 }
