@@ -115,7 +115,7 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
                 line,
                 column,
                 route: None,
-                message: e.to_string(),
+                message: crate::suggest::serde_message(&e.to_string()),
             }]),
         }
     })?;

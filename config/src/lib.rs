@@ -11,6 +11,7 @@ mod routes;
 mod settings;
 mod snapshot;
 mod source;
+pub mod suggest;
 mod template;
 pub mod tls;
 

@@ -6,18 +6,22 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// A whole route config file (YAML, or JSON when the text starts with `{`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// The proxy and admin listener addresses (and the proxy's TLS).
     pub listen: RawListen,
     /// Upstream name → backend.
     pub upstreams: BTreeMap<String, RawUpstream>,
+    /// How the caller's identity is established: `jwt`, `trusted_header` or `client_certificate`.
     pub identity: RawIdentity,
     /// The policy document, relative to this file's directory.
     pub policy: String,
+    /// Size and time limits on requests.
     #[serde(default)]
     pub limits: RawLimits,
     /// The default mode of every route: `enforce` (default) or `shadow`.
@@ -26,6 +30,7 @@ pub struct RawConfig {
     /// Canonicalization switches that can only make the gateway stricter.
     #[serde(default)]
     pub strict: RawStrict,
+    /// The route table: each route maps (method, path) to an action on a resource.
     pub routes: Vec<RawRoute>,
     /// Path prefixes served without a decision (health, status pages).
     #[serde(default)]
@@ -39,7 +44,7 @@ pub struct RawConfig {
 }
 
 /// The headers the gateway owns toward upstreams.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawForwarding {
     /// Peers (addresses or CIDRs) whose `X-Forwarded-For` is kept and
@@ -53,7 +58,7 @@ pub struct RawForwarding {
 }
 
 /// The signed decision assertion (`x-reqflo-assertion`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAssertion {
     /// `EdDSA` (Ed25519) or `ES256` (P-256).
@@ -78,7 +83,7 @@ fn default_assertion_issuer() -> String {
     "reqflo-gateway".to_owned()
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawListen {
     /// `host:port` of the proxy listener.
@@ -91,7 +96,7 @@ pub struct RawListen {
 }
 
 /// TLS on the proxy listener. Paths are relative to the config file's directory.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawListenTls {
     /// The certificate chain (PEM), leaf first.
@@ -109,7 +114,7 @@ pub struct RawListenTls {
     pub http2: bool,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstream {
     /// `host:port`: one member. Exactly one of `address` and `addresses`.
@@ -118,8 +123,10 @@ pub struct RawUpstream {
     /// `host:port` members of a pool; a DNS name stands for every address it resolves to.
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// Connection timeout, milliseconds (default 2000).
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// Timeout waiting for the upstream's response, milliseconds (default 30000).
     #[serde(default = "default_read_timeout_ms")]
     pub read_timeout_ms: u64,
     /// TLS to the upstream: `true`, or the settings; off when absent.
@@ -148,7 +155,7 @@ fn default_eject_ms() -> u64 {
 }
 
 /// `tls: true` (verify against the system roots, SNI from the host) or the settings.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawUpstreamTls {
     On(bool),
@@ -156,7 +163,7 @@ pub enum RawUpstreamTls {
 }
 
 /// TLS to an upstream. Certificate verification is always on.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamTlsSettings {
     /// Verify the upstream against this CA bundle (PEM) instead of the system roots.
@@ -171,7 +178,7 @@ pub struct RawUpstreamTlsSettings {
 }
 
 /// An active HTTP health check of every pool member.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealthCheck {
     /// The path asked with `GET`; a 2xx answer is healthy.
@@ -243,7 +250,7 @@ fn default_read_timeout_ms() -> u64 {
 }
 
 /// Exactly one identity source.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum RawIdentity {
     Jwt(RawJwt),
@@ -253,7 +260,7 @@ pub enum RawIdentity {
     ClientCertificate(RawClientCertificate),
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawClientCertificate {
     /// Which name is the user id: `common_name` (default), `dns_san` or
@@ -262,10 +269,12 @@ pub struct RawClientCertificate {
     pub user_from: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
+    /// The `iss` every token must carry.
     pub issuer: String,
+    /// Accepted `aud` values; a token must carry one of them.
     pub audiences: Vec<String>,
     /// Pinned list, e.g. `[RS256, ES256]`; `none` and `HS*` are refused.
     pub algorithms: Vec<String>,
@@ -299,7 +308,7 @@ fn default_true() -> bool {
 }
 
 /// The identity provider's published key set.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwks {
     /// The JWKS URL; or leave it out and set `discovery: true`.
@@ -312,6 +321,7 @@ pub struct RawJwks {
     /// provider's `Cache-Control: max-age` is honoured within them (defaults 60, 3600).
     #[serde(default = "default_jwks_refresh_min")]
     pub refresh_min_seconds: u64,
+    /// The longest wait between fetches, seconds (default 3600).
     #[serde(default = "default_jwks_refresh_max")]
     pub refresh_max_seconds: u64,
     /// A token with an unknown `kid` refetches the set at most once per this many seconds (default 30).
@@ -349,16 +359,18 @@ fn default_jwks_timeout() -> u64 {
     5_000
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwtKey {
+    /// The key id (`kid`) tokens name.
     pub kid: String,
+    /// The key's algorithm: one of `algorithms` (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA).
     pub algorithm: String,
     /// A PEM public key, relative to the config file's directory.
     pub file: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTrustedHeader {
     /// The header carrying the user id, e.g. `x-reqflo-user`.
@@ -367,11 +379,13 @@ pub struct RawTrustedHeader {
     pub trusted_sources: Vec<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    /// The most body bytes a decision reads (JSON or form bodies); larger: 413.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: u64,
+    /// The largest request head accepted, bytes; larger: 431.
     #[serde(default = "default_max_header")]
     pub max_header_bytes: u64,
     /// The longest wait for the next bytes of a request body, milliseconds.
@@ -413,7 +427,7 @@ impl Default for RawLimits {
 
 /// Extra rejections on top of the mandatory canonicalization (which cannot be
 /// turned off: there is no field for it).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStrict {
     /// Reject duplicate values of *any* query parameter, not only those that
@@ -434,7 +448,7 @@ pub struct RawStrict {
     pub max_path_bytes: Option<u64>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {
     /// Stable id for logs and metrics.
@@ -455,10 +469,13 @@ pub struct RawRoute {
     /// The org id template; default `{org}`.
     #[serde(default)]
     pub org: Option<String>,
+    /// Where the target environment is read from: `{from: body|query|header|path, …}`.
     #[serde(default)]
     pub environment: Option<RawEnvironment>,
+    /// Refuse (400) a request that names no environment.
     #[serde(default)]
     pub environment_required: bool,
+    /// The upstream (a key of `upstreams`) the request is forwarded to.
     pub upstream: String,
     /// Overrides the global mode for this route.
     #[serde(default)]
@@ -477,7 +494,7 @@ pub struct RawRoute {
 }
 
 /// Where a route's target environment comes from.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawEnvironment {
     /// A path parameter of the route's template.
@@ -490,20 +507,23 @@ pub enum RawEnvironment {
     Body { field: String },
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlso {
+    /// The action of the further check.
     pub action: String,
+    /// A template over path parameters giving the further check's resource.
     pub resource: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPublicPrefix {
     /// Stable id for logs and metrics.
     pub id: String,
     /// Starts and ends with `/`; matches every path that starts with it.
     pub prefix: String,
+    /// The upstream (a key of `upstreams`) the prefix is forwarded to.
     pub upstream: String,
     /// `GET` and `HEAD` when absent.
     #[serde(default)]
@@ -511,6 +531,13 @@ pub struct RawPublicPrefix {
 }
 
 impl RawConfig {
+    /// The JSON Schema of the route config (committed as
+    /// `config/gateway.schema.json` and kept equal to this by a test), for
+    /// editors: `# yaml-language-server: $schema=…` at the top of a file.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(RawConfig)).unwrap_or_default()
+    }
+
     /// JSON if the text starts with `{`, else YAML. Enums (`identity`) are
     /// single-key maps in both, `identity: {jwt: {…}}`, not YAML tags.
     pub fn parse(text: &str) -> Result<RawConfig, RawParseError> {

@@ -77,6 +77,33 @@ fn unknown_field_is_a_parse_error_with_its_line() {
     assert_eq!(error.line, Some(7), "{error}");
 }
 
+/// A misspelt field, action or upstream names the nearest known one.
+#[test]
+fn misspelt_names_get_a_suggestion() {
+    let errors = errors_of(&route_config("").replace("routes:", "rutes: 1\nroutes:"));
+    let error = only(&errors, ErrorKind::Parse);
+    assert!(error.message.ends_with("(did you mean `routes`?)"), "{error}");
+    let errors = errors_of(&route_config(
+        "  - { id: e, methds: [PUT], path: \"/orgs/{org}/journeys/{journey}\", action: edit, resource: \"{journey}\", upstream: api }\n",
+    ));
+    let error = only(&errors, ErrorKind::Parse);
+    assert!(error.message.contains("unknown field `methds`"), "{error}");
+    assert!(error.message.ends_with("(did you mean `methods`?)"), "{error}");
+    let errors = errors_of(&route_config(
+        "  - { id: e, methods: [PUT], path: \"/orgs/{org}/journeys/{journey}/e\", action: edti, resource: \"{journey}\", upstream: apj }\n",
+    ));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    let messages: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+    assert!(
+        messages.contains(&"/cfg/gateway.yaml:9: route `e`: upstream `apj` is not defined in `upstreams` (did you mean `api`?)".to_owned()),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(&"/cfg/gateway.yaml:9: route `e`: `action` `edti` is not an action the access model knows (did you mean `edit`?)".to_owned()),
+        "{messages:#?}"
+    );
+}
+
 #[test]
 fn json_config_is_accepted() {
     let json = r#"{"listen": {"proxy": "127.0.0.1:0", "admin": "127.0.0.1:0"}, "policy": "policy.yaml",

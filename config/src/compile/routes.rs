@@ -93,7 +93,14 @@ pub(super) fn compile(
                 ErrorKind::UnknownUpstream,
                 ROUTES,
                 &r.id,
-                format!("upstream `{}` is not defined in `upstreams`", r.upstream),
+                format!(
+                    "upstream `{}` is not defined in `upstreams`{}",
+                    r.upstream,
+                    crate::suggest::hint(
+                        &r.upstream,
+                        inputs.raw.upstreams.keys().map(String::as_str)
+                    )
+                ),
             );
         }
         let mode = match r.mode.as_deref() {
@@ -274,7 +281,10 @@ fn parse_action(r: &RawRoute, field: &str, name: &str, errors: &mut Errors<'_>) 
             ErrorKind::UnknownAction,
             ROUTES,
             &r.id,
-            format!("`{field}` `{name}` is not an action the access model knows"),
+            format!(
+                "`{field}` `{name}` is not an action the access model knows{}",
+                crate::suggest::hint(name, Action::ALL.iter().map(|a| a.as_str()))
+            ),
         );
     }
     action
@@ -494,7 +504,14 @@ fn prefixes(
                 ErrorKind::UnknownUpstream,
                 PREFIXES,
                 &p.id,
-                format!("upstream `{}` is not defined in `upstreams`", p.upstream),
+                format!(
+                    "upstream `{}` is not defined in `upstreams`{}",
+                    p.upstream,
+                    crate::suggest::hint(
+                        &p.upstream,
+                        inputs.raw.upstreams.keys().map(String::as_str)
+                    )
+                ),
             );
         }
         if shape_ok {

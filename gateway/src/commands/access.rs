@@ -94,7 +94,7 @@ fn unusable(lines: impl IntoIterator<Item = String>) -> ExitCode {
 pub(crate) fn parse_action(text: &str) -> Result<Action, String> {
     Action::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-        match crate::commands::nearest(text, &known) {
+        match reqflo_config::suggest::nearest(text, known.iter().copied()) {
             Some(near) => format!("unknown action `{text}` (did you mean `{near}`?)"),
             None => format!("unknown action `{text}`; one of: {}", known.join(", ")),
         }
