@@ -82,13 +82,19 @@ fn unknown_field_is_a_parse_error_with_its_line() {
 fn misspelt_names_get_a_suggestion() {
     let errors = errors_of(&route_config("").replace("routes:", "rutes: 1\nroutes:"));
     let error = only(&errors, ErrorKind::Parse);
-    assert!(error.message.ends_with("(did you mean `routes`?)"), "{error}");
+    assert!(
+        error.message.ends_with("(did you mean `routes`?)"),
+        "{error}"
+    );
     let errors = errors_of(&route_config(
         "  - { id: e, methds: [PUT], path: \"/orgs/{org}/journeys/{journey}\", action: edit, resource: \"{journey}\", upstream: api }\n",
     ));
     let error = only(&errors, ErrorKind::Parse);
     assert!(error.message.contains("unknown field `methds`"), "{error}");
-    assert!(error.message.ends_with("(did you mean `methods`?)"), "{error}");
+    assert!(
+        error.message.ends_with("(did you mean `methods`?)"),
+        "{error}"
+    );
     let errors = errors_of(&route_config(
         "  - { id: e, methods: [PUT], path: \"/orgs/{org}/journeys/{journey}/e\", action: edti, resource: \"{journey}\", upstream: apj }\n",
     ));

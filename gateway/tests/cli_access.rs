@@ -178,6 +178,33 @@ fn the_seed_example_production_run_is_the_owner_only() {
     assert_eq!(tess["allowed_by"]["id"], "support-refunds-staging");
 }
 
+/// A seat given to one user is an individual exception; one through a
+/// group names the group.
+#[test]
+fn each_holder_says_through_which_principal() {
+    let answer = who_can("run", "checkout-smoke", Some("staging"));
+    let by_user = |name: &str| {
+        answer["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["user"] == name)
+            .cloned()
+            .unwrap()
+    };
+    let cora = by_user("cora");
+    assert_eq!(cora["allowed_by"]["source"], "service_role");
+    assert_eq!(cora["through"]["through"], "user");
+    assert_eq!(cora["individual"], true);
+    let rudy = by_user("rudy");
+    assert_eq!(rudy["through"]["through"], "group");
+    assert_eq!(rudy["through"]["group"], "checkout-runners");
+    assert_eq!(rudy["individual"], false);
+    let olivia = by_user("olivia");
+    assert!(olivia["through"].is_null());
+    assert_eq!(olivia["individual"], false);
+}
+
 #[test]
 fn what_can_lists_a_users_risky_access_each_as_decide_allows_it() {
     let policy = policy_arg();

@@ -18,6 +18,7 @@ use crate::compile::{OrgData, ResourceData, Snapshot};
 use crate::decide::decide;
 use crate::decide::eval::risk_bit;
 use crate::decision::{AllowedBy, Request, RequestAction};
+use crate::document::{Document, Principal, TeamMember};
 use crate::model::{Action, RiskLevel};
 
 #[cfg(test)]
@@ -69,6 +70,142 @@ impl std::error::Error for Unknown {}
 pub struct Holder {
     pub user: String,
     pub allowed_by: AllowedBy,
+}
+
+/// The principal an allowing grant, seat or resource role names, which is
+/// how it reaches the user: `{"through": "group", "group": "support"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "through", rename_all = "snake_case")]
+pub enum Through {
+    /// Given to the user directly: an individual exception.
+    User,
+    Group {
+        group: String,
+    },
+    /// Everyone seated on the service's team.
+    Team {
+        service: String,
+    },
+    /// Everyone holding the org role.
+    OrgRole {
+        role: crate::model::OrgRole,
+    },
+}
+
+impl Through {
+    /// Given to one user rather than a group, team or role.
+    pub fn is_individual(&self) -> bool {
+        matches!(self, Through::User)
+    }
+}
+
+impl fmt::Display for Through {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Through::User => f.write_str("(held directly: an individual exception)"),
+            Through::Group { group } => write!(f, "through group `{group}`"),
+            Through::Team { service } => write!(f, "through the team of `{service}`"),
+            Through::OrgRole { role } => write!(f, "through org role `{role}`"),
+        }
+    }
+}
+
+/// How `allowed_by` reaches `user` on `resource`: the principal of the
+/// allowing grant, seat or resource role (the first in document order that
+/// matches the user), or the group an org role comes through. `None` for
+/// what every member gets (defaults, org-wide visibility) and a directly
+/// held org role.
+pub fn through(
+    document: &Document,
+    org: &str,
+    user: &str,
+    resource: &str,
+    allowed_by: &AllowedBy,
+) -> Option<Through> {
+    let org = document.orgs.iter().find(|o| o.id == org)?;
+    let in_group = |g: &str| {
+        org.groups
+            .iter()
+            .any(|group| group.id == g && group.members.iter().any(|m| m == user))
+    };
+    let roles_of_user: Vec<crate::model::OrgRole> = document
+        .users
+        .iter()
+        .filter(|u| u.id == user)
+        .flat_map(|u| u.memberships.iter().filter(|m| m.org == org.id))
+        .flat_map(|m| m.roles.iter().copied())
+        .chain(
+            org.groups
+                .iter()
+                .filter(|g| g.members.iter().any(|m| m == user))
+                .flat_map(|g| g.roles.iter().copied()),
+        )
+        .collect();
+    let seated = |service: &str| {
+        org.services.iter().any(|s| {
+            s.id == service
+                && s.team.iter().any(|seat| match &seat.member {
+                    TeamMember::User(u) => u == user,
+                    TeamMember::Group(g) => in_group(g),
+                })
+        })
+    };
+    let principal = |p: &Principal| -> Option<Through> {
+        match p {
+            Principal::User(u) if u == user => Some(Through::User),
+            Principal::Group(g) if in_group(g) => Some(Through::Group { group: g.clone() }),
+            Principal::Team(s) if seated(s) => Some(Through::Team { service: s.clone() }),
+            Principal::OrgRole(r) if roles_of_user.contains(r) => {
+                Some(Through::OrgRole { role: *r })
+            }
+            _ => None,
+        }
+    };
+    match allowed_by {
+        AllowedBy::Grant { id } => {
+            let grant = org.grants.iter().find(|g| g.id == id.as_str())?;
+            principal(&grant.principal).or(match &grant.principal {
+                Principal::User(_) => Some(Through::User),
+                Principal::Group(g) => Some(Through::Group { group: g.clone() }),
+                Principal::Team(s) => Some(Through::Team { service: s.clone() }),
+                Principal::OrgRole(r) => Some(Through::OrgRole { role: *r }),
+            })
+        }
+        AllowedBy::ServiceRole { service, role } => {
+            let s = org.services.iter().find(|s| s.id == service.as_str())?;
+            s.team
+                .iter()
+                .filter(|seat| seat.role == *role)
+                .find_map(|seat| match &seat.member {
+                    TeamMember::User(u) if u == user => Some(Through::User),
+                    TeamMember::Group(g) if in_group(g) => {
+                        Some(Through::Group { group: g.clone() })
+                    }
+                    _ => None,
+                })
+        }
+        AllowedBy::ResourceRole { role } => {
+            let roles = org
+                .resources
+                .iter()
+                .find(|r| r.id == resource)
+                .map(|r| &r.roles)?;
+            roles
+                .iter()
+                .filter(|a| a.role == *role)
+                .find_map(|a| principal(&a.principal))
+        }
+        AllowedBy::OrgRole {
+            via_group: Some(g), ..
+        } => Some(Through::Group {
+            group: g.to_string(),
+        }),
+        AllowedBy::OrgRole {
+            via_group: None, ..
+        }
+        | AllowedBy::Default { .. }
+        | AllowedBy::Visibility => None,
+    }
 }
 
 /// Every user `decide` allows `action` on `resource` (in `environment`),

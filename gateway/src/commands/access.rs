@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use reqflo_policy::Action;
-use reqflo_policy::analysis::{self, Access, Holder};
+use reqflo_policy::AllowedBy;
+use reqflo_policy::analysis::{self, Access, Through};
+use reqflo_policy::document::Document;
 use serde::Serialize;
 
 /// Exit status of unusable input.
@@ -63,6 +65,35 @@ pub struct WhatCanArgs {
     pub format: Format,
 }
 
+/// One allowed user, with the principal the allowing grant, seat or role
+/// names (`individual`: given to the user directly, not to a group, team
+/// or role).
+#[derive(Debug, Serialize)]
+struct Allowed {
+    user: String,
+    allowed_by: AllowedBy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    through: Option<Through>,
+    individual: bool,
+}
+
+/// One risky access, with how it reaches the user.
+#[derive(Debug, Serialize)]
+struct Held {
+    #[serde(flatten)]
+    access: Access,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    through: Option<Through>,
+    individual: bool,
+}
+
+fn describe(by: &AllowedBy, through: Option<&Through>) -> String {
+    match through {
+        Some(t) => format!("{by} {t}"),
+        None => by.to_string(),
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct WhoCanOutput<'a> {
     org: &'a str,
@@ -71,7 +102,7 @@ struct WhoCanOutput<'a> {
     environment: Option<&'a str>,
     revision: &'a str,
     count: usize,
-    users: &'a [Holder],
+    users: &'a [Allowed],
 }
 
 #[derive(Debug, Serialize)]
@@ -80,7 +111,7 @@ struct WhatCanOutput<'a> {
     org: Option<&'a str>,
     revision: &'a str,
     count: usize,
-    access: &'a [Access],
+    access: &'a [Held],
 }
 
 fn unusable(lines: impl IntoIterator<Item = String>) -> ExitCode {
@@ -116,15 +147,29 @@ pub fn who_can(args: &WhoCanArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return unusable([e]),
     };
-    let snapshot = match super::decide::load(&args.policy) {
+    let (document, snapshot) = match super::decide::load_document(&args.policy) {
         Ok(s) => s,
         Err(lines) => return unusable(lines),
     };
     let environment = args.environment.as_deref();
-    let users = match analysis::who_can(&snapshot, &args.org, action, &args.resource, environment) {
+    let holders = match analysis::who_can(&snapshot, &args.org, action, &args.resource, environment)
+    {
         Ok(u) => u,
         Err(e) => return unusable([e.to_string()]),
     };
+    let users: Vec<Allowed> = holders
+        .into_iter()
+        .map(|h| {
+            let through =
+                analysis::through(&document, &args.org, &h.user, &args.resource, &h.allowed_by);
+            Allowed {
+                individual: through.as_ref().is_some_and(Through::is_individual),
+                user: h.user,
+                allowed_by: h.allowed_by,
+                through,
+            }
+        })
+        .collect();
     match args.format {
         Format::Json => print_json(&WhoCanOutput {
             org: &args.org,
@@ -147,7 +192,11 @@ pub fn who_can(args: &WhoCanArgs) -> ExitCode {
             );
             let width = users.iter().map(|u| u.user.len()).max().unwrap_or(0);
             for u in &users {
-                println!("  {:<width$}  {}", u.user, u.allowed_by);
+                println!(
+                    "  {:<width$}  {}",
+                    u.user,
+                    describe(&u.allowed_by, u.through.as_ref())
+                );
             }
             ExitCode::SUCCESS
         }
@@ -155,7 +204,7 @@ pub fn who_can(args: &WhoCanArgs) -> ExitCode {
 }
 
 pub fn what_can(args: &WhatCanArgs) -> ExitCode {
-    let snapshot = match super::decide::load(&args.policy) {
+    let (document, snapshot): (Document, _) = match super::decide::load_document(&args.policy) {
         Ok(s) => s,
         Err(lines) => return unusable(lines),
     };
@@ -163,6 +212,18 @@ pub fn what_can(args: &WhatCanArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return unusable([e.to_string()]),
     };
+    let access: Vec<Held> = access
+        .into_iter()
+        .map(|a| {
+            let through =
+                analysis::through(&document, &a.org, &args.user, &a.resource, &a.allowed_by);
+            Held {
+                individual: through.as_ref().is_some_and(Through::is_individual),
+                access: a,
+                through,
+            }
+        })
+        .collect();
     match args.format {
         Format::Json => print_json(&WhatCanOutput {
             user: &args.user,
@@ -181,7 +242,8 @@ pub fn what_can(args: &WhatCanArgs) -> ExitCode {
             );
             let rows: Vec<[String; 5]> = access
                 .iter()
-                .map(|a| {
+                .map(|held| {
+                    let a = &held.access;
                     let risk: Vec<&str> = a.risk.iter().map(|r| r.as_str()).collect();
                     let mut risk = risk.join("+");
                     if a.secret_backed {
@@ -195,7 +257,7 @@ pub fn what_can(args: &WhatCanArgs) -> ExitCode {
                         a.action.to_string(),
                         a.environment.clone().unwrap_or_else(|| "-".to_owned()),
                         risk,
-                        a.allowed_by.to_string(),
+                        describe(&a.allowed_by, held.through.as_ref()),
                     ]
                 })
                 .collect();

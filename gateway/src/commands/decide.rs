@@ -83,13 +83,25 @@ pub fn run(args: &Args) -> ExitCode {
 /// Reads, parses, validates and compiles the policy; on failure, the error
 /// lines to print (without the `error: ` prefix).
 pub(crate) fn load(path: &Path) -> Result<Snapshot, Vec<String>> {
+    load_document(path).map(|(_, snapshot)| snapshot)
+}
+
+/// Like [`load`], keeping the parsed document too.
+pub(crate) fn load_document(path: &Path) -> Result<(Document, Snapshot), Vec<String>> {
     let file = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("{file}: cannot read policy file: {e}")])?;
     let document = Document::parse(&text).map_err(|e| vec![e.located(&file.to_string())])?;
     // Named by the file's content hash, as the gateway and `validate` name it.
-    Snapshot::compile_with_revision(&document, content_revision(text.as_bytes()))
-        .map_err(|errors| errors.0.iter().map(|e| format!("{file}: {e}")).collect())
+    let snapshot = Snapshot::compile_with_revision(&document, content_revision(text.as_bytes()))
+        .map_err(|errors| {
+            errors
+                .0
+                .iter()
+                .map(|e| format!("{file}: {e}"))
+                .collect::<Vec<_>>()
+        })?;
+    Ok((document, snapshot))
 }
 
 fn render(decision: &Decision, revision: &str) -> serde_json::Result<String> {

@@ -275,3 +275,61 @@ fn unknown_ids_are_named() {
         "`nobody-at-all` is a member of no org"
     );
 }
+
+/// Every allow that comes from a grant, a seat or a resource role names
+/// the principal it came through, and that principal matches the user.
+#[test]
+fn through_names_a_matching_principal_for_every_grant_seat_and_resource_role() {
+    let mut r = Rng::new(13);
+    let mut rng = move || r.next_u64() as u8;
+    let mut named = 0;
+    for _ in 0..200 {
+        let bytes: Vec<u8> = (0..256).map(|_| rng()).collect();
+        let doc = synthetic::bytes::world(&bytes);
+        let Ok(snapshot) = Snapshot::compile(&doc) else {
+            continue;
+        };
+        for org in &doc.orgs {
+            for resource in targets(&doc, &org.id) {
+                for action in REVIEWED_ACTIONS {
+                    for h in who_can(&snapshot, &org.id, action, &resource, None).unwrap() {
+                        let t = through(&doc, &org.id, &h.user, &resource, &h.allowed_by);
+                        match &h.allowed_by {
+                            AllowedBy::Grant { .. }
+                            | AllowedBy::ServiceRole { .. }
+                            | AllowedBy::ResourceRole { .. } => {
+                                let t = t.unwrap_or_else(|| {
+                                    panic!(
+                                        "{} {action} {resource}: {:?} through nothing",
+                                        h.user, h.allowed_by
+                                    )
+                                });
+                                if let Through::Group { group } = &t {
+                                    let g = org.groups.iter().find(|g| &g.id == group).unwrap();
+                                    assert!(g.members.contains(&h.user), "{t:?} for {}", h.user);
+                                }
+                                named += 1;
+                            }
+                            AllowedBy::OrgRole {
+                                via_group: None, ..
+                            }
+                            | AllowedBy::Default { .. }
+                            | AllowedBy::Visibility => assert_eq!(t, None),
+                            AllowedBy::OrgRole {
+                                via_group: Some(g), ..
+                            } => {
+                                assert_eq!(
+                                    t,
+                                    Some(Through::Group {
+                                        group: g.to_string()
+                                    })
+                                )
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(named > 100, "{named}");
+}
