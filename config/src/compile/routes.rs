@@ -93,14 +93,7 @@ pub(super) fn compile(
                 ErrorKind::UnknownUpstream,
                 ROUTES,
                 &r.id,
-                format!(
-                    "upstream `{}` is not defined in `upstreams`{}",
-                    r.upstream,
-                    crate::suggest::hint(
-                        &r.upstream,
-                        inputs.raw.upstreams.keys().map(String::as_str)
-                    )
-                ),
+                undefined_upstream(&r.upstream, inputs),
             );
         }
         let mode = match r.mode.as_deref() {
@@ -272,6 +265,15 @@ fn value_template(
         return None;
     }
     Some(template)
+}
+
+/// The message for a route or prefix naming an upstream that is not defined.
+fn undefined_upstream(name: &str, inputs: &Inputs) -> String {
+    let known = inputs.raw.upstreams.keys().map(String::as_str);
+    format!(
+        "upstream `{name}` is not defined in `upstreams`{}",
+        crate::suggest::hint(name, known)
+    )
 }
 
 fn parse_action(r: &RawRoute, field: &str, name: &str, errors: &mut Errors<'_>) -> Option<Action> {
@@ -504,14 +506,7 @@ fn prefixes(
                 ErrorKind::UnknownUpstream,
                 PREFIXES,
                 &p.id,
-                format!(
-                    "upstream `{}` is not defined in `upstreams`{}",
-                    p.upstream,
-                    crate::suggest::hint(
-                        &p.upstream,
-                        inputs.raw.upstreams.keys().map(String::as_str)
-                    )
-                ),
+                undefined_upstream(&p.upstream, inputs),
             );
         }
         if shape_ok {

@@ -192,14 +192,7 @@ fn brute_what_can(snapshot: &Snapshot, doc: &Document, user: &str) -> Vec<Access
             }
         }
     }
-    out.sort_by(|a, b| {
-        (&a.org, &a.resource, a.action, &a.environment).cmp(&(
-            &b.org,
-            &b.resource,
-            b.action,
-            &b.environment,
-        ))
-    });
+    out.sort_by(Access::order);
     out
 }
 
