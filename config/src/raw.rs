@@ -534,8 +534,11 @@ impl RawConfig {
     /// The JSON Schema of the route config (committed as
     /// `config/gateway.schema.json` and kept equal to this by a test), for
     /// editors: `# yaml-language-server: $schema=…` at the top of a file.
+    /// Keys are sorted at every level, so the text is the same whichever
+    /// features `serde_json` was built with (`preserve_order` keeps
+    /// insertion order).
     pub fn json_schema() -> serde_json::Value {
-        serde_json::to_value(schemars::schema_for!(RawConfig)).unwrap_or_default()
+        sorted(serde_json::to_value(schemars::schema_for!(RawConfig)).unwrap_or_default())
     }
 
     /// JSON if the text starts with `{`, else YAML. Enums (`identity`) are
@@ -570,4 +573,19 @@ impl RawParseError {
 
 fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// `value` with every object's keys in sorted order.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
 }
