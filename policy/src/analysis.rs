@@ -21,6 +21,7 @@ use crate::decision::{AllowedBy, Request, RequestAction};
 use crate::document::{Document, Principal, TeamMember};
 use crate::model::{Action, RiskLevel};
 
+pub mod diff;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,681 @@
+//! The access that changes between two policy documents: every (user,
+//! action, resource, environment) whose decision differs, gained or lost,
+//! with the changes of the documents that cause it.
+//!
+//! Only the questions a change can affect are asked, and each is asked
+//! with `decide` on both snapshots, so the answer is exact if the
+//! candidates are complete. A question about user U and resource R can
+//! change only if one of these changed (old or new document):
+//!
+//! - U's side: U's membership in the org, the groups listing U (and their
+//!   roles), or U's team seats (direct or through a group): U is *dirty*,
+//!   and every resource is asked about for U;
+//! - R's side: R's own entry (for a service, everything but its team), its
+//!   owning service's entry, or (for `use`/`run`, which check them) any
+//!   resource R depends on, transitively: R is dirty, and every member is
+//!   asked about R;
+//! - a grant added, removed or changed: every user its principal names
+//!   (old or new) is asked about every resource its scope covers (old or
+//!   new) and every resource depending on those;
+//! - an environment's entry: every member and resource, for `use`/`run` in
+//!   that environment;
+//! - the org itself added or removed: everything in it.
+//!
+//! The tests compare the answer with brute force (every member, resource,
+//! action and environment of both documents) over pairs of related random
+//! worlds.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::compile::Snapshot;
+use crate::decide::decide;
+use crate::decision::{Request, RequestAction};
+use crate::document::{Document, Grant, Org, Principal, Scope, TeamMember};
+use crate::model::{Action, OrgRole, RiskLevel};
+
+/// One question whose answer differs between the two documents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccessChange {
+    pub org: String,
+    pub user: String,
+    pub action: Action,
+    pub resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// `true`: allowed now, denied before; `false`: the other way.
+    pub gained: bool,
+    /// The request's effective risk (resource and environment), in the
+    /// document where it is allowed; `normal` left out.
+    pub risk: Vec<RiskLevel>,
+    /// The changes of the documents that can cause it, in a stable order.
+    pub causes: Vec<String>,
+}
+
+impl AccessChange {
+    /// Production or destructive access.
+    pub fn is_risky(&self) -> bool {
+        self.risk
+            .iter()
+            .any(|r| matches!(r, RiskLevel::Production | RiskLevel::Destructive))
+    }
+}
+
+/// The documents differ in more than [`diff_bounded`] may ask about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TooLarge {
+    /// (user, resource) pairs the changes could affect.
+    pub pairs: usize,
+    pub limit: usize,
+    pub users_changed: usize,
+    pub resources_changed: usize,
+    pub grants_changed: usize,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the documents differ too much to list every change: {} (user, resource) pairs could be affected (limit {}); {} users, {} resources and {} grants changed",
+            self.pairs, self.limit, self.users_changed, self.resources_changed, self.grants_changed
+        )
+    }
+}
+
+/// The changes, risky first (production or destructive), then by org,
+/// user, resource, action and environment.
+pub fn diff(
+    old: &Document,
+    old_snapshot: &Snapshot,
+    new: &Document,
+    new_snapshot: &Snapshot,
+) -> Vec<AccessChange> {
+    diff_bounded(old, old_snapshot, new, new_snapshot, usize::MAX).unwrap_or_default()
+}
+
+/// Like [`diff`], but refuses (before deciding anything) when more than
+/// `max_pairs` (user, resource) pairs could be affected: two unrelated
+/// documents of 25k members and 100k resources would take hours.
+pub fn diff_bounded(
+    old: &Document,
+    old_snapshot: &Snapshot,
+    new: &Document,
+    new_snapshot: &Snapshot,
+    max_pairs: usize,
+) -> Result<Vec<AccessChange>, TooLarge> {
+    let orgs: BTreeSet<&str> = old
+        .orgs
+        .iter()
+        .chain(&new.orgs)
+        .map(|o| o.id.as_str())
+        .collect();
+    let mut plans = Vec::new();
+    let mut total = TooLarge {
+        pairs: 0,
+        limit: max_pairs,
+        users_changed: 0,
+        resources_changed: 0,
+        grants_changed: 0,
+    };
+    for org in orgs {
+        let sides = Sides {
+            org,
+            old: Side::of(old, org),
+            new: Side::of(new, org),
+            old_snapshot,
+            new_snapshot,
+        };
+        let dirty = sides.dirty();
+        total.users_changed += dirty.users.len();
+        total.resources_changed += dirty.resources.len();
+        total.grants_changed += dirty.grants.len();
+        plans.push((sides, dirty));
+    }
+    let mut planned = Vec::new();
+    for (sides, dirty) in &plans {
+        let plan = sides.plan(dirty);
+        total.pairs = total.pairs.saturating_add(plan.size());
+        if total.pairs > max_pairs {
+            return Err(total);
+        }
+        planned.push(plan);
+    }
+    let mut out = Vec::new();
+    for ((sides, dirty), plan) in plans.iter().zip(&planned) {
+        sides.run(dirty, plan, &mut out);
+    }
+    out.sort_by(|a, b| {
+        (
+            !a.is_risky(),
+            &a.org,
+            &a.user,
+            &a.resource,
+            a.action,
+            &a.environment,
+        )
+            .cmp(&(
+                !b.is_risky(),
+                &b.org,
+                &b.user,
+                &b.resource,
+                b.action,
+                &b.environment,
+            ))
+    });
+    Ok(out)
+}
+
+/// The questions to ask in one org.
+struct Plan<'d> {
+    /// (user, resource): every action, every environment.
+    pairs: BTreeSet<(&'d str, &'d str)>,
+    /// (user, resource, environment): `use`/`run` in that environment only.
+    in_env: BTreeSet<(&'d str, &'d str, &'d str)>,
+    environments: BTreeSet<&'d str>,
+}
+
+impl Plan<'_> {
+    fn size(&self) -> usize {
+        self.pairs.len() + self.in_env.len()
+    }
+}
+
+/// One org as one document has it (empty when the document lacks it).
+struct Side<'d> {
+    org: Option<&'d Org>,
+    /// Member user id → their membership's JSON (status and roles).
+    members: BTreeMap<&'d str, serde_json::Value>,
+    /// Resource and service ids → their entry's JSON (a service without its team).
+    entries: BTreeMap<&'d str, serde_json::Value>,
+    /// Resource id → kind, service, labels, dependencies.
+    kinds: HashMap<&'d str, &'d str>,
+    services: HashMap<&'d str, &'d str>,
+    labels: HashMap<&'d str, &'d [String]>,
+    dependents: HashMap<&'d str, Vec<&'d str>>,
+    environments: BTreeSet<&'d str>,
+    risk: HashMap<&'d str, &'d [RiskLevel]>,
+}
+
+impl<'d> Side<'d> {
+    fn of(document: &'d Document, org: &str) -> Side<'d> {
+        let o = document.orgs.iter().find(|o| o.id == org);
+        let mut side = Side {
+            org: o,
+            members: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            kinds: HashMap::new(),
+            services: HashMap::new(),
+            labels: HashMap::new(),
+            dependents: HashMap::new(),
+            environments: BTreeSet::new(),
+            risk: HashMap::new(),
+        };
+        for u in &document.users {
+            // The first membership of a user in an org is the one that counts.
+            if let Some(m) = u.memberships.iter().find(|m| m.org == org) {
+                side.members
+                    .entry(&u.id)
+                    .or_insert_with(|| serde_json::to_value(m).unwrap_or_default());
+            }
+        }
+        let Some(o) = o else {
+            return side;
+        };
+        for s in &o.services {
+            let mut entry = serde_json::to_value(s).unwrap_or_default();
+            if let Some(map) = entry.as_object_mut() {
+                map.remove("team");
+            }
+            side.entries.entry(&s.id).or_insert(entry);
+            side.kinds.insert(&s.id, "service");
+            side.services.insert(&s.id, &s.id);
+            side.labels.insert(&s.id, &s.labels);
+            side.risk.insert(&s.id, &s.risk);
+        }
+        for r in &o.resources {
+            side.entries
+                .entry(&r.id)
+                .or_insert_with(|| serde_json::to_value(r).unwrap_or_default());
+            side.kinds.insert(&r.id, &r.kind);
+            if let Some(s) = &r.service {
+                side.services.insert(&r.id, s);
+            }
+            side.labels.insert(&r.id, &r.labels);
+            side.risk.insert(&r.id, &r.risk);
+            if r.kind == "environment" {
+                side.environments.insert(&r.id);
+            }
+            for d in &r.depends_on {
+                side.dependents.entry(d).or_default().push(&r.id);
+            }
+        }
+        side
+    }
+
+    /// The groups listing `user`, with their roles.
+    fn groups_of(&self, user: &str) -> Vec<(&'d str, &'d [OrgRole])> {
+        let Some(o) = self.org else {
+            return Vec::new();
+        };
+        o.groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == user))
+            .map(|g| (g.id.as_str(), g.roles.as_slice()))
+            .collect()
+    }
+
+    /// `user`'s seats: (service, role), direct or through a group.
+    fn seats_of(&self, user: &str) -> BTreeSet<(&'d str, String)> {
+        let Some(o) = self.org else {
+            return BTreeSet::new();
+        };
+        let groups: HashSet<&str> = self.groups_of(user).into_iter().map(|(g, _)| g).collect();
+        o.services
+            .iter()
+            .flat_map(|s| s.team.iter().map(move |seat| (s, seat)))
+            .filter(|(_, seat)| match &seat.member {
+                TeamMember::User(u) => u == user,
+                TeamMember::Group(g) => groups.contains(g.as_str()),
+            })
+            .map(|(s, seat)| (s.id.as_str(), seat.role.to_string()))
+            .collect()
+    }
+
+    /// The users `principal` names here.
+    fn users_of(&self, principal: &Principal) -> BTreeSet<&'d str> {
+        let Some(o) = self.org else {
+            return BTreeSet::new();
+        };
+        let members = self.members.keys().copied();
+        match principal {
+            Principal::User(u) => members.filter(|m| m == u).collect(),
+            Principal::Group(g) => o
+                .groups
+                .iter()
+                .filter(|group| &group.id == g)
+                .flat_map(|group| group.members.iter().map(String::as_str))
+                .filter(|m| self.members.contains_key(m))
+                .collect(),
+            Principal::Team(s) => members
+                .filter(|m| self.seats_of(m).iter().any(|(svc, _)| svc == s))
+                .collect(),
+            Principal::OrgRole(r) => members
+                .filter(|m| {
+                    let direct = self
+                        .members
+                        .get(m)
+                        .and_then(|v| v["roles"].as_array().cloned())
+                        .unwrap_or_default();
+                    direct.iter().any(|x| x.as_str() == Some(r.as_str()))
+                        || self.groups_of(m).iter().any(|(_, roles)| roles.contains(r))
+                })
+                .collect(),
+        }
+    }
+
+    /// The resources `scope` covers here.
+    fn covered(&self, scope: &Scope) -> BTreeSet<&'d str> {
+        self.entries
+            .keys()
+            .copied()
+            .filter(|r| match scope {
+                Scope::Resource(id) => r == id,
+                Scope::Service(s) => self.services.get(r).is_some_and(|svc| svc == s),
+                Scope::Kind(k) => self.kinds.get(r).is_some_and(|kind| kind == k),
+                Scope::Label(l) => self.labels.get(r).is_some_and(|ls| ls.contains(l)),
+            })
+            .collect()
+    }
+
+    /// `roots` and every resource depending on one of them, transitively.
+    fn with_dependents(
+        &self,
+        roots: impl IntoIterator<Item = &'d str>,
+        into: &mut BTreeSet<&'d str>,
+    ) {
+        let mut stack: Vec<&str> = roots.into_iter().collect();
+        while let Some(r) = stack.pop() {
+            if into.insert(r)
+                && let Some(ds) = self.dependents.get(r)
+            {
+                stack.extend(ds.iter().copied());
+            }
+        }
+    }
+
+    fn grants(&self) -> BTreeMap<&'d str, &'d Grant> {
+        self.org
+            .map(|o| o.grants.iter().map(|g| (g.id.as_str(), g)).collect())
+            .unwrap_or_default()
+    }
+}
+
+struct Sides<'d> {
+    org: &'d str,
+    old: Side<'d>,
+    new: Side<'d>,
+    old_snapshot: &'d Snapshot,
+    new_snapshot: &'d Snapshot,
+}
+
+/// Causes, keyed by what they make dirty.
+#[derive(Default)]
+struct Dirty<'d> {
+    users: BTreeMap<&'d str, Vec<String>>,
+    resources: BTreeMap<&'d str, Vec<String>>,
+    /// (users, resources, cause) of each changed grant.
+    grants: Vec<(BTreeSet<&'d str>, BTreeSet<&'d str>, String)>,
+    environments: BTreeMap<&'d str, Vec<String>>,
+    /// Environments a changed grant covers: (users, environment, cause),
+    /// for `use`/`run` of every resource in it.
+    grant_environments: Vec<(BTreeSet<&'d str>, &'d str, String)>,
+    /// The whole org (added, removed).
+    all: Option<String>,
+}
+
+impl<'d> Sides<'d> {
+    fn dirty(&self) -> Dirty<'d> {
+        let mut d = Dirty::default();
+        let (old, new) = (&self.old, &self.new);
+        match (old.org, new.org) {
+            (None, Some(_)) => d.all = Some(format!("org `{}` added", self.org)),
+            (Some(_), None) => d.all = Some(format!("org `{}` removed", self.org)),
+            _ => {}
+        }
+        let users: BTreeSet<&str> = old
+            .members
+            .keys()
+            .chain(new.members.keys())
+            .copied()
+            .collect();
+        for &u in &users {
+            let mut causes = Vec::new();
+            match (old.members.get(u), new.members.get(u)) {
+                (None, Some(_)) => causes.push(format!("membership of `{u}` added")),
+                (Some(_), None) => causes.push(format!("membership of `{u}` removed")),
+                (Some(a), Some(b)) if a != b => causes.push(format!("membership of `{u}` changed")),
+                _ => {}
+            }
+            let (ga, gb) = (old.groups_of(u), new.groups_of(u));
+            if ga != gb {
+                let names: BTreeSet<&str> = ga.iter().chain(&gb).map(|(g, _)| *g).collect();
+                for g in names {
+                    let a = ga.iter().find(|(x, _)| *x == g);
+                    let b = gb.iter().find(|(x, _)| *x == g);
+                    if a != b {
+                        causes.push(match (a, b) {
+                            (None, Some(_)) => format!("`{u}` added to group `{g}`"),
+                            (Some(_), None) => format!("`{u}` removed from group `{g}`"),
+                            _ => format!("roles of group `{g}` changed"),
+                        });
+                    }
+                }
+            }
+            let (sa, sb) = (old.seats_of(u), new.seats_of(u));
+            for (s, role) in sa.symmetric_difference(&sb) {
+                let verb = if sb.contains(&(*s, role.clone())) {
+                    "added"
+                } else {
+                    "removed"
+                };
+                causes.push(format!(
+                    "seat of `{u}` on the team of `{s}` as {role} {verb}"
+                ));
+            }
+            if !causes.is_empty() {
+                d.users.insert(u, causes);
+            }
+        }
+        let ids: BTreeSet<&str> = old
+            .entries
+            .keys()
+            .chain(new.entries.keys())
+            .copied()
+            .collect();
+        let mut changed = Vec::new();
+        for &r in &ids {
+            let cause = match (old.entries.get(r), new.entries.get(r)) {
+                (None, Some(_)) => format!("resource `{r}` added"),
+                (Some(_), None) => format!("resource `{r}` removed"),
+                (Some(a), Some(b)) if a != b => {
+                    let fields = changed_fields(a, b);
+                    format!("resource `{r}` changed ({})", fields.join(", "))
+                }
+                _ => continue,
+            };
+            let is_env = old.environments.contains(r) || new.environments.contains(r);
+            if is_env {
+                d.environments.entry(r).or_default().push(cause.clone());
+            }
+            changed.push((r, cause));
+        }
+        for (r, cause) in changed {
+            // The resource itself, what its service owns (for a service),
+            // and whatever depends on any of them.
+            let mut hit = BTreeSet::new();
+            for side in [old, new] {
+                let owned = side
+                    .services
+                    .iter()
+                    .filter(|(_, s)| **s == r)
+                    .map(|(res, _)| *res);
+                side.with_dependents(std::iter::once(r).chain(owned), &mut hit);
+            }
+            for h in hit {
+                d.resources.entry(h).or_default().push(cause.clone());
+                // A target environment is checked like a dependency of
+                // every `use`/`run` in it.
+                if (old.environments.contains(h) || new.environments.contains(h)) && h != r {
+                    d.environments.entry(h).or_default().push(cause.clone());
+                }
+            }
+        }
+        let (ga, gb) = (old.grants(), new.grants());
+        let grant_ids: BTreeSet<&str> = ga.keys().chain(gb.keys()).copied().collect();
+        for g in grant_ids {
+            let (a, b) = (ga.get(g), gb.get(g));
+            let cause = match (a, b) {
+                (None, Some(_)) => format!("grant `{g}` added"),
+                (Some(_), None) => format!("grant `{g}` removed"),
+                (Some(x), Some(y)) if x != y => format!("grant `{g}` changed"),
+                _ => continue,
+            };
+            let mut users = BTreeSet::new();
+            let mut resources = BTreeSet::new();
+            for grant in [a, b].into_iter().flatten() {
+                for side in [old, new] {
+                    users.extend(side.users_of(&grant.principal));
+                }
+                let covered: BTreeSet<&str> = [old, new]
+                    .iter()
+                    .flat_map(|s| s.covered(&grant.scope))
+                    .collect();
+                for side in [old, new] {
+                    side.with_dependents(covered.iter().copied(), &mut resources);
+                }
+            }
+            for &e in &resources {
+                if old.environments.contains(e) || new.environments.contains(e) {
+                    d.grant_environments.push((users.clone(), e, cause.clone()));
+                }
+            }
+            d.grants.push((users, resources, cause));
+        }
+        d
+    }
+
+    fn plan(&self, d: &Dirty<'d>) -> Plan<'d> {
+        let users: BTreeSet<&'d str> = self
+            .old
+            .members
+            .keys()
+            .chain(self.new.members.keys())
+            .copied()
+            .collect();
+        let resources: BTreeSet<&'d str> = self
+            .old
+            .entries
+            .keys()
+            .chain(self.new.entries.keys())
+            .copied()
+            .collect();
+        let environments: BTreeSet<&'d str> = self
+            .old
+            .environments
+            .iter()
+            .chain(&self.new.environments)
+            .copied()
+            .collect();
+        let mut pairs: BTreeSet<(&'d str, &'d str)> = BTreeSet::new();
+        if d.all.is_some() {
+            for &u in &users {
+                pairs.extend(resources.iter().map(|&r| (u, r)));
+            }
+        } else {
+            for &u in d.users.keys() {
+                pairs.extend(resources.iter().map(|&r| (u, r)));
+            }
+            for &r in d.resources.keys() {
+                pairs.extend(users.iter().map(|&u| (u, r)));
+            }
+            for (gu, gr, _) in &d.grants {
+                for &u in gu {
+                    pairs.extend(gr.iter().map(|&r| (u, r)));
+                }
+            }
+        }
+        // A changed environment: `use`/`run` in it, for every other pair
+        // (for the grant's users only, when a grant covers it).
+        let mut in_env: BTreeSet<(&'d str, &'d str, &'d str)> = BTreeSet::new();
+        let env_users = d
+            .environments
+            .keys()
+            .flat_map(|&e| users.iter().map(move |&u| (u, e)))
+            .chain(
+                d.grant_environments
+                    .iter()
+                    .flat_map(|(gu, e, _)| gu.iter().map(move |&u| (u, *e))),
+            );
+        for (u, e) in env_users {
+            for &r in &resources {
+                if !pairs.contains(&(u, r)) {
+                    in_env.insert((u, r, e));
+                }
+            }
+        }
+        Plan {
+            pairs,
+            in_env,
+            environments,
+        }
+    }
+
+    fn run(&self, d: &Dirty<'_>, plan: &Plan<'_>, out: &mut Vec<AccessChange>) {
+        for &(u, r) in &plan.pairs {
+            self.ask(u, r, &plan.environments, None, d, out);
+        }
+        for &(u, r, e) in &plan.in_env {
+            self.ask(u, r, &plan.environments, Some(e), d, out);
+        }
+    }
+
+    /// Every action on `r` for `u` (`use`/`run` with no environment and in
+    /// each; only in `only_env` when given), both ways.
+    fn ask(
+        &self,
+        u: &str,
+        r: &str,
+        environments: &BTreeSet<&str>,
+        only_env: Option<&str>,
+        d: &Dirty<'_>,
+        out: &mut Vec<AccessChange>,
+    ) {
+        for &action in Action::ALL {
+            let envs: Vec<Option<&str>> = match only_env {
+                Some(e) if action.checks_dependencies() => vec![Some(e)],
+                Some(_) => continue,
+                None if action.checks_dependencies() => std::iter::once(None)
+                    .chain(environments.iter().map(|e| Some(*e)))
+                    .collect(),
+                None => vec![None],
+            };
+            for env in envs {
+                let request = Request {
+                    org: self.org,
+                    user: u,
+                    action: RequestAction::Known(action),
+                    resource: r,
+                    environment: env,
+                };
+                let before = decide(self.old_snapshot, &request).allowed;
+                let after = decide(self.new_snapshot, &request).allowed;
+                if before == after {
+                    continue;
+                }
+                let side = if after { &self.new } else { &self.old };
+                let mut risk: BTreeSet<RiskLevel> = side
+                    .risk
+                    .get(r)
+                    .map(|l| l.iter().copied().collect())
+                    .unwrap_or_default();
+                if action.checks_dependencies()
+                    && let Some(e) = env
+                {
+                    risk.extend(side.risk.get(e).map(|l| l.to_vec()).unwrap_or_default());
+                }
+                risk.remove(&RiskLevel::Normal);
+                out.push(AccessChange {
+                    org: self.org.to_owned(),
+                    user: u.to_owned(),
+                    action,
+                    resource: r.to_owned(),
+                    environment: env.map(str::to_owned),
+                    gained: after,
+                    risk: risk.into_iter().collect(),
+                    causes: causes(d, u, r, env),
+                });
+            }
+        }
+    }
+}
+
+fn causes(d: &Dirty<'_>, u: &str, r: &str, env: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(all) = &d.all {
+        out.push(all.clone());
+    }
+    out.extend(d.users.get(u).into_iter().flatten().cloned());
+    out.extend(d.resources.get(r).into_iter().flatten().cloned());
+    for (users, resources, cause) in &d.grants {
+        if users.contains(u) && resources.contains(r) {
+            out.push(cause.clone());
+        }
+    }
+    if let Some(e) = env {
+        out.extend(d.environments.get(e).into_iter().flatten().cloned());
+        for (users, env, cause) in &d.grant_environments {
+            if *env == e && users.contains(u) {
+                out.push(cause.clone());
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    out.retain(|c| seen.insert(c.clone()));
+    out
+}
+
+/// The top-level fields of two JSON objects that differ.
+fn changed_fields(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return vec!["everything".to_owned()];
+    };
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
