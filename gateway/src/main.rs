@@ -37,6 +37,12 @@ enum Command {
     ///
     /// Exit status: 0 answered, 2 unusable input.
     WhatCan(commands::access::WhatCanArgs),
+    /// List the access that changes between two policy documents, gained
+    /// and lost, each with its causes; production and destructive first.
+    ///
+    /// Exit status: 0 no production or destructive access gained (or
+    /// `--accept-risky`), 1 gained (or too large to check), 2 unusable input.
+    Diff(commands::diff::Args),
     /// Run route test files through the proxy's pipeline: which route,
     /// action, resource, environment, decision and status each request
     /// gets; ends with `N passed, N failed` and the route coverage.
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => commands::decide::run(&args),
         Command::WhoCan(args) => commands::access::who_can(&args),
         Command::WhatCan(args) => commands::access::what_can(&args),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::TestRoutes(args) => commands::routes::run(&args),
         Command::Test { files } => commands::test::run(&files),
         Command::Validate { config } => commands::validate::run(&config),

@@ -8,14 +8,20 @@
 //! - `run-production`: `run` of a production-risk resource in a production
 //!   environment (few: a privilege is needed);
 //! - `edit-restricted`: `edit` of a restricted resource.
+//!
+//! `diff/SIZE/three-edits`: the world against itself with one membership's
+//! roles, one grant's actions and one resource's risk changed;
+//! `diff/SIZE/unrelated`: against the world of another seed, refused by the
+//! default pair limit (the time is the planning that refuses it).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use reqflo_policy::analysis::diff::diff_bounded;
 use reqflo_policy::analysis::{what_can, who_can};
 use reqflo_policy::document::Document;
 use reqflo_policy::synthetic;
-use reqflo_policy::{AccessMode, Action, RiskLevel, Snapshot, Visibility};
+use reqflo_policy::{AccessMode, Action, OrgRole, RiskLevel, Snapshot, Visibility};
 
 #[path = "support/sizes.rs"]
 mod sizes;
@@ -107,6 +113,65 @@ fn bench(c: &mut Criterion) {
         );
         group.bench_function(format!("what-can/{}", size.name()), |b| {
             b.iter(|| black_box(what_can(&snapshot, &user, Some(&org_id))))
+        });
+
+        // One membership, one grant, one resource setting.
+        let mut edited = doc.clone();
+        if let Some(m) = edited
+            .users
+            .iter_mut()
+            .find(|u| u.memberships.iter().any(|m| m.org == org_id))
+            .and_then(|u| u.memberships.iter_mut().find(|m| m.org == org_id))
+        {
+            m.roles.push(OrgRole::Viewer);
+        }
+        let org = edited
+            .orgs
+            .iter_mut()
+            .find(|o| o.id == org_id)
+            .unwrap_or_else(|| panic!("org"));
+        if let Some(g) = org.grants.first_mut() {
+            g.actions.push(Action::Edit);
+        }
+        if let Some(r) = org.resources.iter_mut().find(|r| r.kind != "environment") {
+            r.risk.push(RiskLevel::Sensitive);
+        }
+        let edited_snapshot = Snapshot::compile(&edited).unwrap_or_else(|e| panic!("{e}"));
+        let changes = diff_bounded(&doc, &snapshot, &edited, &edited_snapshot, usize::MAX)
+            .unwrap_or_default();
+        println!(
+            "{} diff three-edits: {} changes",
+            size.name(),
+            changes.len()
+        );
+        group.bench_function(format!("diff/{}/three-edits", size.name()), |b| {
+            b.iter(|| {
+                black_box(diff_bounded(
+                    &doc,
+                    &snapshot,
+                    &edited,
+                    &edited_snapshot,
+                    usize::MAX,
+                ))
+            })
+        });
+        drop((edited, edited_snapshot));
+        let other = synthetic::generate(size, 43);
+        let other_snapshot = Snapshot::compile(&other).unwrap_or_else(|e| panic!("{e}"));
+        match diff_bounded(&doc, &snapshot, &other, &other_snapshot, 2_000_000) {
+            Ok(c) => println!("{} diff unrelated: {} changes", size.name(), c.len()),
+            Err(e) => println!("{} diff unrelated: {e}", size.name()),
+        }
+        group.bench_function(format!("diff/{}/unrelated", size.name()), |b| {
+            b.iter(|| {
+                black_box(diff_bounded(
+                    &doc,
+                    &snapshot,
+                    &other,
+                    &other_snapshot,
+                    2_000_000,
+                ))
+            })
         });
     }
     group.finish();

@@ -77,8 +77,8 @@ impl std::fmt::Display for TooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the documents differ too much to list every change: {} (user, resource) pairs could be affected (limit {}); {} users, {} resources and {} grants changed",
-            self.pairs, self.limit, self.users_changed, self.resources_changed, self.grants_changed
+            "the documents differ too much to list every change: more than {} (user, resource) pairs could be affected; {} users, {} resources and {} grants changed",
+            self.limit, self.users_changed, self.resources_changed, self.grants_changed
         )
     }
 }
@@ -134,11 +134,12 @@ pub fn diff_bounded(
     }
     let mut planned = Vec::new();
     for (sides, dirty) in &plans {
-        let plan = sides.plan(dirty);
-        total.pairs = total.pairs.saturating_add(plan.size());
-        if total.pairs > max_pairs {
+        let budget = max_pairs.saturating_sub(total.pairs);
+        let Some(plan) = sides.plan(dirty, budget) else {
+            total.pairs = max_pairs.saturating_add(1);
             return Err(total);
-        }
+        };
+        total.pairs = total.pairs.saturating_add(plan.size());
         planned.push(plan);
     }
     let mut out = Vec::new();
@@ -181,20 +182,64 @@ impl Plan<'_> {
     }
 }
 
-/// One org as one document has it (empty when the document lacks it).
+/// One resource or service entry as it bears on decisions.
+#[derive(Clone, Copy, Debug)]
+enum Entry<'d> {
+    Resource(&'d crate::document::Resource),
+    /// A service: its team is compared seat by seat, per user.
+    Service(&'d crate::document::Service),
+}
+
+impl Entry<'_> {
+    fn same(self, other: Entry<'_>) -> bool {
+        match (self, other) {
+            (Entry::Resource(a), Entry::Resource(b)) => a == b,
+            (Entry::Service(a), Entry::Service(b)) => {
+                a.id == b.id
+                    && a.name == b.name
+                    && a.visibility == b.visibility
+                    && a.visible_to == b.visible_to
+                    && a.access_mode == b.access_mode
+                    && a.risk == b.risk
+                    && a.labels == b.labels
+            }
+            _ => false,
+        }
+    }
+
+    fn json(self) -> serde_json::Value {
+        let mut v = match self {
+            Entry::Resource(r) => serde_json::to_value(r),
+            Entry::Service(s) => serde_json::to_value(s),
+        }
+        .unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("team");
+        }
+        v
+    }
+}
+
+/// One org as one document has it (empty when the document lacks it), with
+/// the indexes the diff needs.
 struct Side<'d> {
     org: Option<&'d Org>,
-    /// Member user id → their membership's JSON (status and roles).
-    members: BTreeMap<&'d str, serde_json::Value>,
-    /// Resource and service ids → their entry's JSON (a service without its team).
-    entries: BTreeMap<&'d str, serde_json::Value>,
-    /// Resource id → kind, service, labels, dependencies.
-    kinds: HashMap<&'d str, &'d str>,
-    services: HashMap<&'d str, &'d str>,
-    labels: HashMap<&'d str, &'d [String]>,
+    /// Member user id → their (first) membership in the org.
+    members: BTreeMap<&'d str, &'d crate::document::Membership>,
+    entries: BTreeMap<&'d str, Entry<'d>>,
     dependents: HashMap<&'d str, Vec<&'d str>>,
     environments: BTreeSet<&'d str>,
     risk: HashMap<&'d str, &'d [RiskLevel]>,
+    /// User → the groups listing them, with the groups' roles.
+    groups_by_user: HashMap<&'d str, Vec<(&'d str, &'d [OrgRole])>>,
+    group_members: HashMap<&'d str, &'d [String]>,
+    /// Seats by who sits: (service, role).
+    seats_by_user: HashMap<&'d str, Vec<(&'d str, String)>>,
+    seats_by_group: HashMap<&'d str, Vec<(&'d str, String)>>,
+    by_kind: HashMap<&'d str, Vec<&'d str>>,
+    /// Service → itself and the resources it owns.
+    by_service: HashMap<&'d str, Vec<&'d str>>,
+    by_label: HashMap<&'d str, Vec<&'d str>>,
 }
 
 impl<'d> Side<'d> {
@@ -204,44 +249,60 @@ impl<'d> Side<'d> {
             org: o,
             members: BTreeMap::new(),
             entries: BTreeMap::new(),
-            kinds: HashMap::new(),
-            services: HashMap::new(),
-            labels: HashMap::new(),
             dependents: HashMap::new(),
             environments: BTreeSet::new(),
             risk: HashMap::new(),
+            groups_by_user: HashMap::new(),
+            group_members: HashMap::new(),
+            seats_by_user: HashMap::new(),
+            seats_by_group: HashMap::new(),
+            by_kind: HashMap::new(),
+            by_service: HashMap::new(),
+            by_label: HashMap::new(),
         };
         for u in &document.users {
             // The first membership of a user in an org is the one that counts.
             if let Some(m) = u.memberships.iter().find(|m| m.org == org) {
-                side.members
-                    .entry(&u.id)
-                    .or_insert_with(|| serde_json::to_value(m).unwrap_or_default());
+                side.members.entry(&u.id).or_insert(m);
             }
         }
         let Some(o) = o else {
             return side;
         };
-        for s in &o.services {
-            let mut entry = serde_json::to_value(s).unwrap_or_default();
-            if let Some(map) = entry.as_object_mut() {
-                map.remove("team");
+        for g in &o.groups {
+            side.group_members.entry(&g.id).or_insert(&g.members);
+            for m in &g.members {
+                side.groups_by_user
+                    .entry(m)
+                    .or_default()
+                    .push((&g.id, &g.roles));
             }
-            side.entries.entry(&s.id).or_insert(entry);
-            side.kinds.insert(&s.id, "service");
-            side.services.insert(&s.id, &s.id);
-            side.labels.insert(&s.id, &s.labels);
+        }
+        for s in &o.services {
+            side.entries.entry(&s.id).or_insert(Entry::Service(s));
+            side.by_kind.entry("service").or_default().push(&s.id);
+            side.by_service.entry(&s.id).or_default().push(&s.id);
+            for l in &s.labels {
+                side.by_label.entry(l).or_default().push(&s.id);
+            }
             side.risk.insert(&s.id, &s.risk);
+            for seat in &s.team {
+                let place = (s.id.as_str(), seat.role.to_string());
+                match &seat.member {
+                    TeamMember::User(u) => side.seats_by_user.entry(u).or_default().push(place),
+                    TeamMember::Group(g) => side.seats_by_group.entry(g).or_default().push(place),
+                }
+            }
         }
         for r in &o.resources {
-            side.entries
-                .entry(&r.id)
-                .or_insert_with(|| serde_json::to_value(r).unwrap_or_default());
-            side.kinds.insert(&r.id, &r.kind);
+            side.entries.entry(&r.id).or_insert(Entry::Resource(r));
+            side.by_kind.entry(&r.kind).or_default().push(&r.id);
             if let Some(s) = &r.service {
-                side.services.insert(&r.id, s);
+                side.by_service.entry(s).or_default().push(&r.id);
             }
-            side.labels.insert(&r.id, &r.labels);
+            for l in &r.labels {
+                side.by_label.entry(l).or_default().push(&r.id);
+            }
             side.risk.insert(&r.id, &r.risk);
             if r.kind == "environment" {
                 side.environments.insert(&r.id);
@@ -255,77 +316,74 @@ impl<'d> Side<'d> {
 
     /// The groups listing `user`, with their roles.
     fn groups_of(&self, user: &str) -> Vec<(&'d str, &'d [OrgRole])> {
-        let Some(o) = self.org else {
-            return Vec::new();
-        };
-        o.groups
-            .iter()
-            .filter(|g| g.members.iter().any(|m| m == user))
-            .map(|g| (g.id.as_str(), g.roles.as_slice()))
-            .collect()
+        self.groups_by_user.get(user).cloned().unwrap_or_default()
     }
 
     /// `user`'s seats: (service, role), direct or through a group.
     fn seats_of(&self, user: &str) -> BTreeSet<(&'d str, String)> {
-        let Some(o) = self.org else {
-            return BTreeSet::new();
-        };
-        let groups: HashSet<&str> = self.groups_of(user).into_iter().map(|(g, _)| g).collect();
-        o.services
-            .iter()
-            .flat_map(|s| s.team.iter().map(move |seat| (s, seat)))
-            .filter(|(_, seat)| match &seat.member {
-                TeamMember::User(u) => u == user,
-                TeamMember::Group(g) => groups.contains(g.as_str()),
-            })
-            .map(|(s, seat)| (s.id.as_str(), seat.role.to_string()))
-            .collect()
+        let mut seats: BTreeSet<(&'d str, String)> = self
+            .seats_by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for (g, _) in self.groups_of(user) {
+            seats.extend(self.seats_by_group.get(g).into_iter().flatten().cloned());
+        }
+        seats
     }
 
     /// The users `principal` names here.
     fn users_of(&self, principal: &Principal) -> BTreeSet<&'d str> {
-        let Some(o) = self.org else {
-            return BTreeSet::new();
-        };
-        let members = self.members.keys().copied();
         match principal {
-            Principal::User(u) => members.filter(|m| m == u).collect(),
-            Principal::Group(g) => o
-                .groups
-                .iter()
-                .filter(|group| &group.id == g)
-                .flat_map(|group| group.members.iter().map(String::as_str))
-                .filter(|m| self.members.contains_key(m))
+            Principal::User(u) => self
+                .members
+                .get_key_value(u.as_str())
+                .map(|(k, _)| *k)
+                .into_iter()
                 .collect(),
-            Principal::Team(s) => members
+            Principal::Group(g) => self
+                .group_members
+                .get(g.as_str())
+                .into_iter()
+                .flat_map(|m| m.iter())
+                .filter_map(|m| self.members.get_key_value(m.as_str()).map(|(k, _)| *k))
+                .collect(),
+            Principal::Team(s) => self
+                .members
+                .keys()
+                .copied()
                 .filter(|m| self.seats_of(m).iter().any(|(svc, _)| svc == s))
                 .collect(),
-            Principal::OrgRole(r) => members
-                .filter(|m| {
-                    let direct = self
-                        .members
-                        .get(m)
-                        .and_then(|v| v["roles"].as_array().cloned())
-                        .unwrap_or_default();
-                    direct.iter().any(|x| x.as_str() == Some(r.as_str()))
+            Principal::OrgRole(r) => self
+                .members
+                .iter()
+                .filter(|(m, membership)| {
+                    membership.roles.contains(r)
                         || self.groups_of(m).iter().any(|(_, roles)| roles.contains(r))
                 })
+                .map(|(m, _)| *m)
                 .collect(),
         }
     }
 
     /// The resources `scope` covers here.
-    fn covered(&self, scope: &Scope) -> BTreeSet<&'d str> {
-        self.entries
-            .keys()
-            .copied()
-            .filter(|r| match scope {
-                Scope::Resource(id) => r == id,
-                Scope::Service(s) => self.services.get(r).is_some_and(|svc| svc == s),
-                Scope::Kind(k) => self.kinds.get(r).is_some_and(|kind| kind == k),
-                Scope::Label(l) => self.labels.get(r).is_some_and(|ls| ls.contains(l)),
-            })
-            .collect()
+    fn covered(&self, scope: &Scope) -> Vec<&'d str> {
+        let list = match scope {
+            Scope::Resource(id) => {
+                return self
+                    .entries
+                    .get_key_value(id.as_str())
+                    .map(|(k, _)| *k)
+                    .into_iter()
+                    .collect();
+            }
+            Scope::Service(s) => self.by_service.get(s.as_str()),
+            Scope::Kind(k) => self.by_kind.get(k.as_str()),
+            Scope::Label(l) => self.by_label.get(l.as_str()),
+        };
+        list.cloned().unwrap_or_default()
     }
 
     /// `roots` and every resource depending on one of them, transitively.
@@ -366,6 +424,8 @@ struct Dirty<'d> {
     resources: BTreeMap<&'d str, Vec<String>>,
     /// (users, resources, cause) of each changed grant.
     grants: Vec<(BTreeSet<&'d str>, BTreeSet<&'d str>, String)>,
+    /// User → the changed grants naming them (indexes into `grants`).
+    grants_by_user: HashMap<&'d str, Vec<usize>>,
     environments: BTreeMap<&'d str, Vec<String>>,
     /// Environments a changed grant covers: (users, environment, cause),
     /// for `use`/`run` of every resource in it.
@@ -438,8 +498,8 @@ impl<'d> Sides<'d> {
             let cause = match (old.entries.get(r), new.entries.get(r)) {
                 (None, Some(_)) => format!("resource `{r}` added"),
                 (Some(_), None) => format!("resource `{r}` removed"),
-                (Some(a), Some(b)) if a != b => {
-                    let fields = changed_fields(a, b);
+                (Some(a), Some(b)) if !a.same(*b) => {
+                    let fields = changed_fields(&a.json(), &b.json());
                     format!("resource `{r}` changed ({})", fields.join(", "))
                 }
                 _ => continue,
@@ -455,11 +515,7 @@ impl<'d> Sides<'d> {
             // and whatever depends on any of them.
             let mut hit = BTreeSet::new();
             for side in [old, new] {
-                let owned = side
-                    .services
-                    .iter()
-                    .filter(|(_, s)| **s == r)
-                    .map(|(res, _)| *res);
+                let owned = side.by_service.get(r).into_iter().flatten().copied();
                 side.with_dependents(std::iter::once(r).chain(owned), &mut hit);
             }
             for h in hit {
@@ -472,6 +528,8 @@ impl<'d> Sides<'d> {
             }
         }
         let (ga, gb) = (old.grants(), new.grants());
+        // Many grants name the same principal: resolve each once.
+        let mut principals: HashMap<&Principal, BTreeSet<&str>> = HashMap::new();
         let grant_ids: BTreeSet<&str> = ga.keys().chain(gb.keys()).copied().collect();
         for g in grant_ids {
             let (a, b) = (ga.get(g), gb.get(g));
@@ -484,9 +542,12 @@ impl<'d> Sides<'d> {
             let mut users = BTreeSet::new();
             let mut resources = BTreeSet::new();
             for grant in [a, b].into_iter().flatten() {
-                for side in [old, new] {
-                    users.extend(side.users_of(&grant.principal));
-                }
+                let named = principals.entry(&grant.principal).or_insert_with(|| {
+                    let mut named = old.users_of(&grant.principal);
+                    named.extend(new.users_of(&grant.principal));
+                    named
+                });
+                users.extend(named.iter().copied());
                 let covered: BTreeSet<&str> = [old, new]
                     .iter()
                     .flat_map(|s| s.covered(&grant.scope))
@@ -500,12 +561,19 @@ impl<'d> Sides<'d> {
                     d.grant_environments.push((users.clone(), e, cause.clone()));
                 }
             }
+            let index = d.grants.len();
+            for &u in &users {
+                d.grants_by_user.entry(u).or_default().push(index);
+            }
             d.grants.push((users, resources, cause));
         }
         d
     }
 
-    fn plan(&self, d: &Dirty<'d>) -> Plan<'d> {
+    /// The questions to ask, or `None` when there are more than `budget`
+    /// (counted before they are all collected, so a huge diff costs little
+    /// to refuse).
+    fn plan(&self, d: &Dirty<'d>, budget: usize) -> Option<Plan<'d>> {
         let users: BTreeSet<&'d str> = self
             .old
             .members
@@ -527,6 +595,11 @@ impl<'d> Sides<'d> {
             .chain(&self.new.environments)
             .copied()
             .collect();
+        let whole = users.len().saturating_mul(resources.len());
+        let by_user = d.users.len().saturating_mul(resources.len());
+        if (d.all.is_some() && whole > budget) || by_user > budget {
+            return None;
+        }
         let mut pairs: BTreeSet<(&'d str, &'d str)> = BTreeSet::new();
         if d.all.is_some() {
             for &u in &users {
@@ -538,10 +611,16 @@ impl<'d> Sides<'d> {
             }
             for &r in d.resources.keys() {
                 pairs.extend(users.iter().map(|&u| (u, r)));
+                if pairs.len() > budget {
+                    return None;
+                }
             }
             for (gu, gr, _) in &d.grants {
                 for &u in gu {
                     pairs.extend(gr.iter().map(|&r| (u, r)));
+                    if pairs.len() > budget {
+                        return None;
+                    }
                 }
             }
         }
@@ -563,12 +642,15 @@ impl<'d> Sides<'d> {
                     in_env.insert((u, r, e));
                 }
             }
+            if pairs.len() + in_env.len() > budget {
+                return None;
+            }
         }
-        Plan {
+        Some(Plan {
             pairs,
             in_env,
             environments,
-        }
+        })
     }
 
     fn run(&self, d: &Dirty<'_>, plan: &Plan<'_>, out: &mut Vec<AccessChange>) {
@@ -647,8 +729,10 @@ fn causes(d: &Dirty<'_>, u: &str, r: &str, env: Option<&str>) -> Vec<String> {
     }
     out.extend(d.users.get(u).into_iter().flatten().cloned());
     out.extend(d.resources.get(r).into_iter().flatten().cloned());
-    for (users, resources, cause) in &d.grants {
-        if users.contains(u) && resources.contains(r) {
+    for &i in d.grants_by_user.get(u).into_iter().flatten() {
+        if let Some((_, resources, cause)) = d.grants.get(i)
+            && resources.contains(r)
+        {
             out.push(cause.clone());
         }
     }
@@ -662,8 +746,16 @@ fn causes(d: &Dirty<'_>, u: &str, r: &str, env: Option<&str>) -> Vec<String> {
     }
     let mut seen = HashSet::new();
     out.retain(|c| seen.insert(c.clone()));
+    if out.len() > MAX_CAUSES {
+        let more = out.len() - MAX_CAUSES;
+        out.truncate(MAX_CAUSES);
+        out.push(format!("and {more} more"));
+    }
     out
 }
+
+/// Causes listed per change; the rest are counted.
+const MAX_CAUSES: usize = 8;
 
 /// The top-level fields of two JSON objects that differ.
 fn changed_fields(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
