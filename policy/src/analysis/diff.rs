@@ -653,13 +653,39 @@ impl<'d> Sides<'d> {
         })
     }
 
+    /// Asks every planned question, on every core (decisions are pure and
+    /// the snapshots shared; the answers are sorted afterwards).
     fn run(&self, d: &Dirty<'_>, plan: &Plan<'_>, out: &mut Vec<AccessChange>) {
-        for &(u, r) in &plan.pairs {
-            self.ask(u, r, &plan.environments, None, d, out);
-        }
-        for &(u, r, e) in &plan.in_env {
-            self.ask(u, r, &plan.environments, Some(e), d, out);
-        }
+        let questions: Vec<(&str, &str, Option<&str>)> = plan
+            .pairs
+            .iter()
+            .map(|&(u, r)| (u, r, None))
+            .chain(plan.in_env.iter().map(|&(u, r, e)| (u, r, Some(e))))
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = questions.len().div_ceil(threads).max(1);
+        let results: Vec<Vec<AccessChange>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = questions
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut found = Vec::new();
+                        for &(u, r, e) in part {
+                            self.ask(u, r, &plan.environments, e, d, &mut found);
+                        }
+                        found
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        out.extend(results.into_iter().flatten());
     }
 
     /// Every action on `r` for `u` (`use`/`run` with no environment and in
@@ -673,6 +699,7 @@ impl<'d> Sides<'d> {
         d: &Dirty<'_>,
         out: &mut Vec<AccessChange>,
     ) {
+        let mut pair: Option<Vec<&str>> = None;
         for &action in Action::ALL {
             let envs: Vec<Option<&str>> = match only_env {
                 Some(e) if action.checks_dependencies() => vec![Some(e)],
@@ -715,40 +742,59 @@ impl<'d> Sides<'d> {
                     environment: env.map(str::to_owned),
                     gained: after,
                     risk: risk.into_iter().collect(),
-                    causes: causes(d, u, r, env),
+                    causes: causes(d, pair.get_or_insert_with(|| pair_causes(d, u, r)), u, env),
                 });
             }
         }
     }
 }
 
-fn causes(d: &Dirty<'_>, u: &str, r: &str, env: Option<&str>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// The causes that touch (`u`, `r`) whatever the environment: computed
+/// once per pair, as references.
+fn pair_causes<'a>(d: &'a Dirty<'_>, u: &str, r: &str) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
     if let Some(all) = &d.all {
-        out.push(all.clone());
+        out.push(all);
     }
-    out.extend(d.users.get(u).into_iter().flatten().cloned());
-    out.extend(d.resources.get(r).into_iter().flatten().cloned());
+    out.extend(d.users.get(u).into_iter().flatten().map(String::as_str));
+    out.extend(d.resources.get(r).into_iter().flatten().map(String::as_str));
     for &i in d.grants_by_user.get(u).into_iter().flatten() {
         if let Some((_, resources, cause)) = d.grants.get(i)
             && resources.contains(r)
         {
-            out.push(cause.clone());
+            out.push(cause);
         }
     }
+    out
+}
+
+/// The causes of one change: the pair's, and the environment's when the
+/// question has one; each once, at most [`MAX_CAUSES`] and a count.
+fn causes(d: &Dirty<'_>, pair: &[&str], u: &str, env: Option<&str>) -> Vec<String> {
+    let mut all: Vec<&str> = pair.to_vec();
     if let Some(e) = env {
-        out.extend(d.environments.get(e).into_iter().flatten().cloned());
+        all.extend(
+            d.environments
+                .get(e)
+                .into_iter()
+                .flatten()
+                .map(String::as_str),
+        );
         for (users, env, cause) in &d.grant_environments {
             if *env == e && users.contains(u) {
-                out.push(cause.clone());
+                all.push(cause);
             }
         }
     }
     let mut seen = HashSet::new();
-    out.retain(|c| seen.insert(c.clone()));
-    if out.len() > MAX_CAUSES {
-        let more = out.len() - MAX_CAUSES;
-        out.truncate(MAX_CAUSES);
+    all.retain(|c| seen.insert(*c));
+    let more = all.len().saturating_sub(MAX_CAUSES);
+    let mut out: Vec<String> = all
+        .into_iter()
+        .take(MAX_CAUSES)
+        .map(str::to_owned)
+        .collect();
+    if more > 0 {
         out.push(format!("and {more} more"));
     }
     out
