@@ -167,10 +167,23 @@ pub fn diff_bounded(
     Ok(out)
 }
 
+/// Which questions to ask about one (user, resource).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ask<'d> {
+    /// Every action, `use`/`run` with no environment and in each.
+    All,
+    /// `use` and `run` only, with no environment and in each.
+    UseAndRun,
+    /// `use` and `run` in this environment only.
+    In(&'d str),
+}
+
 /// The questions to ask in one org.
 struct Plan<'d> {
     /// (user, resource): every action, every environment.
     pairs: BTreeSet<(&'d str, &'d str)>,
+    /// (user, resource): `use` and `run`, every environment.
+    deps: BTreeSet<(&'d str, &'d str)>,
     /// (user, resource, environment): `use`/`run` in that environment only.
     in_env: BTreeSet<(&'d str, &'d str, &'d str)>,
     environments: BTreeSet<&'d str>,
@@ -178,7 +191,7 @@ struct Plan<'d> {
 
 impl Plan<'_> {
     fn size(&self) -> usize {
-        self.pairs.len() + self.in_env.len()
+        self.pairs.len() + self.deps.len() + self.in_env.len()
     }
 }
 
@@ -417,13 +430,23 @@ struct Sides<'d> {
     new_snapshot: &'d Snapshot,
 }
 
+/// A changed grant: the users its principal names and the resources its
+/// scope covers (old or new), and the resources depending on those.
+struct GrantChange<'d> {
+    users: BTreeSet<&'d str>,
+    resources: BTreeSet<&'d str>,
+    dependents: BTreeSet<&'d str>,
+    cause: String,
+}
+
 /// Causes, keyed by what they make dirty.
 #[derive(Default)]
 struct Dirty<'d> {
     users: BTreeMap<&'d str, Vec<String>>,
     resources: BTreeMap<&'d str, Vec<String>>,
-    /// (users, resources, cause) of each changed grant.
-    grants: Vec<(BTreeSet<&'d str>, BTreeSet<&'d str>, String)>,
+    /// Resources depending on a changed one (`use`/`run` only).
+    dependents: BTreeMap<&'d str, Vec<String>>,
+    grants: Vec<GrantChange<'d>>,
     /// User → the changed grants naming them (indexes into `grants`).
     grants_by_user: HashMap<&'d str, Vec<usize>>,
     environments: BTreeMap<&'d str, Vec<String>>,
@@ -513,13 +536,20 @@ impl<'d> Sides<'d> {
         for (r, cause) in changed {
             // The resource itself, what its service owns (for a service),
             // and whatever depends on any of them.
+            let mut roots: BTreeSet<&str> = BTreeSet::from([r]);
+            for side in [old, new] {
+                roots.extend(side.by_service.get(r).into_iter().flatten().copied());
+            }
+            for &root in &roots {
+                d.resources.entry(root).or_default().push(cause.clone());
+            }
             let mut hit = BTreeSet::new();
             for side in [old, new] {
-                let owned = side.by_service.get(r).into_iter().flatten().copied();
-                side.with_dependents(std::iter::once(r).chain(owned), &mut hit);
+                side.with_dependents(roots.iter().copied(), &mut hit);
             }
-            for h in hit {
-                d.resources.entry(h).or_default().push(cause.clone());
+            // Dependents: only `use` and `run` check dependencies.
+            for h in hit.difference(&roots).copied() {
+                d.dependents.entry(h).or_default().push(cause.clone());
                 // A target environment is checked like a dependency of
                 // every `use`/`run` in it.
                 if (old.environments.contains(h) || new.environments.contains(h)) && h != r {
@@ -541,6 +571,7 @@ impl<'d> Sides<'d> {
             };
             let mut users = BTreeSet::new();
             let mut resources = BTreeSet::new();
+            let mut reached = BTreeSet::new();
             for grant in [a, b].into_iter().flatten() {
                 let named = principals.entry(&grant.principal).or_insert_with(|| {
                     let mut named = old.users_of(&grant.principal);
@@ -553,10 +584,12 @@ impl<'d> Sides<'d> {
                     .flat_map(|s| s.covered(&grant.scope))
                     .collect();
                 for side in [old, new] {
-                    side.with_dependents(covered.iter().copied(), &mut resources);
+                    side.with_dependents(covered.iter().copied(), &mut reached);
                 }
+                resources.extend(covered);
             }
-            for &e in &resources {
+            let dependents: BTreeSet<&str> = reached.difference(&resources).copied().collect();
+            for &e in resources.iter().chain(&dependents) {
                 if old.environments.contains(e) || new.environments.contains(e) {
                     d.grant_environments.push((users.clone(), e, cause.clone()));
                 }
@@ -565,7 +598,12 @@ impl<'d> Sides<'d> {
             for &u in &users {
                 d.grants_by_user.entry(u).or_default().push(index);
             }
-            d.grants.push((users, resources, cause));
+            d.grants.push(GrantChange {
+                users,
+                resources,
+                dependents,
+                cause,
+            });
         }
         d
     }
@@ -615,12 +653,33 @@ impl<'d> Sides<'d> {
                     return None;
                 }
             }
-            for (gu, gr, _) in &d.grants {
-                for &u in gu {
-                    pairs.extend(gr.iter().map(|&r| (u, r)));
+            for g in &d.grants {
+                for &u in &g.users {
+                    pairs.extend(g.resources.iter().map(|&r| (u, r)));
                     if pairs.len() > budget {
                         return None;
                     }
+                }
+            }
+        }
+        // Dependents of what changed: `use`/`run` only.
+        let mut deps: BTreeSet<(&'d str, &'d str)> = BTreeSet::new();
+        for &r in d.dependents.keys() {
+            deps.extend(users.iter().map(|&u| (u, r)).filter(|p| !pairs.contains(p)));
+            if pairs.len() + deps.len() > budget {
+                return None;
+            }
+        }
+        for g in &d.grants {
+            for &u in &g.users {
+                deps.extend(
+                    g.dependents
+                        .iter()
+                        .map(|&r| (u, r))
+                        .filter(|p| !pairs.contains(p)),
+                );
+                if pairs.len() + deps.len() > budget {
+                    return None;
                 }
             }
         }
@@ -638,16 +697,17 @@ impl<'d> Sides<'d> {
             );
         for (u, e) in env_users {
             for &r in &resources {
-                if !pairs.contains(&(u, r)) {
+                if !pairs.contains(&(u, r)) && !deps.contains(&(u, r)) {
                     in_env.insert((u, r, e));
                 }
             }
-            if pairs.len() + in_env.len() > budget {
+            if pairs.len() + deps.len() + in_env.len() > budget {
                 return None;
             }
         }
         Some(Plan {
             pairs,
+            deps,
             in_env,
             environments,
         })
@@ -656,11 +716,12 @@ impl<'d> Sides<'d> {
     /// Asks every planned question, on every core (decisions are pure and
     /// the snapshots shared; the answers are sorted afterwards).
     fn run(&self, d: &Dirty<'_>, plan: &Plan<'_>, out: &mut Vec<AccessChange>) {
-        let questions: Vec<(&str, &str, Option<&str>)> = plan
+        let questions: Vec<(&str, &str, Ask<'_>)> = plan
             .pairs
             .iter()
-            .map(|&(u, r)| (u, r, None))
-            .chain(plan.in_env.iter().map(|&(u, r, e)| (u, r, Some(e))))
+            .map(|&(u, r)| (u, r, Ask::All))
+            .chain(plan.deps.iter().map(|&(u, r)| (u, r, Ask::UseAndRun)))
+            .chain(plan.in_env.iter().map(|&(u, r, e)| (u, r, Ask::In(e))))
             .collect();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = questions.len().div_ceil(threads).max(1);
@@ -695,19 +756,22 @@ impl<'d> Sides<'d> {
         u: &str,
         r: &str,
         environments: &BTreeSet<&str>,
-        only_env: Option<&str>,
+        which: Ask<'_>,
         d: &Dirty<'_>,
         out: &mut Vec<AccessChange>,
     ) {
         let mut pair: Option<Vec<&str>> = None;
         for &action in Action::ALL {
-            let envs: Vec<Option<&str>> = match only_env {
-                Some(e) if action.checks_dependencies() => vec![Some(e)],
-                Some(_) => continue,
-                None if action.checks_dependencies() => std::iter::once(None)
+            let every_env = || -> Vec<Option<&str>> {
+                std::iter::once(None)
                     .chain(environments.iter().map(|e| Some(*e)))
-                    .collect(),
-                None => vec![None],
+                    .collect()
+            };
+            let envs: Vec<Option<&str>> = match which {
+                _ if !action.checks_dependencies() && which != Ask::All => continue,
+                Ask::In(e) => vec![Some(e)],
+                _ if action.checks_dependencies() => every_env(),
+                _ => vec![None],
             };
             for env in envs {
                 let request = Request {
@@ -758,11 +822,18 @@ fn pair_causes<'a>(d: &'a Dirty<'_>, u: &str, r: &str) -> Vec<&'a str> {
     }
     out.extend(d.users.get(u).into_iter().flatten().map(String::as_str));
     out.extend(d.resources.get(r).into_iter().flatten().map(String::as_str));
+    out.extend(
+        d.dependents
+            .get(r)
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    );
     for &i in d.grants_by_user.get(u).into_iter().flatten() {
-        if let Some((_, resources, cause)) = d.grants.get(i)
-            && resources.contains(r)
+        if let Some(g) = d.grants.get(i)
+            && (g.resources.contains(r) || g.dependents.contains(r))
         {
-            out.push(cause);
+            out.push(&g.cause);
         }
     }
     out
