@@ -10,13 +10,14 @@
 //! - U's side: U's membership in the org, the groups listing U (and their
 //!   roles), or U's team seats (direct or through a group): U is *dirty*,
 //!   and every resource is asked about for U;
-//! - R's side: R's own entry (for a service, everything but its team), its
-//!   owning service's entry, or (for `use`/`run`, which check them) any
-//!   resource R depends on, transitively: R is dirty, and every member is
-//!   asked about R;
+//! - R's side: R's own entry (for a service, everything but its team) or
+//!   its owning service's entry: every member is asked every action on R;
+//!   any resource R depends on, transitively: every member is asked `use`
+//!   and `run` on R (the only actions that check dependencies);
 //! - a grant added, removed or changed: every user its principal names
-//!   (old or new) is asked about every resource its scope covers (old or
-//!   new) and every resource depending on those;
+//!   (old or new) is asked every action on every resource its scope covers
+//!   (old or new), and `use` and `run` on every resource depending on
+//!   those;
 //! - an environment's entry: every member and resource, for `use`/`run` in
 //!   that environment;
 //! - the org itself added or removed: everything in it.
@@ -77,7 +78,7 @@ impl std::fmt::Display for TooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the documents differ too much to list every change: more than {} (user, resource) pairs could be affected; {} users, {} resources and {} grants changed",
+            "the documents differ too much to list every change: more than {} (user, resource) pairs could be affected (found before counting stopped: {} users, {} resources and {} grants changed)",
             self.limit, self.users_changed, self.resources_changed, self.grants_changed
         )
     }
@@ -126,10 +127,14 @@ pub fn diff_bounded(
             old_snapshot,
             new_snapshot,
         };
-        let dirty = sides.dirty();
+        let dirty = sides.dirty(max_pairs);
         total.users_changed += dirty.users.len();
         total.resources_changed += dirty.resources.len();
         total.grants_changed += dirty.grants.len();
+        if dirty.too_large {
+            total.pairs = max_pairs.saturating_add(1);
+            return Err(total);
+        }
         plans.push((sides, dirty));
     }
     let mut planned = Vec::new();
@@ -455,10 +460,16 @@ struct Dirty<'d> {
     grant_environments: Vec<(BTreeSet<&'d str>, &'d str, String)>,
     /// The whole org (added, removed).
     all: Option<String>,
+    /// Counting stopped: more than the budget is touched.
+    too_large: bool,
 }
 
 impl<'d> Sides<'d> {
-    fn dirty(&self) -> Dirty<'d> {
+    /// What changed, or as far as it got: `too_large` is set (and the rest
+    /// left out) once the changes found already touch more than `budget`
+    /// (user, resource) pairs, so two unrelated documents are refused
+    /// without walking every dependency of every resource.
+    fn dirty(&self, budget: usize) -> Dirty<'d> {
         let mut d = Dirty::default();
         let (old, new) = (&self.old, &self.new);
         match (old.org, new.org) {
@@ -510,6 +521,11 @@ impl<'d> Sides<'d> {
                 d.users.insert(u, causes);
             }
         }
+        let resource_count = old.entries.len().max(new.entries.len());
+        if d.users.len().saturating_mul(resource_count) > budget {
+            d.too_large = true;
+            return d;
+        }
         let ids: BTreeSet<&str> = old
             .entries
             .keys()
@@ -532,6 +548,11 @@ impl<'d> Sides<'d> {
                 d.environments.entry(r).or_default().push(cause.clone());
             }
             changed.push((r, cause));
+        }
+        let member_count = old.members.len().max(new.members.len());
+        if changed.len().saturating_mul(member_count) > budget {
+            d.too_large = true;
+            return d;
         }
         for (r, cause) in changed {
             // The resource itself, what its service owns (for a service),
