@@ -263,8 +263,12 @@ fn header_bytes(session: &Session) -> usize {
     if let Some(h1) = session.as_downstream().as_http1() {
         return h1.get_headers_raw_bytes().len();
     }
-    let req = session.req_header();
-    req.headers
+    fields_bytes(&session.req_header().headers)
+}
+
+/// The size of header fields as names, values and their `: ` and CRLF.
+fn fields_bytes(headers: &http::HeaderMap) -> usize {
+    headers
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum()
@@ -525,14 +529,8 @@ pub fn evaluate(snapshot: &Snapshot, probe: &Probe) -> Evaluation {
 
 fn evaluate_into(snapshot: &Snapshot, probe: &Probe, out: &mut Evaluation) -> Next {
     let settings = &snapshot.settings;
-    let head: usize = probe
-        .headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len() + 4)
-        .sum::<usize>()
-        + probe.method.as_str().len()
-        + probe.target.len()
-        + 12;
+    let head: usize =
+        fields_bytes(&probe.headers) + probe.method.as_str().len() + probe.target.len() + 12;
     let limit = settings.limits.max_header_bytes;
     if head > limit {
         answer!(Stage::Canonicalize, Refusal::HeadersTooLarge { limit });
