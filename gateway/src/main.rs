@@ -37,6 +37,13 @@ enum Command {
     ///
     /// Exit status: 0 answered, 2 unusable input.
     WhatCan(commands::access::WhatCanArgs),
+    /// Write the access review: who can run, use, edit and administer every
+    /// sensitive, production, destructive or secret-backed resource, in
+    /// which environments, through which path; individual exceptions; each
+    /// member's production and destructive access.
+    ///
+    /// Exit status: 0 written, 2 unusable input.
+    Review(commands::review::Args),
     /// List the access that changes between two policy documents, gained
     /// and lost, each with its causes; production and destructive first.
     ///
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => commands::decide::run(&args),
         Command::WhoCan(args) => commands::access::who_can(&args),
         Command::WhatCan(args) => commands::access::what_can(&args),
+        Command::Review(args) => commands::review::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
         Command::TestRoutes(args) => commands::routes::run(&args),
         Command::Test { files } => commands::test::run(&files),

@@ -346,11 +346,16 @@ fn unknown_ids_and_actions_are_named_with_exit_2() {
 fn the_docs_show_what_the_commands_print() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let doc = std::fs::read_to_string(root.join("docs/access-review.md")).unwrap();
-    let block = doc
+    let blocks: Vec<&str> = doc
         .split("```console\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .unwrap();
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(
+        blocks.len() >= 2,
+        "the console blocks of docs/access-review.md"
+    );
+    let block = blocks.join("");
     let mut examples: Vec<(Vec<String>, String)> = Vec::new();
     for line in block.lines() {
         if let Some(command) = line.strip_prefix("$ reqflo-gateway ") {
@@ -370,6 +375,7 @@ fn the_docs_show_what_the_commands_print() {
             .current_dir(&root)
             .output()
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&output.stdout), want, "{args:?}");
+        let got = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+        assert_eq!(got, want, "{args:?}");
     }
 }

@@ -9,6 +9,9 @@
 //!   environment (few: a privilege is needed);
 //! - `edit-restricted`: `edit` of a restricted resource.
 //!
+//! `review`: the access review of that org, timed once (at L a sample of
+//! every 50th reviewed resource, the whole projected from it).
+//!
 //! `diff/SIZE/three-edits`: the world against itself with one membership's
 //! roles, one resource-scoped grant's actions and one resource's risk
 //! changed;
@@ -19,6 +22,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use reqflo_policy::analysis::diff::diff_bounded;
+use reqflo_policy::analysis::review::{TargetAccess, review_every};
 use reqflo_policy::analysis::{what_can, who_can};
 use reqflo_policy::document::{Document, Scope};
 use reqflo_policy::synthetic;
@@ -115,6 +119,33 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("what-can/{}", size.name()), |b| {
             b.iter(|| black_box(what_can(&snapshot, &user, Some(&org_id))))
         });
+
+        // The access review of the largest org, timed once: whole at S
+        // and M, every 50th reviewed resource at L (the time for the whole
+        // is that times 50: the resources are reviewed independently).
+        let nth = if size == synthetic::Size::L { 50 } else { 1 };
+        let started = std::time::Instant::now();
+        let reviewed =
+            review_every(&snapshot, &doc, Some(&org_id), nth).unwrap_or_else(|e| panic!("{e}"));
+        let took = started.elapsed();
+        if let Some(o) = reviewed.orgs.first() {
+            let targets: usize = o.resources.iter().map(|r| r.access.len()).sum();
+            let rows = |f: fn(&TargetAccess) -> usize| -> usize {
+                o.resources.iter().flat_map(|r| &r.access).map(f).sum()
+            };
+            println!(
+                "{} review (every {nth}. reviewed resource): {} resources, {targets} targets, {} users listed, {} group and team rows, {} class rows, {} users summarised, {} individual exceptions in {took:.2?}; the whole review: {:.1?}",
+                size.name(),
+                o.resources.len(),
+                rows(|t| t.users.len()),
+                rows(|t| t.principals.len()),
+                rows(|t| t.classes.len()),
+                o.users.len(),
+                o.individual_exceptions.len(),
+                took * nth as u32
+            );
+        }
+        drop(reviewed);
 
         // One membership, one grant, one resource setting.
         let mut edited = doc.clone();

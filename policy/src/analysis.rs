@@ -10,6 +10,7 @@
 //! denied), so who-can costs one decision per member, not per user of the
 //! policy.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -18,10 +19,11 @@ use crate::compile::{OrgData, ResourceData, Snapshot};
 use crate::decide::decide;
 use crate::decide::eval::risk_bit;
 use crate::decision::{AllowedBy, Request, RequestAction};
-use crate::document::{Document, Principal, TeamMember};
-use crate::model::{Action, RiskLevel};
+use crate::document::{Document, Grant, Principal, Resource, Service, TeamMember};
+use crate::model::{Action, OrgRole, RiskLevel};
 
 pub mod diff;
+pub mod review;
 #[cfg(test)]
 mod tests;
 
@@ -89,7 +91,7 @@ pub enum Through {
     },
     /// Everyone holding the org role.
     OrgRole {
-        role: crate::model::OrgRole,
+        role: OrgRole,
     },
 }
 
@@ -111,11 +113,154 @@ impl fmt::Display for Through {
     }
 }
 
-/// How `allowed_by` reaches `user` on `resource`: the principal of the
-/// allowing grant, seat or resource role (the first in document order that
-/// matches the user), or the group an org role comes through. `None` for
-/// what every member gets (defaults, org-wide visibility) and a directly
-/// held org role.
+/// The document indexed for [`Paths::through`]: per org, each user's
+/// groups and org roles, and the grants, services and resources by id, so
+/// asking how one allowed request reaches its user costs a few lookups
+/// whatever the size of the document.
+#[derive(Debug)]
+pub struct Paths<'a> {
+    orgs: HashMap<&'a str, OrgPaths<'a>>,
+}
+
+#[derive(Debug, Default)]
+struct OrgPaths<'a> {
+    /// User → the groups listing the user.
+    groups_of: HashMap<&'a str, HashSet<&'a str>>,
+    /// User → org roles, held directly or through a group.
+    roles_of: HashMap<&'a str, Vec<OrgRole>>,
+    grants: HashMap<&'a str, &'a Grant>,
+    services: HashMap<&'a str, &'a Service>,
+    resources: HashMap<&'a str, &'a Resource>,
+}
+
+impl<'a> Paths<'a> {
+    pub fn new(document: &'a Document) -> Paths<'a> {
+        let mut orgs: HashMap<&str, OrgPaths> = document
+            .orgs
+            .iter()
+            .map(|org| {
+                let mut paths = OrgPaths::default();
+                for group in &org.groups {
+                    for member in &group.members {
+                        paths.groups_of.entry(member).or_default().insert(&group.id);
+                        paths
+                            .roles_of
+                            .entry(member)
+                            .or_default()
+                            .extend(&group.roles);
+                    }
+                }
+                // First in document order wins, as in the compiled policy.
+                for grant in org.grants.iter().rev() {
+                    paths.grants.insert(&grant.id, grant);
+                }
+                for service in org.services.iter().rev() {
+                    paths.services.insert(&service.id, service);
+                }
+                for resource in org.resources.iter().rev() {
+                    paths.resources.insert(&resource.id, resource);
+                }
+                (org.id.as_str(), paths)
+            })
+            .collect();
+        for user in &document.users {
+            for membership in &user.memberships {
+                if let Some(paths) = orgs.get_mut(membership.org.as_str()) {
+                    paths
+                        .roles_of
+                        .entry(&user.id)
+                        .or_default()
+                        .extend(&membership.roles);
+                }
+            }
+        }
+        Paths { orgs }
+    }
+
+    /// How `allowed_by` reaches `user` on `resource`: the principal of the
+    /// allowing grant, seat or resource role (the first in document order
+    /// that matches the user), or the group an org role comes through.
+    /// `None` for what every member gets (defaults, org-wide visibility)
+    /// and a directly held org role.
+    pub fn through(
+        &self,
+        org: &str,
+        user: &str,
+        resource: &str,
+        allowed_by: &AllowedBy,
+    ) -> Option<Through> {
+        let paths = self.orgs.get(org)?;
+        let groups = paths.groups_of.get(user);
+        let in_group = |g: &str| groups.is_some_and(|set| set.contains(g));
+        let seated = |service: &str| {
+            paths.services.get(service).is_some_and(|s| {
+                s.team.iter().any(|seat| match &seat.member {
+                    TeamMember::User(u) => u == user,
+                    TeamMember::Group(g) => in_group(g),
+                })
+            })
+        };
+        let has_role = |r: &OrgRole| {
+            paths
+                .roles_of
+                .get(user)
+                .is_some_and(|roles| roles.contains(r))
+        };
+        let principal = |p: &Principal| -> Option<Through> {
+            match p {
+                Principal::User(u) if u == user => Some(Through::User),
+                Principal::Group(g) if in_group(g) => Some(Through::Group { group: g.clone() }),
+                Principal::Team(s) if seated(s) => Some(Through::Team { service: s.clone() }),
+                Principal::OrgRole(r) if has_role(r) => Some(Through::OrgRole { role: *r }),
+                _ => None,
+            }
+        };
+        match allowed_by {
+            AllowedBy::Grant { id } => {
+                let grant = paths.grants.get(id.as_str())?;
+                principal(&grant.principal).or(match &grant.principal {
+                    Principal::User(_) => Some(Through::User),
+                    Principal::Group(g) => Some(Through::Group { group: g.clone() }),
+                    Principal::Team(s) => Some(Through::Team { service: s.clone() }),
+                    Principal::OrgRole(r) => Some(Through::OrgRole { role: *r }),
+                })
+            }
+            AllowedBy::ServiceRole { service, role } => {
+                let s = paths.services.get(service.as_str())?;
+                s.team
+                    .iter()
+                    .filter(|seat| seat.role == *role)
+                    .find_map(|seat| match &seat.member {
+                        TeamMember::User(u) if u == user => Some(Through::User),
+                        TeamMember::Group(g) if in_group(g) => {
+                            Some(Through::Group { group: g.clone() })
+                        }
+                        _ => None,
+                    })
+            }
+            AllowedBy::ResourceRole { role } => paths
+                .resources
+                .get(resource)?
+                .roles
+                .iter()
+                .filter(|a| a.role == *role)
+                .find_map(|a| principal(&a.principal)),
+            AllowedBy::OrgRole {
+                via_group: Some(g), ..
+            } => Some(Through::Group {
+                group: g.to_string(),
+            }),
+            AllowedBy::OrgRole {
+                via_group: None, ..
+            }
+            | AllowedBy::Default { .. }
+            | AllowedBy::Visibility => None,
+        }
+    }
+}
+
+/// [`Paths::through`] for one question (indexes the whole document: build
+/// a [`Paths`] once to ask many).
 pub fn through(
     document: &Document,
     org: &str,
@@ -123,90 +268,7 @@ pub fn through(
     resource: &str,
     allowed_by: &AllowedBy,
 ) -> Option<Through> {
-    let org = document.orgs.iter().find(|o| o.id == org)?;
-    let in_group = |g: &str| {
-        org.groups
-            .iter()
-            .any(|group| group.id == g && group.members.iter().any(|m| m == user))
-    };
-    let roles_of_user: Vec<crate::model::OrgRole> = document
-        .users
-        .iter()
-        .filter(|u| u.id == user)
-        .flat_map(|u| u.memberships.iter().filter(|m| m.org == org.id))
-        .flat_map(|m| m.roles.iter().copied())
-        .chain(
-            org.groups
-                .iter()
-                .filter(|g| g.members.iter().any(|m| m == user))
-                .flat_map(|g| g.roles.iter().copied()),
-        )
-        .collect();
-    let seated = |service: &str| {
-        org.services.iter().any(|s| {
-            s.id == service
-                && s.team.iter().any(|seat| match &seat.member {
-                    TeamMember::User(u) => u == user,
-                    TeamMember::Group(g) => in_group(g),
-                })
-        })
-    };
-    let principal = |p: &Principal| -> Option<Through> {
-        match p {
-            Principal::User(u) if u == user => Some(Through::User),
-            Principal::Group(g) if in_group(g) => Some(Through::Group { group: g.clone() }),
-            Principal::Team(s) if seated(s) => Some(Through::Team { service: s.clone() }),
-            Principal::OrgRole(r) if roles_of_user.contains(r) => {
-                Some(Through::OrgRole { role: *r })
-            }
-            _ => None,
-        }
-    };
-    match allowed_by {
-        AllowedBy::Grant { id } => {
-            let grant = org.grants.iter().find(|g| g.id == id.as_str())?;
-            principal(&grant.principal).or(match &grant.principal {
-                Principal::User(_) => Some(Through::User),
-                Principal::Group(g) => Some(Through::Group { group: g.clone() }),
-                Principal::Team(s) => Some(Through::Team { service: s.clone() }),
-                Principal::OrgRole(r) => Some(Through::OrgRole { role: *r }),
-            })
-        }
-        AllowedBy::ServiceRole { service, role } => {
-            let s = org.services.iter().find(|s| s.id == service.as_str())?;
-            s.team
-                .iter()
-                .filter(|seat| seat.role == *role)
-                .find_map(|seat| match &seat.member {
-                    TeamMember::User(u) if u == user => Some(Through::User),
-                    TeamMember::Group(g) if in_group(g) => {
-                        Some(Through::Group { group: g.clone() })
-                    }
-                    _ => None,
-                })
-        }
-        AllowedBy::ResourceRole { role } => {
-            let roles = org
-                .resources
-                .iter()
-                .find(|r| r.id == resource)
-                .map(|r| &r.roles)?;
-            roles
-                .iter()
-                .filter(|a| a.role == *role)
-                .find_map(|a| principal(&a.principal))
-        }
-        AllowedBy::OrgRole {
-            via_group: Some(g), ..
-        } => Some(Through::Group {
-            group: g.to_string(),
-        }),
-        AllowedBy::OrgRole {
-            via_group: None, ..
-        }
-        | AllowedBy::Default { .. }
-        | AllowedBy::Visibility => None,
-    }
+    Paths::new(document).through(org, user, resource, allowed_by)
 }
 
 /// Every user `decide` allows `action` on `resource` (in `environment`),

@@ -157,11 +157,11 @@ pub fn who_can(args: &WhoCanArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => return unusable([e.to_string()]),
     };
+    let paths = analysis::Paths::new(&document);
     let users: Vec<Allowed> = holders
         .into_iter()
         .map(|h| {
-            let through =
-                analysis::through(&document, &args.org, &h.user, &args.resource, &h.allowed_by);
+            let through = paths.through(&args.org, &h.user, &args.resource, &h.allowed_by);
             Allowed {
                 individual: through.as_ref().is_some_and(Through::is_individual),
                 user: h.user,
@@ -212,11 +212,11 @@ pub fn what_can(args: &WhatCanArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return unusable([e.to_string()]),
     };
+    let paths = analysis::Paths::new(&document);
     let access: Vec<Held> = access
         .into_iter()
         .map(|a| {
-            let through =
-                analysis::through(&document, &a.org, &args.user, &a.resource, &a.allowed_by);
+            let through = paths.through(&a.org, &args.user, &a.resource, &a.allowed_by);
             Held {
                 individual: through.as_ref().is_some_and(Through::is_individual),
                 access: a,

@@ -4,6 +4,7 @@ pub mod access;
 pub mod decide;
 pub mod demo;
 pub mod diff;
+pub mod review;
 pub mod routes;
 pub mod serve;
 pub mod test;
