@@ -271,6 +271,28 @@ pub fn through(
     Paths::new(document).through(org, user, resource, allowed_by)
 }
 
+/// `f` on `items` in as many contiguous parts as there are cores, each on
+/// its own thread; the results in the parts' order. A panic in a part is
+/// raised again here.
+pub(crate) fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || f(part)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 /// Every user `decide` allows `action` on `resource` (in `environment`),
 /// sorted by user id, each with what allows it.
 pub fn who_can(

@@ -744,28 +744,12 @@ impl<'d> Sides<'d> {
             .chain(plan.deps.iter().map(|&(u, r)| (u, r, Ask::UseAndRun)))
             .chain(plan.in_env.iter().map(|&(u, r, e)| (u, r, Ask::In(e))))
             .collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = questions.len().div_ceil(threads).max(1);
-        let results: Vec<Vec<AccessChange>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = questions
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        let mut found = Vec::new();
-                        for &(u, r, e) in part {
-                            self.ask(u, r, &plan.environments, e, d, &mut found);
-                        }
-                        found
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
+        let results: Vec<Vec<AccessChange>> = super::on_every_core(&questions, |part| {
+            let mut found = Vec::new();
+            for &(u, r, e) in part {
+                self.ask(u, r, &plan.environments, e, d, &mut found);
+            }
+            found
         });
         out.extend(results.into_iter().flatten());
     }

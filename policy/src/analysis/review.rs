@@ -609,37 +609,14 @@ impl<'a> OrgIndex<'a> {
             })
             .step_by(nth.max(1))
             .collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = reviewed.len().div_ceil(threads).max(1);
-        let parts: Vec<Part> = std::thread::scope(|scope| {
-            let workers: Vec<_> = reviewed
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        let mut out = Part::new(self.classes.len());
-                        let mut stamp = vec![0u32; self.users.len()];
-                        let mut generation = 0u32;
-                        for (index, why) in part {
-                            self.review_resource(
-                                *index,
-                                why,
-                                paths,
-                                &mut stamp,
-                                &mut generation,
-                                &mut out,
-                            );
-                        }
-                        out
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
+        let parts: Vec<Part> = super::on_every_core(&reviewed, |part| {
+            let mut out = Part::new(self.classes.len());
+            let mut stamp = vec![0u32; self.users.len()];
+            let mut generation = 0u32;
+            for (index, why) in part {
+                self.review_resource(*index, why, paths, &mut stamp, &mut generation, &mut out);
+            }
+            out
         });
         self.assemble(parts)
     }
