@@ -2,7 +2,9 @@
 //! on a resource ([`who_can`]), and what risky access one user holds
 //! ([`what_can`]).
 //!
-//! Both ask [`decide`] itself, for every member of the org (who-can) or
+//! Every analysis here asks the decision code itself
+//! ([`crate::decide::decide`], through a variant that skips building the
+//! sentences of a deny, which nothing here reads), for every member of the org (who-can) or
 //! every risky (resource, action, environment) of the user's orgs
 //! (what-can), so an answer is exact by construction: a listed user is one
 //! `decide` allows, with the same `allowed_by`, and an unlisted one is one
@@ -16,7 +18,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::compile::{OrgData, ResourceData, Snapshot};
-use crate::decide::decide;
+use crate::decide::decide_unexplained;
 use crate::decide::eval::risk_bit;
 use crate::decision::{AllowedBy, Request, RequestAction};
 use crate::document::{Document, Grant, Principal, Resource, Service, TeamMember};
@@ -312,7 +314,7 @@ pub fn who_can(
         let Some(user) = data.members.user_id(member) else {
             continue;
         };
-        let decision = decide(
+        let decision = decide_unexplained(
             snapshot,
             &Request {
                 org,
@@ -425,7 +427,7 @@ pub fn what_can(
                     if risky_bits(risk) == 0 && !r.secret_backed {
                         continue;
                     }
-                    let decision = decide(
+                    let decision = decide_unexplained(
                         snapshot,
                         &Request {
                             org: org_id,

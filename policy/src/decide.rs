@@ -17,6 +17,28 @@ use crate::model::MembershipStatus;
 
 /// Decides one request. Pure; allocation-free on allow.
 pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
+    evaluate::<true>(snapshot, request)
+}
+
+/// [`decide`] without the reasons of a deny (no sentence is built, nothing
+/// allocated): for the analyses, which ask millions of questions and read
+/// only whether, and by what, a request is allowed.
+pub(crate) fn decide_unexplained(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
+    evaluate::<false>(snapshot, request)
+}
+
+/// A deny, with its reasons when `EXPLAIN`.
+#[inline]
+fn deny<const EXPLAIN: bool>(reasons: impl FnOnce() -> Vec<crate::decision::Reason>) -> Decision {
+    if EXPLAIN {
+        Decision::deny(reasons())
+    } else {
+        Decision::deny(Vec::new())
+    }
+}
+
+#[inline(always)]
+fn evaluate<const EXPLAIN: bool>(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
     // Step 1: membership: the member is found by user id in the org's
     // member table, in one cache line. The resource and environment ids are
     // looked up alongside (a pure lookup whose result is used only after
@@ -31,17 +53,17 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         .map(|(org, e)| org.resource_index.get(e));
     let member = org.and_then(|org| org.members.get(request.user));
     let (Some(org), Some(member)) = (org, member) else {
-        return Decision::deny(vec![explain::not_member(request)]);
+        return deny::<EXPLAIN>(|| vec![explain::not_member(request)]);
     };
     if member.status != MembershipStatus::Active {
-        return Decision::deny(vec![explain::inactive(request, member.status)]);
+        return deny::<EXPLAIN>(|| vec![explain::inactive(request, member.status)]);
     }
 
     // Step 2: identify the resource first. A resource that does not exist
     // and one the user may not see answer alike, whatever else is wrong
     // with the request (docs/access-model-decisions.md, "No oracle").
     let Some(index) = resource else {
-        return Decision::deny(explain::unidentified(request, false, true, false));
+        return deny::<EXPLAIN>(|| explain::unidentified(request, false, true, false));
     };
     let action = request.action.action();
     // The environment: `Some(Some(e))` a known environment, `Some(None)` none
@@ -67,14 +89,16 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         // Deny paths only: R's visibility decides first, then every part of
         // the request that could not be identified.
         if !ctx.is_visible(index) {
-            return Decision::deny(vec![explain::not_visible()]);
+            return deny::<EXPLAIN>(|| vec![explain::not_visible()]);
         }
-        return Decision::deny(explain::unidentified(
-            request,
-            action.is_none(),
-            false,
-            env.is_none() || env_hidden,
-        ));
+        return deny::<EXPLAIN>(|| {
+            explain::unidentified(
+                request,
+                action.is_none(),
+                false,
+                env.is_none() || env_hidden,
+            )
+        });
     };
     let ctx = eval::Ctx { env, ..ctx };
 
@@ -84,12 +108,6 @@ pub fn decide(snapshot: &Snapshot, request: &Request<'_>) -> Decision {
         Some(facts) if !failures.any() => {
             Decision::allow(allowed_by::allowed_by(&ctx, index, action, &facts))
         }
-        _ => Decision::deny(explain::reasons(
-            &ctx,
-            index,
-            request.resource,
-            action,
-            &failures,
-        )),
+        _ => deny::<EXPLAIN>(|| explain::reasons(&ctx, index, request.resource, action, &failures)),
     }
 }

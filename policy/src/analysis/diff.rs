@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 
 use crate::compile::Snapshot;
-use crate::decide::decide;
+use crate::decide::decide_unexplained;
 use crate::decision::{Request, RequestAction};
 use crate::document::{Document, Grant, Org, Principal, Scope, TeamMember};
 use crate::model::{Action, OrgRole, RiskLevel};
@@ -786,8 +786,8 @@ impl<'d> Sides<'d> {
                     resource: r,
                     environment: env,
                 };
-                let before = decide(self.old_snapshot, &request).allowed;
-                let after = decide(self.new_snapshot, &request).allowed;
+                let before = decide_unexplained(self.old_snapshot, &request).allowed;
+                let after = decide_unexplained(self.new_snapshot, &request).allowed;
                 if before == after {
                     continue;
                 }

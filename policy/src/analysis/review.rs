@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use super::{Paths, REVIEWED_ACTIONS, Through, Unknown, levels, org_data, risky_bits};
 use crate::compile::{Member, OrgData, PrincipalKey, ResourceData, RoleSet, Snapshot};
-use crate::decide::decide;
+use crate::decide::decide_unexplained;
 use crate::decide::eval::{has_member_rights, is_plain, risk_bit};
 use crate::decision::{AllowedBy, Request, RequestAction};
 use crate::document::Document;
@@ -749,7 +749,7 @@ impl<'a> OrgIndex<'a> {
             risk |= e.risk;
         }
         let ask = |user: &str| {
-            let decision = decide(
+            let decision = decide_unexplained(
                 self.snapshot,
                 &Request {
                     org: self.org,

@@ -4,6 +4,7 @@
 //! (the fuzzers' generator, which reaches every corner of the model).
 
 use super::*;
+use crate::decide::decide;
 use crate::document::Document;
 use crate::synthetic::{self, Size, rng::Rng};
 

@@ -2,6 +2,7 @@
 //! resource, every action and environment, decided on both snapshots.
 
 use super::*;
+use crate::decide::decide;
 use crate::model::{ResourceRole, ServiceRole};
 use crate::synthetic::{self, rng::Rng};
 

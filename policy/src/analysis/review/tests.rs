@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use crate::decide::decide;
 use crate::document::Document;
 use crate::synthetic::{self, Size, rng::Rng};
 
