@@ -217,10 +217,6 @@ impl ActionCounts {
             _ => None,
         }
     }
-
-    pub fn total(&self) -> u32 {
-        self.run + self.use_ + self.edit + self.administer
-    }
 }
 
 /// Production and destructive access (targets whose effective risk holds
@@ -266,10 +262,6 @@ impl Privileges {
             add(&mut a.administer, b.administer);
         }
         add(&mut self.individual, other.individual);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        *self == Privileges::default()
     }
 }
 
