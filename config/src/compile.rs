@@ -188,7 +188,9 @@ pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
     let settings = settings::compile(&inputs, &mut errors);
     let document = policy::parse(&inputs, &mut errors);
     let routes = routes::compile(&inputs, document.as_ref(), &mut errors);
-    let policy = document.and_then(|d| policy::compile(&inputs, &d, &mut errors));
+    let policy = document
+        .as_ref()
+        .and_then(|d| policy::compile(&inputs, d, &mut errors));
 
     let errors = errors.into_errors();
     let mut files = vec![inputs.config_path.clone(), inputs.policy_path.clone()];
@@ -206,6 +208,9 @@ pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
             config_revision: inputs.config_revision,
             policy_revision: inputs.policy_revision,
             policy: Arc::new(policy),
+            document: document
+                .filter(|_| settings.access_diff.is_some())
+                .map(Arc::new),
             routes,
             settings,
             loaded_at: SystemTime::now(),

@@ -40,9 +40,9 @@ pub mod headers {
     pub const SET_BY_GATEWAY: &[&str] = &[USER, DECISION_ID, DECIDED_ENVIRONMENT, ASSERTION];
 }
 pub use settings::{
-    Assertion, CertificateName, Cidr, Forwarding, HealthCheck, IDENTITY_ALIASES, Identity,
-    JwksSettings, JwksSource, JwtKey, JwtSettings, Limits, Listen, Member, Mode, PublicPrefix,
-    Settings, Strict, TrustedHeaderSettings, Upstream,
+    AccessDiff, Assertion, CertificateName, Cidr, Forwarding, HealthCheck, IDENTITY_ALIASES,
+    Identity, JwksSettings, JwksSource, JwtKey, JwtSettings, Limits, Listen, Member, Mode,
+    PublicPrefix, Settings, Strict, TrustedHeaderSettings, Upstream,
 };
 pub use snapshot::{Snapshot, load, load_from};
 pub use source::{Fs, Layered, Memory, Source};

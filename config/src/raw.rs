@@ -41,6 +41,51 @@ pub struct RawConfig {
     /// A signed decision assertion on every forwarded request; off when absent.
     #[serde(default)]
     pub assertion: Option<RawAssertion>,
+    /// What an applied reload reports besides its revision.
+    #[serde(default)]
+    pub reload: RawReload,
+}
+
+/// The access diff of every applied policy reload.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawReload {
+    /// Diff the access each applied policy change gains and loses, in the
+    /// background, and log and count it (default on). It keeps the parsed
+    /// policy document in memory next to the snapshot, about three times
+    /// the policy file's size.
+    #[serde(default = "default_access_diff")]
+    pub access_diff: bool,
+    /// The most (user, resource) pairs one reload's diff may ask about; a
+    /// larger change is counted as `too_large` and not listed.
+    #[serde(default = "default_access_diff_max_pairs")]
+    pub access_diff_max_pairs: u64,
+    /// How many changes the reload log lists, risky first (the counts are
+    /// always complete).
+    #[serde(default = "default_access_diff_log_entries")]
+    pub access_diff_log_entries: u64,
+}
+
+fn default_access_diff() -> bool {
+    true
+}
+
+fn default_access_diff_max_pairs() -> u64 {
+    2_000_000
+}
+
+fn default_access_diff_log_entries() -> u64 {
+    5
+}
+
+impl Default for RawReload {
+    fn default() -> Self {
+        RawReload {
+            access_diff: default_access_diff(),
+            access_diff_max_pairs: default_access_diff_max_pairs(),
+            access_diff_log_entries: default_access_diff_log_entries(),
+        }
+    }
 }
 
 /// The headers the gateway owns toward upstreams.

@@ -17,7 +17,7 @@ use worker::{Reloader, Watched, base_dir};
 
 /// The outcome of one reload attempt, reported as a value: the gateway turns
 /// it into a log line, a metric and an admin-endpoint entry.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum ReloadEvent {
     /// A new snapshot compiled and is now serving.
     Applied {
@@ -25,6 +25,10 @@ pub enum ReloadEvent {
         previous: String,
         /// From the start of the re-read to the swap.
         took: Duration,
+        /// The snapshot swapped out, and the one now serving: what an
+        /// access diff compares.
+        replaced: Arc<Snapshot>,
+        serving: Arc<Snapshot>,
     },
     /// The files changed on disk but their content hash did not.
     Unchanged { revision: String },
@@ -39,6 +43,46 @@ pub enum ReloadEvent {
     /// A snapshot was applied but a directory it names could not be watched;
     /// changes there are seen only on `reload_now`.
     WatchFailed { message: String },
+}
+
+/// Snapshots are shown by revision (a whole snapshot is megabytes).
+impl std::fmt::Debug for ReloadEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReloadEvent::Applied {
+                revision,
+                previous,
+                took,
+                replaced,
+                serving,
+            } => f
+                .debug_struct("Applied")
+                .field("revision", revision)
+                .field("previous", previous)
+                .field("took", took)
+                .field("replaced", &replaced.revision)
+                .field("serving", &serving.revision)
+                .finish(),
+            ReloadEvent::Unchanged { revision } => f
+                .debug_struct("Unchanged")
+                .field("revision", revision)
+                .finish(),
+            ReloadEvent::Rejected {
+                revision_tried,
+                current,
+                errors,
+            } => f
+                .debug_struct("Rejected")
+                .field("revision_tried", revision_tried)
+                .field("current", current)
+                .field("errors", errors)
+                .finish(),
+            ReloadEvent::WatchFailed { message } => f
+                .debug_struct("WatchFailed")
+                .field("message", message)
+                .finish(),
+        }
+    }
 }
 
 impl ReloadEvent {

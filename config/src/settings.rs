@@ -27,6 +27,17 @@ pub struct Settings {
     pub forwarding: Forwarding,
     /// The signed decision assertion, when configured.
     pub assertion: Option<Assertion>,
+    /// The access diff of applied reloads; off when `None`.
+    pub access_diff: Option<AccessDiff>,
+}
+
+/// How an applied reload's access diff is bounded and logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessDiff {
+    /// The most (user, resource) pairs the diff may ask about.
+    pub max_pairs: usize,
+    /// How many changes the log lists.
+    pub log_entries: usize,
 }
 
 /// Built-in header names no client may send upstream, besides the gateway's

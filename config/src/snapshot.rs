@@ -24,6 +24,9 @@ pub struct Snapshot {
     /// Content hash of the policy document file alone.
     pub policy_revision: String,
     pub policy: Arc<reqflo_policy::Snapshot>,
+    /// The parsed policy document, kept when the settings ask for an
+    /// access diff on reload (`reload.access_diff`).
+    pub document: Option<Arc<reqflo_policy::Document>>,
     pub routes: RouteTable,
     pub settings: Settings,
     /// When this snapshot was built.

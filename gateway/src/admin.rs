@@ -156,6 +156,8 @@ pub fn policy_json(shared: &Shared) -> serde_json::Value {
             "jwks": JWKS_PATH,
         })),
         "last_rejected_reload": rejected,
+        "access_diff": if snapshot.settings.access_diff.is_some() { "on" } else { "off" },
+        "last_access_diff": shared.access_diffs.last().map(|s| serde_json::to_value(&*s).unwrap_or_default()),
         "jwks": shared.keysets.status(),
     })
 }

@@ -102,11 +102,24 @@ pub struct Metrics {
     pub jwks_age: Gauge,
     /// How long each applied reload took, from the file change seen to the swap.
     pub reload_seconds: Histogram,
+    /// Access changed by applied reloads: `direction` (`gained`, `lost`)
+    /// and `risk` (the highest of the request's).
+    pub access_changes: IntCounterVec,
+    /// Reload access diffs by `outcome`: `listed`, `too_large`, `failed`, `off`.
+    pub access_diffs: IntCounterVec,
+    /// How long each reload access diff took.
+    pub access_diff_seconds: Histogram,
 }
 
 /// Reload duration buckets, seconds: 1 ms to 30 s (an L policy takes ~2 s).
 const RELOAD_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0,
+];
+
+/// Reload access diff buckets, seconds: 1 ms to 5 min (one core; an L
+/// policy's small edit takes several seconds).
+const ACCESS_DIFF_BUCKETS: &[f64] = &[
+    0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
 /// The commit the binary was built from (`unknown` outside a git checkout).
@@ -177,6 +190,14 @@ impl Metrics {
             .buckets(RELOAD_BUCKETS.to_vec()),
         )?;
         r.register(Box::new(reload_seconds.clone()))?;
+        let access_diff_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "reqflo_gateway_reload_access_diff_duration_seconds",
+                "Time to diff the access of one applied policy reload, in the background",
+            )
+            .buckets(ACCESS_DIFF_BUCKETS.to_vec()),
+        )?;
+        r.register(Box::new(access_diff_seconds.clone()))?;
         let build_info = GaugeVec::new(
             Opts::new(
                 "reqflo_gateway_build_info",
@@ -276,6 +297,19 @@ impl Metrics {
             )?,
             jwks_keys,
             reload_seconds,
+            access_changes: counter(
+                r,
+                "reqflo_gateway_reload_access_changes_total",
+                "Access gained or lost by applied policy reloads, by direction and risk",
+                &["direction", "risk"],
+            )?,
+            access_diffs: counter(
+                r,
+                "reqflo_gateway_reload_access_diffs_total",
+                "Access diffs of applied policy reloads by outcome",
+                &["outcome"],
+            )?,
+            access_diff_seconds,
             jwks_age: gauge(
                 r,
                 "reqflo_gateway_jwks_age_seconds",
@@ -290,6 +324,16 @@ impl Metrics {
         }
         for outcome in ["updated", "unchanged", "error"] {
             metrics.jwks_refreshes.with_label_values(&[outcome]);
+        }
+        for direction in ["gained", "lost"] {
+            for risk in reqflo_policy::RiskLevel::ALL {
+                metrics
+                    .access_changes
+                    .with_label_values(&[direction, risk.as_str()]);
+            }
+        }
+        for outcome in ["listed", "too_large", "failed", "off"] {
+            metrics.access_diffs.with_label_values(&[outcome]);
         }
         for kind in crate::respond::Internal::ALL {
             metrics.internal_errors.with_label_values(&[kind.code()]);

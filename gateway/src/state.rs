@@ -30,6 +30,8 @@ pub struct Shared {
     pub keysets: crate::auth::jwks::KeySets,
     /// Set when shutdown starts: `/readyz` turns 503 so balancers drain us.
     pub draining: AtomicBool,
+    /// The access each applied policy reload gains and loses, diffed in the background.
+    pub access_diffs: crate::access_diff::AccessDiffs,
     derived: ArcSwapOption<Derived>,
     /// The public JWKs of the assertion keys served so far, newest first
     /// (at most two: the serving key and the one it replaced).
@@ -127,13 +129,14 @@ impl Shared {
         let keysets = crate::auth::jwks::KeySets::new(upstreams.handle(), metrics.clone());
         let shared = Shared {
             snapshot,
-            metrics,
+            metrics: metrics.clone(),
             tokens: TokenCache::new(),
             reloads: Mutex::new(ReloadStatus::default()),
             ids: DecisionIds::new(),
             upstreams,
             keysets,
             draining: AtomicBool::new(false),
+            access_diffs: crate::access_diff::AccessDiffs::new(metrics.clone()),
             derived: ArcSwapOption::empty(),
             assertion_keys: Mutex::new(Vec::new()),
         };
@@ -241,10 +244,13 @@ impl Shared {
                 revision,
                 previous,
                 took,
+                replaced,
+                serving,
             } => {
                 self.metrics.reload_seconds.observe(took.as_secs_f64());
                 let current = self.snapshot.load_full();
                 self.publish_snapshot(&current);
+                self.access_diffs.submit(replaced, serving);
                 let _ = self.current();
                 if let Ok(mut status) = self.reloads.lock() {
                     status.last_applied = Some(current.loaded_at);

@@ -14,14 +14,15 @@
 //!
 //! `diff/SIZE/three-edits`: the world against itself with one membership's
 //! roles, one resource-scoped grant's actions and one resource's risk
-//! changed;
+//! changed; timed once more on one thread (as the gateway diffs an applied
+//! reload), with the peak resident memory the diff adds;
 //! and, timed once, against the world of another seed (at S every pair is
 //! asked; from M on the default pair limit refuses it).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use reqflo_policy::analysis::diff::diff_bounded;
+use reqflo_policy::analysis::diff::{diff_bounded, diff_bounded_on};
 use reqflo_policy::analysis::review::{TargetAccess, review_every};
 use reqflo_policy::analysis::{what_can, who_can};
 use reqflo_policy::document::{Document, Scope};
@@ -183,6 +184,22 @@ fn bench(c: &mut Criterion) {
             changes.len(),
             started.elapsed()
         );
+        // What the gateway does after an applied reload: the same diff on one
+        // thread, with the memory it takes beyond the two documents and
+        // snapshots (the peak resident size is reset first).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = status_kib("VmRSS");
+        let started = std::time::Instant::now();
+        let one = diff_bounded_on(&doc, &snapshot, &edited, &edited_snapshot, 2_000_000, 1)
+            .unwrap_or_default();
+        println!(
+            "{} diff three-edits on one thread (the reload diff): {} changes in {:.2?}; peak resident +{:.0} MiB over {:.0} MiB",
+            size.name(),
+            one.len(),
+            started.elapsed(),
+            status_kib("VmHWM").saturating_sub(before) as f64 / 1024.0,
+            before as f64 / 1024.0,
+        );
         // L is timed once above: each run asks millions of questions.
         if size != synthetic::Size::L {
             group.bench_function(format!("diff/{}/three-edits", size.name()), |b| {
@@ -215,6 +232,16 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+}
+
+/// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`); 0 off Linux.
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 criterion_group!(benches, bench);

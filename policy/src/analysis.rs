@@ -277,7 +277,21 @@ pub fn through(
 /// its own thread; the results in the parts' order. A panic in a part is
 /// raised again here.
 pub(crate) fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    on_threads(items, every_core(), f)
+}
+
+/// The cores this process may use (1 when unknown).
+pub(crate) fn every_core() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// [`on_every_core`] on at most `threads` threads (at least one).
+pub(crate) fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.max(1);
     let chunk = items.len().div_ceil(threads).max(1);
     let f = &f;
     std::thread::scope(|scope| {

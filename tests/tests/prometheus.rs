@@ -339,6 +339,14 @@ const EMPTY_HERE: &[(&str, &str)] = &[
         "ReqfloGatewayJwksStale",
         "the fixture has no JWKS (the age gauge is -1)",
     ),
+    (
+        "ReqfloGatewayRiskyAccessGained",
+        "the test's applied reload only adds a comment: its access diff lists nothing",
+    ),
+    (
+        "ReqfloGatewayAccessDiffUnlisted",
+        "the test's reload diff is listed",
+    ),
     ("ReqfloGatewayNotScraped", "the gateway is scraped"),
     ("ReqfloGatewayAbsent", "the gateway is scraped"),
 ];

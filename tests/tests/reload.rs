@@ -136,6 +136,98 @@ async fn a_policy_edit_changes_decisions_and_a_bad_edit_is_refused() {
     );
 }
 
+/// The access diff of the reload that went to `policy_revision`, once finished.
+async fn access_diff_to(env: &Env, what: &str, policy_revision: &str) -> Value {
+    let status = env
+        .policy_until(what, |s| {
+            s["last_access_diff"]["to_policy_revision"] == policy_revision
+        })
+        .await;
+    status["last_access_diff"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_reload_reports_the_access_it_changed() {
+    let env = Env::start().await;
+    let first = env.policy_status().await;
+    assert_eq!(first["access_diff"], "on");
+    assert!(first["last_access_diff"].is_null(), "{first:#}");
+
+    env.gateway.write_policy(&policy_with_grant(0));
+    let applied = env
+        .policy_until("the edit", |s| {
+            s["policy_revision"] != first["policy_revision"]
+        })
+        .await;
+    let diff = access_diff_to(
+        &env,
+        "the edit's diff",
+        applied["policy_revision"].as_str().unwrap_or_default(),
+    )
+    .await;
+    assert_eq!(diff["outcome"], "listed", "{diff:#}");
+    assert_eq!(diff["from_policy_revision"], first["policy_revision"]);
+    assert_eq!(diff["lost"], 0, "{diff:#}");
+    assert!(diff["risky_gained"].as_u64() >= Some(1), "{diff:#}");
+    // Risky first: alice's run of checkout-smoke in production is listed,
+    // with its cause.
+    let listed = diff["first"].as_array().cloned().unwrap_or_default();
+    assert!(!listed.is_empty(), "{diff:#}");
+    assert!(
+        listed
+            .iter()
+            .all(|c| c["user"] == "alice" && c["gained"] == true),
+        "{diff:#}"
+    );
+    assert_eq!(listed[0]["risk"][0], "production", "{diff:#}");
+    let run = listed
+        .iter()
+        .find(|c| c["action"] == "run" && c["resource"] == "checkout-smoke")
+        .unwrap_or_else(|| panic!("no run of checkout-smoke listed: {diff:#}"));
+    assert_eq!(run["environment"], "production");
+    assert!(
+        run["causes"].to_string().contains("alice-production"),
+        "{run:#}"
+    );
+    let metrics = env.metrics().await;
+    let gained = metrics.sum(
+        "reqflo_gateway_reload_access_changes_total",
+        &[("direction", "gained"), ("risk", "production")],
+    );
+    assert!(gained >= 1.0, "production access gained not counted");
+    assert_eq!(
+        metrics.sum(
+            "reqflo_gateway_reload_access_diffs_total",
+            &[("outcome", "listed")]
+        ),
+        1.0
+    );
+
+    // The revert loses exactly what the edit gained.
+    env.gateway.write_policy(&policy_without_grant(1));
+    let reverted = env
+        .policy_until("the revert", |s| {
+            s["policy_revision"] != applied["policy_revision"]
+        })
+        .await;
+    let back = access_diff_to(
+        &env,
+        "the revert's diff",
+        reverted["policy_revision"].as_str().unwrap_or_default(),
+    )
+    .await;
+    assert_eq!(back["gained"], 0, "{back:#}");
+    assert_eq!(back["lost"], diff["gained"], "{back:#}");
+    let metrics = env.metrics().await;
+    assert_eq!(
+        metrics.sum(
+            "reqflo_gateway_reload_access_changes_total",
+            &[("direction", "lost"), ("risk", "production")],
+        ),
+        gained
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_request_fails_during_100_reloads() {
     let env = Arc::new(Env::start().await);

@@ -13,9 +13,9 @@ use crate::assertion::AssertionKey;
 use crate::error::{ConfigError, ErrorKind};
 use crate::raw::{RawIdentity, RawJwt, RawTrustedHeader, RawUpstream};
 use crate::settings::{
-    Assertion, CertificateName, Cidr, Forwarding, HealthCheck, Identity, JwksSettings, JwksSource,
-    JwtKey, JwtSettings, Limits, Listen, Member, Mode, Settings, Strict, TrustedHeaderSettings,
-    Upstream,
+    AccessDiff, Assertion, CertificateName, Cidr, Forwarding, HealthCheck, Identity, JwksSettings,
+    JwksSource, JwtKey, JwtSettings, Limits, Listen, Member, Mode, Settings, Strict,
+    TrustedHeaderSettings, Upstream,
 };
 
 /// The most leeway accepted for `exp`/`nbf`.
@@ -51,6 +51,14 @@ pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settin
     };
     let strict = strict(raw, errors);
     let forwarding = forwarding(raw, errors);
+    if raw.reload.access_diff && raw.reload.access_diff_max_pairs == 0 {
+        errors.setting(
+            ErrorKind::Invalid,
+            "reload",
+            "access_diff_max_pairs",
+            "reload `access_diff_max_pairs` is 0, which refuses every diff: set `access_diff: false` to turn the diff off".to_owned(),
+        );
+    }
     let assertion = match &raw.assertion {
         None => Some(None),
         Some(a) => assertion(inputs, a, errors).map(Some),
@@ -66,6 +74,10 @@ pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settin
         policy_path: inputs.policy_path.clone(),
         forwarding: forwarding?,
         assertion: assertion?,
+        access_diff: raw.reload.access_diff.then(|| AccessDiff {
+            max_pairs: usize::try_from(raw.reload.access_diff_max_pairs).unwrap_or(usize::MAX),
+            log_entries: usize::try_from(raw.reload.access_diff_log_entries).unwrap_or(usize::MAX),
+        }),
     })
 }
 

@@ -162,7 +162,8 @@ impl Reloader {
                 Ok(snapshot) => {
                     let revision = snapshot.revision.clone();
                     let inputs = snapshot.inputs.clone();
-                    self.handle.store(Arc::new(snapshot));
+                    let snapshot = Arc::new(snapshot);
+                    self.handle.store(snapshot.clone());
                     let took = started.elapsed();
                     // A failure to watch a new directory is reported, but the
                     // snapshot compiled and serves.
@@ -175,6 +176,8 @@ impl Reloader {
                         revision,
                         previous: current.revision.clone(),
                         took,
+                        replaced: current.clone(),
+                        serving: snapshot,
                     }
                 }
                 Err(rejection) => self.rejected(&current, rejection),

@@ -118,6 +118,15 @@ fn summary(snapshot: &Snapshot) -> String {
             a.ttl.as_secs()
         ));
     }
+    match &snapshot.settings.access_diff {
+        None => notes.push_str(
+            "\nnote: reload.access_diff is off: applied policy reloads are not diffed (no access-change log lines or metrics)",
+        ),
+        Some(d) => notes.push_str(&format!(
+            "\nreload: access diff on (up to {} (user, resource) pairs, {} changes logged); it keeps the parsed policy in memory",
+            d.max_pairs, d.log_entries
+        )),
+    }
     let line = format!(
         "ok: revision {}, {} routes, {} public prefix{}; policy {}: {} orgs, {} users, {} groups, {} services, {} resources, {} grants",
         snapshot.revision,
@@ -241,6 +250,44 @@ mod tests {
         assert!(
             out.contains("\nweaker than the seed defaults (acknowledged): acme/stripe-api-key (secret): access_mode open, seed default restricted (Secrets: Restricted): \"shared test key\""),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn the_reload_access_diff_setting_is_stated() {
+        let (_, out, _) = outcome(&examples().join("gateway.yaml"));
+        assert!(
+            out.contains(
+                "\nreload: access diff on (up to 2000000 (user, resource) pairs, 5 changes logged)"
+            ),
+            "{out}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let config = with_policy(dir.path(), |p| p);
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            format!("{text}\nreload: {{ access_diff: false }}\n"),
+        )
+        .unwrap();
+        let (code, out, err) = outcome(&config);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(
+                "\nnote: reload.access_diff is off: applied policy reloads are not diffed"
+            ),
+            "{out}"
+        );
+        std::fs::write(
+            &config,
+            format!("{text}\nreload: {{ access_diff_max_pairs: 0 }}\n"),
+        )
+        .unwrap();
+        let (code, _, err) = outcome(&config);
+        assert_eq!(code, INVALID);
+        assert!(
+            err.contains("reload `access_diff_max_pairs` is 0, which refuses every diff: set `access_diff: false` to turn the diff off"),
+            "{err}"
         );
     }
 

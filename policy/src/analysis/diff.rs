@@ -105,6 +105,26 @@ pub fn diff_bounded(
     new_snapshot: &Snapshot,
     max_pairs: usize,
 ) -> Result<Vec<AccessChange>, TooLarge> {
+    diff_bounded_on(
+        old,
+        old_snapshot,
+        new,
+        new_snapshot,
+        max_pairs,
+        super::every_core(),
+    )
+}
+
+/// [`diff_bounded`] deciding on at most `threads` threads (a gateway
+/// diffing a reload in the background leaves the other cores to traffic).
+pub fn diff_bounded_on(
+    old: &Document,
+    old_snapshot: &Snapshot,
+    new: &Document,
+    new_snapshot: &Snapshot,
+    max_pairs: usize,
+    threads: usize,
+) -> Result<Vec<AccessChange>, TooLarge> {
     let orgs: BTreeSet<&str> = old
         .orgs
         .iter()
@@ -149,7 +169,7 @@ pub fn diff_bounded(
     }
     let mut out = Vec::new();
     for ((sides, dirty), plan) in plans.iter().zip(&planned) {
-        sides.run(dirty, plan, &mut out);
+        sides.run(dirty, plan, threads, &mut out);
     }
     out.sort_by(|a, b| {
         (
@@ -734,9 +754,9 @@ impl<'d> Sides<'d> {
         })
     }
 
-    /// Asks every planned question, on every core (decisions are pure and
-    /// the snapshots shared; the answers are sorted afterwards).
-    fn run(&self, d: &Dirty<'_>, plan: &Plan<'_>, out: &mut Vec<AccessChange>) {
+    /// Asks every planned question, on `threads` threads (decisions are
+    /// pure and the snapshots shared; the answers are sorted afterwards).
+    fn run(&self, d: &Dirty<'_>, plan: &Plan<'_>, threads: usize, out: &mut Vec<AccessChange>) {
         let questions: Vec<(&str, &str, Ask<'_>)> = plan
             .pairs
             .iter()
@@ -744,7 +764,7 @@ impl<'d> Sides<'d> {
             .chain(plan.deps.iter().map(|&(u, r)| (u, r, Ask::UseAndRun)))
             .chain(plan.in_env.iter().map(|&(u, r, e)| (u, r, Ask::In(e))))
             .collect();
-        let results: Vec<Vec<AccessChange>> = super::on_every_core(&questions, |part| {
+        let results: Vec<Vec<AccessChange>> = super::on_threads(&questions, threads, |part| {
             let mut found = Vec::new();
             for &(u, r, e) in part {
                 self.ask(u, r, &plan.environments, e, d, &mut found);

@@ -93,6 +93,12 @@ fn check(old: &Document, new: &Document) -> usize {
     };
     let want = brute(old, &os, new, &ns);
     assert_eq!(fast(old, &os, new, &ns), want);
+    let one_thread = diff_bounded_on(old, &os, new, &ns, usize::MAX, 1).unwrap();
+    assert_eq!(
+        one_thread,
+        diff(old, &os, new, &ns),
+        "one thread answers alike"
+    );
     want.len()
 }
 
