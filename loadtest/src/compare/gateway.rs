@@ -142,6 +142,10 @@ upstreams:
   backend:
     addresses: [{members}]
 {identity}policy: {policy_file}
+# Per-request cost only: the reload access diff is a per-reload cost,
+# measured by the policy crate's analysis bench (docs/PERFORMANCE.md).
+reload:
+  access_diff: false
 routes:
   - id: run-journey
     methods: [POST]
