@@ -436,6 +436,12 @@ pub struct RawLimits {
     /// The longest wait for the next bytes of a request body, milliseconds.
     #[serde(default = "default_body_read_timeout")]
     pub body_read_timeout_ms: u64,
+    /// How long a whole HTTP/1 request head may take to arrive,
+    /// milliseconds: from the connection's start for its first request,
+    /// from the previous response plus the keep-alive timeout for a later
+    /// one; past it the connection is closed.
+    #[serde(default = "default_head_timeout")]
+    pub head_timeout_ms: u64,
     /// How long an idle keep-alive connection waits for its next request
     /// (and for each read of that request's head), seconds; 0 turns
     /// keep-alive off.
@@ -444,6 +450,10 @@ pub struct RawLimits {
 }
 
 fn default_body_read_timeout() -> u64 {
+    10_000
+}
+
+fn default_head_timeout() -> u64 {
     10_000
 }
 
@@ -465,6 +475,7 @@ impl Default for RawLimits {
             max_body_bytes: default_max_body(),
             max_header_bytes: default_max_header(),
             body_read_timeout_ms: default_body_read_timeout(),
+            head_timeout_ms: default_head_timeout(),
             keepalive_timeout_seconds: default_keepalive_timeout(),
         }
     }

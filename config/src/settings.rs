@@ -352,6 +352,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// The longest wait for the next bytes of a request body.
     pub body_read_timeout: Duration,
+    /// The longest a whole HTTP/1 request head may take to arrive.
+    pub head_timeout: Duration,
     /// Idle keep-alive timeout, seconds (`None`: keep-alive off).
     pub keepalive_timeout_seconds: Option<u64>,
 }

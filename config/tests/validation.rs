@@ -538,3 +538,36 @@ fn a_websocket_route_needs_get_and_forwarding_is_checked() {
     let errors = errors_of(&config);
     assert_eq!(errors.len(), 2, "{errors:#?}");
 }
+
+#[test]
+fn zero_limits_and_timeouts_are_refused_each_by_name() {
+    let config = format!(
+        "{}limits:\n  head_timeout_ms: 0\n  body_read_timeout_ms: 0\n  max_body_bytes: 0\n",
+        route_config("")
+    );
+    let errors = errors_of(&config);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    for key in ["head_timeout_ms", "body_read_timeout_ms", "max_body_bytes"] {
+        assert!(
+            errors
+                .0
+                .iter()
+                .any(|e| e.kind == ErrorKind::Invalid && e.message.contains(&format!("`{key}`"))),
+            "no error names {key}: {errors:#?}"
+        );
+    }
+    // Keep-alive 0 is allowed: it turns keep-alive off.
+    let config = format!(
+        "{}limits:\n  keepalive_timeout_seconds: 0\n  head_timeout_ms: 2500\n",
+        route_config("")
+    );
+    let source = Memory::new()
+        .with("/cfg/gateway.yaml", config)
+        .with("/cfg/policy.yaml", common::policy(false, 0));
+    let snapshot = load_from(&source, Path::new("/cfg/gateway.yaml")).unwrap();
+    assert_eq!(snapshot.settings.limits.keepalive_timeout_seconds, None);
+    assert_eq!(
+        snapshot.settings.limits.head_timeout,
+        std::time::Duration::from_millis(2500)
+    );
+}

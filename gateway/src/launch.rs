@@ -12,11 +12,13 @@ use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::listening::Service;
 use reqflo_config::{ConfigErrors, Snapshot, WatchError, WatchHandle};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 use crate::proxy::Gate;
+use crate::proxy::head::HeadDeadline;
 use crate::state::Shared;
 
 /// How to start a gateway. Only `config` is required.
@@ -291,12 +293,14 @@ fn spawn_server(
     };
     let mut server = Server::new_with_opt_and_conf(None::<Opt>, conf);
     server.bootstrap();
-    let mut proxy = pingora::proxy::http_proxy_service(
-        &server.configuration,
-        Gate {
-            shared: shared.clone(),
-        },
+    let gate = Gate {
+        shared: shared.clone(),
+    };
+    let app = HeadDeadline::new(
+        pingora::proxy::http_proxy(&server.configuration, gate),
+        shared.clone(),
     );
+    let mut proxy = Service::new("reqflo-gateway proxy".to_owned(), app);
     let listener_tls = shared.snapshot.load().settings.listener_tls.clone();
     match listener_tls {
         None => proxy.add_tcp(&proxy_addr.to_string()),

@@ -109,6 +109,9 @@ pub struct Metrics {
     pub access_diffs: IntCounterVec,
     /// How long each reload access diff took.
     pub access_diff_seconds: Histogram,
+    /// Connections closed because a request head did not arrive within
+    /// `limits.head_timeout_ms`.
+    pub head_timeouts: IntCounter,
 }
 
 /// Reload duration buckets, seconds: 1 ms to 30 s (an L policy takes ~2 s).
@@ -220,6 +223,11 @@ impl Metrics {
             "Keys in the identity provider's key set as last fetched",
         )?;
         r.register(Box::new(jwks_keys.clone()))?;
+        let head_timeouts = IntCounter::new(
+            "reqflo_gateway_head_timeouts_total",
+            "Connections closed because a request head did not arrive within limits.head_timeout_ms",
+        )?;
+        r.register(Box::new(head_timeouts.clone()))?;
         let metrics = Metrics {
             decisions: counter(
                 r,
@@ -297,6 +305,7 @@ impl Metrics {
             )?,
             jwks_keys,
             reload_seconds,
+            head_timeouts,
             access_changes: counter(
                 r,
                 "reqflo_gateway_reload_access_changes_total",

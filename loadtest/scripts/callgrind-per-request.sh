@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Instructions per request, counted by callgrind, of the pingora pass-through
-# and of the gateway (allowed requests, header identity) on the same request
+# Instructions per request, counted by callgrind, of the pingora pass-through,
+# of the gateway (allowed requests, header identity) and of the gateway with
+# the signed decision assertion (EdDSA) on the same request
 # as `reqflo-loadtest compare`: a noise-free complement to compare's CPU per
 # request (it counts user-space instructions only, not kernel time or cache
 # misses). Needs valgrind and release builds:
@@ -10,7 +11,7 @@
 #
 # Each proxy runs under callgrind; 600 unmeasured requests warm it up, then
 # counters are zeroed, RATE × SECONDS requests (4 connections, open loop) are
-# sent, and the counters dumped. Prints instructions per request for both.
+# sent, and the counters dumped. Prints instructions per request for each.
 set -euo pipefail
 export RUST_LOG=warn
 
@@ -101,7 +102,9 @@ measure() {
         --connections 4 --rate "$rate" --duration "${seconds}s" --json "$dir/$name.json" 2>&1 \
         | awk '/^target /{getline; getline; print $2}')
     callgrind_control -d "$pid" > /dev/null
-    kill "$pid"
+    # The counters are dumped: stop it at once (pingora under valgrind can
+    # take minutes to act on SIGTERM).
+    kill -KILL "$pid"
     wait "$pid" 2>/dev/null || true
     local total
     total=$(callgrind_annotate "$dir/$name.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",", "", $1); print $1}')
@@ -139,3 +142,12 @@ routes:
 YAML
 measure gateway "$gw" "$dir/allowed.yaml" \
     "$bin/reqflo-gateway" serve --config "$dir/gateway.yaml" --threads 2
+
+# The same gateway signing a decision assertion for every forwarded request.
+cp "$here/../../tests/fixtures/keys/assertion-ed25519-private.pem" "$dir/assertion-ed25519.pem"
+gw2=$(free_port)
+admin2=$(free_port)
+sed -e "s/127.0.0.1:$gw\$/127.0.0.1:$gw2/" -e "s/127.0.0.1:$admin\$/127.0.0.1:$admin2/" "$dir/gateway.yaml" > "$dir/gateway-assertion.yaml"
+printf 'assertion:\n  algorithm: EdDSA\n  kid: loadtest\n  key: assertion-ed25519.pem\n' >> "$dir/gateway-assertion.yaml"
+measure gateway-assertion "$gw2" "$dir/allowed.yaml" \
+    "$bin/reqflo-gateway" serve --config "$dir/gateway-assertion.yaml" --threads 2

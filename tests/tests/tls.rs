@@ -451,3 +451,46 @@ async fn a_client_certificate_is_the_identity_only_where_the_config_says_so() {
         "{errors}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_outlives_the_head_timeout() {
+    // HTTP/2 heads arrive as frames on streams of their own: the head
+    // deadline (here 300 ms) is for HTTP/1 connections only, and an HTTP/2
+    // connection carries requests for as long as it stays open.
+    let dir = tempfile::tempdir().or_panic("cert dir");
+    let ca = TestCa::new("reqflo test CA");
+    ca.server(&[NAME]).write(dir.path(), "server");
+    let mut files = tls_listener_files(dir.path(), "");
+    files.config = files.config.replace(
+        "limits:\n  max_body_bytes: 4096\n",
+        "limits:\n  max_body_bytes: 4096\n  head_timeout_ms: 300\n",
+    );
+    assert!(files.config.contains("head_timeout_ms: 300"));
+    let env = Env::start_with(&files).await;
+    let client = TlsClient::new(&ca, None, &["h2"]);
+    let stream = client
+        .connect(env.gateway.proxy, NAME)
+        .await
+        .or_panic("TLS connect");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .or_panic("h2 handshake");
+    tokio::spawn(conn);
+    for n in 0..2 {
+        if n > 0 {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+        let request = http::Request::get(format!("https://{NAME}{PUBLIC}"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .or_panic("request");
+        let response = sender
+            .send_request(request)
+            .await
+            .or_panic("a request on the same HTTP/2 connection");
+        assert_eq!(response.status(), 200, "request {n}");
+        env.upstream.take_one("h2 after the head timeout");
+    }
+}

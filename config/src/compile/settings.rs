@@ -786,10 +786,12 @@ fn limits(raw: &crate::raw::RawConfig, errors: &mut Errors<'_>) -> Option<Limits
     let body = size("max_body_bytes", raw.limits.max_body_bytes);
     let header = size("max_header_bytes", raw.limits.max_header_bytes);
     let body_timeout = size("body_read_timeout_ms", raw.limits.body_read_timeout_ms);
+    let head_timeout = size("head_timeout_ms", raw.limits.head_timeout_ms);
     Some(Limits {
         max_body_bytes: body?,
         max_header_bytes: header?,
         body_read_timeout: Duration::from_millis(u64::try_from(body_timeout?).ok()?),
+        head_timeout: Duration::from_millis(u64::try_from(head_timeout?).ok()?),
         keepalive_timeout_seconds: Some(raw.limits.keepalive_timeout_seconds).filter(|s| *s > 0),
     })
 }

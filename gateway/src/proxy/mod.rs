@@ -8,6 +8,7 @@
 pub mod ctx;
 pub mod decide;
 mod forward;
+pub mod head;
 pub mod outgoing;
 pub mod pipeline;
 
@@ -104,6 +105,8 @@ impl ProxyHttp for Gate {
     type CTX = Ctx;
 
     fn new_ctx(&self) -> Ctx {
+        // pingora asks for a context once it has read a request's head.
+        head::head_read();
         Ctx::new(self.shared.ids.next())
     }
 
@@ -230,5 +233,6 @@ impl ProxyHttp for Gate {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         record::request(&self.shared, ctx, status);
+        head::request_done();
     }
 }
