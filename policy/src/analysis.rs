@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
+use smol_str::SmolStr;
 
 use crate::compile::{OrgData, ResourceData, Snapshot};
 use crate::decide::decide_unexplained;
@@ -85,11 +86,11 @@ pub enum Through {
     /// Given to the user directly: an individual exception.
     User,
     Group {
-        group: String,
+        group: SmolStr,
     },
     /// Everyone seated on the service's team.
     Team {
-        service: String,
+        service: SmolStr,
     },
     /// Everyone holding the org role.
     OrgRole {
@@ -211,8 +212,12 @@ impl<'a> Paths<'a> {
         let principal = |p: &Principal| -> Option<Through> {
             match p {
                 Principal::User(u) if u == user => Some(Through::User),
-                Principal::Group(g) if in_group(g) => Some(Through::Group { group: g.clone() }),
-                Principal::Team(s) if seated(s) => Some(Through::Team { service: s.clone() }),
+                Principal::Group(g) if in_group(g) => Some(Through::Group {
+                    group: g.as_str().into(),
+                }),
+                Principal::Team(s) if seated(s) => Some(Through::Team {
+                    service: s.as_str().into(),
+                }),
                 Principal::OrgRole(r) if has_role(r) => Some(Through::OrgRole { role: *r }),
                 _ => None,
             }
@@ -222,8 +227,12 @@ impl<'a> Paths<'a> {
                 let grant = paths.grants.get(id.as_str())?;
                 principal(&grant.principal).or(match &grant.principal {
                     Principal::User(_) => Some(Through::User),
-                    Principal::Group(g) => Some(Through::Group { group: g.clone() }),
-                    Principal::Team(s) => Some(Through::Team { service: s.clone() }),
+                    Principal::Group(g) => Some(Through::Group {
+                        group: g.as_str().into(),
+                    }),
+                    Principal::Team(s) => Some(Through::Team {
+                        service: s.as_str().into(),
+                    }),
                     Principal::OrgRole(r) => Some(Through::OrgRole { role: *r }),
                 })
             }
@@ -234,9 +243,9 @@ impl<'a> Paths<'a> {
                     .filter(|seat| seat.role == *role)
                     .find_map(|seat| match &seat.member {
                         TeamMember::User(u) if u == user => Some(Through::User),
-                        TeamMember::Group(g) if in_group(g) => {
-                            Some(Through::Group { group: g.clone() })
-                        }
+                        TeamMember::Group(g) if in_group(g) => Some(Through::Group {
+                            group: g.as_str().into(),
+                        }),
                         _ => None,
                     })
             }
@@ -249,9 +258,7 @@ impl<'a> Paths<'a> {
                 .find_map(|a| principal(&a.principal)),
             AllowedBy::OrgRole {
                 via_group: Some(g), ..
-            } => Some(Through::Group {
-                group: g.to_string(),
-            }),
+            } => Some(Through::Group { group: g.clone() }),
             AllowedBy::OrgRole {
                 via_group: None, ..
             }
@@ -273,19 +280,14 @@ pub fn through(
     Paths::new(document).through(org, user, resource, allowed_by)
 }
 
-/// `f` on `items` in as many contiguous parts as there are cores, each on
-/// its own thread; the results in the parts' order. A panic in a part is
-/// raised again here.
-pub(crate) fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    on_threads(items, every_core(), f)
-}
-
 /// The cores this process may use (1 when unknown).
 pub(crate) fn every_core() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// [`on_every_core`] on at most `threads` threads (at least one).
+/// `f` on `items` in contiguous parts, one per thread, on at most
+/// `threads` threads (at least one); the results in the parts' order. A
+/// panic in a part is raised again here.
 pub(crate) fn on_threads<T: Sync, R: Send>(
     items: &[T],
     threads: usize,

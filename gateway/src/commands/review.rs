@@ -7,7 +7,7 @@
 //! or validate, every error with where it is; an unknown org, named; a
 //! file that cannot be written).
 
-use std::fmt::Write as _;
+use std::fmt::Write;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +17,7 @@ use reqflo_policy::analysis::Through;
 use reqflo_policy::analysis::review::{
     ActionCounts, MemberClass, OrgReview, Privileges, Review, TargetAccess, review,
 };
+use smol_str::SmolStr;
 
 const UNUSABLE: u8 = 2;
 
@@ -57,34 +58,108 @@ fn unusable(lines: impl IntoIterator<Item = String>) -> ExitCode {
 }
 
 pub fn run(args: &Args) -> ExitCode {
-    let (document, snapshot) = match super::decide::load_document(&args.policy) {
+    let (_, snapshot) = match super::decide::load_document(&args.policy) {
         Ok(s) => s,
         Err(lines) => return unusable(lines),
     };
-    let review = match review(&snapshot, &document, args.org.as_deref()) {
+    let review = match review(&snapshot, args.org.as_deref()) {
         Ok(r) => r,
         Err(e) => return unusable([e.to_string()]),
     };
-    let text = match args.format {
-        Format::Json => match serde_json::to_string_pretty(&review) {
-            Ok(json) => json + "\n",
-            Err(e) => return unusable([format!("cannot write the review: {e}")]),
-        },
-        Format::Csv => csv_access(&review),
-        Format::CsvUsers => csv_users(&review),
-        Format::Markdown => markdown(&review),
+    let written = match args.format {
+        // JSON, for tools, is compact and written as it is serialized: a
+        // large org's review is gigabytes.
+        Format::Json => write_with(args.out.as_deref(), |w| {
+            serde_json::to_writer(&mut *w, &review).map_err(std::io::Error::from)?;
+            w.write_all(b"\n")
+        }),
+        Format::Csv => write_text(args.out.as_deref(), |out| csv_access(&review, out)),
+        Format::CsvUsers => write_text(args.out.as_deref(), |out| csv_users(&review, out)),
+        Format::Markdown => write_text(args.out.as_deref(), |out| markdown(&review, out)),
     };
-    let written = match &args.out {
-        Some(path) => std::fs::write(path, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display())),
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(|e| format!("cannot write the review: {e}")),
-    };
+    // A large org's review is millions of small allocations, and the
+    // process ends here: not freeing them saves seconds.
+    std::mem::forget(review);
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => unusable([e]),
+    }
+}
+
+/// Writes text as `f` makes it, through a buffer flushed as it fills, so
+/// a large review is never held whole in memory.
+fn write_text(out: Option<&std::path::Path>, f: impl FnOnce(&mut Sink<'_>)) -> Result<(), String> {
+    write_with(out, |w| {
+        let mut sink = Sink {
+            buf: String::with_capacity(SINK_FLUSH),
+            to: w,
+            failed: None,
+        };
+        f(&mut sink);
+        sink.flush()?;
+        match sink.failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
+}
+
+/// How much text a [`Sink`] holds before writing it out.
+const SINK_FLUSH: usize = 1 << 20;
+
+/// Text written to an `io::Write` through a buffer; the first write error
+/// is kept (and later text dropped).
+struct Sink<'a> {
+    buf: String,
+    to: &'a mut dyn std::io::Write,
+    failed: Option<std::io::Error>,
+}
+
+impl Sink<'_> {
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.failed.is_none() && !self.buf.is_empty() {
+            if let Err(e) = self.to.write_all(self.buf.as_bytes()) {
+                self.failed = Some(e);
+            }
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Write for Sink<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.failed.is_some() {
+            return Err(std::fmt::Error);
+        }
+        self.buf.push_str(s);
+        if self.buf.len() >= SINK_FLUSH {
+            let _ = self.flush();
+        }
+        Ok(())
+    }
+}
+
+/// Writes to `out` (standard output when `None`) through a buffer.
+fn write_with(
+    out: Option<&std::path::Path>,
+    f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    match out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            f(&mut w)
+                .and_then(|()| w.flush())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            f(&mut w)
+                .and_then(|()| w.flush())
+                .map_err(|e| format!("cannot write the review: {e}"))
+        }
     }
 }
 
@@ -97,10 +172,10 @@ fn field(text: &str) -> String {
     }
 }
 
-fn line(out: &mut String, fields: &[&str]) {
+fn line(out: &mut dyn Write, fields: &[&str]) {
     let row: Vec<String> = fields.iter().map(|f| field(f)).collect();
-    out.push_str(&row.join(","));
-    out.push_str("\r\n");
+    let _ = out.write_str(&row.join(","));
+    let _ = out.write_str("\r\n");
 }
 
 fn risk(levels: &[RiskLevel]) -> String {
@@ -132,10 +207,9 @@ fn through_text(through: Option<&Through>) -> String {
 /// action, environment, effective risk, who (`user`, `group`, `team` or
 /// `class`), its id, how many members the row allows, allowed by, through,
 /// individual, and the members excepted.
-fn csv_access(review: &Review) -> String {
-    let mut out = String::new();
+fn csv_access(review: &Review, out: &mut impl Write) {
     line(
-        &mut out,
+        out,
         &[
             "org",
             "resource",
@@ -168,9 +242,9 @@ fn csv_access(review: &Review) -> String {
                                by: String,
                                th: String,
                                ind: bool,
-                               except: &[String]| {
+                               except: &[SmolStr]| {
                     line(
-                        &mut out,
+                        out,
                         &[
                             &org.org,
                             &r.resource,
@@ -232,7 +306,6 @@ fn csv_access(review: &Review) -> String {
             }
         }
     }
-    out
 }
 
 fn counts(c: &ActionCounts) -> [String; 4] {
@@ -241,10 +314,9 @@ fn counts(c: &ActionCounts) -> [String; 4] {
 
 /// The per-user summary: listed members, then each class (`user` empty,
 /// `members`: how many unlisted members hold exactly that).
-fn csv_users(review: &Review) -> String {
-    let mut out = String::new();
+fn csv_users(review: &Review, out: &mut impl Write) {
     line(
-        &mut out,
+        out,
         &[
             "org",
             "user",
@@ -261,38 +333,38 @@ fn csv_users(review: &Review) -> String {
             "individual_exceptions",
         ],
     );
-    let row = |out: &mut String, org: &str, user: &str, class: &str, n: usize, p: &Privileges| {
-        let [pr, pu, pe, pa] = counts(&p.production);
-        let [dr, du, de, da] = counts(&p.destructive);
-        line(
-            out,
-            &[
-                org,
-                user,
-                class,
-                &n.to_string(),
-                &pr,
-                &pu,
-                &pe,
-                &pa,
-                &dr,
-                &du,
-                &de,
-                &da,
-                &p.individual.to_string(),
-            ],
-        );
-    };
+    let row =
+        |out: &mut dyn Write, org: &str, user: &str, class: &str, n: usize, p: &Privileges| {
+            let [pr, pu, pe, pa] = counts(&p.production);
+            let [dr, du, de, da] = counts(&p.destructive);
+            line(
+                out,
+                &[
+                    org,
+                    user,
+                    class,
+                    &n.to_string(),
+                    &pr,
+                    &pu,
+                    &pe,
+                    &pa,
+                    &dr,
+                    &du,
+                    &de,
+                    &da,
+                    &p.individual.to_string(),
+                ],
+            );
+        };
     for org in &review.orgs {
         for u in &org.users {
             let class = org.classes.get(u.class).map(class_name).unwrap_or_default();
-            row(&mut out, &org.org, &u.user, &class, 1, &u.privileges);
+            row(out, &org.org, &u.user, &class, 1, &u.privileges);
         }
         for c in org.classes.iter().filter(|c| c.unlisted > 0) {
-            row(&mut out, &org.org, "", &class_name(c), c.unlisted, &c.holds);
+            row(out, &org.org, "", &class_name(c), c.unlisted, &c.holds);
         }
     }
-    out
 }
 
 /// Who a target allows, in one Markdown cell.
@@ -306,7 +378,7 @@ fn who(org: &OrgReview, t: &TargetAccess) -> String {
         s.push(')');
         parts.push(s);
     }
-    let except = |e: &[String]| {
+    let except = |e: &[SmolStr]| {
         if e.is_empty() {
             String::new()
         } else {
@@ -349,14 +421,13 @@ fn privileges_cells(p: &Privileges) -> String {
 
 const PRIVILEGES_HEADER: &str = "production run | production use | production edit | production administer | destructive run | destructive use | destructive edit | destructive administer | individual exceptions";
 
-fn markdown(review: &Review) -> String {
-    let mut out = String::new();
+fn markdown(review: &Review, out: &mut impl Write) {
     let _ = writeln!(
         out,
         "# Access review\n\nPolicy revision `{}`.\n",
         review.revision
     );
-    out.push_str(
+    let _ = out.write_str(
         "Reviewed: every sensitive, production or destructive resource (production \
          environments included), every secret-backed resource, every credential and OAuth \
          config. `run` and `use` are reviewed in every environment. A row \"N members of a \
@@ -443,5 +514,4 @@ fn markdown(review: &Review) -> String {
             }
         }
     }
-    out
 }

@@ -13,33 +13,31 @@
 //!
 //! # Exact, without asking every member
 //!
-//! A member's decision on a resource R in an environment E depends only on
-//! the member's status, org roles and principal keys (the user, groups,
-//! teams), and of the keys only on those that something read by the
-//! decision names: a grant covering R, a dependency of R, E or a
-//! dependency of E; a resource role or `visible_to` entry of one of them;
-//! their services' teams. So the members that such a key matches, and the
-//! holders of an org role that carries actions of its own (owners and the
-//! admin roles), are the **candidates**, each asked with `decide`. Every
-//! other member is decided alike with everyone of the same status and org
-//! roles (a **class**): one of them is asked, and the answer stands for the
-//! whole class, as a row "every member of the class but those listed and
-//! the `except` list" with the count. The candidates come from an index
-//! from principal key to members built once per org, so a resource costs
-//! one decision per candidate and per class, not per member. The tests
-//! compare every row, expanded to users, with `decide` for every member.
+//! Every step of a decision is an "or" over the member's principal keys of
+//! what each key brings on the target, and of what the member's roles and
+//! seats bring, so [`sets::Members`] computes each step for all members of
+//! the org at once, as sets, and `allowed_by`'s sources in their order,
+//! each taking the allowed members still left: the target's paths. Rows
+//! are built from the paths: a group or team path is one row (unless it
+//! would except more than eight times the members it allows: then they
+//! are listed); a class's most common path naming no one (an org role, the
+//! member default) is a class row when it stands for two members or more
+//! and for more than the class's denied members it must list; every other
+//! allowed member is listed. The tests compare every row, expanded to
+//! users, with `decide` for every member.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
+use smol_str::SmolStr;
 
-use super::{Paths, REVIEWED_ACTIONS, Through, Unknown, levels, org_data, risky_bits};
-use crate::compile::{Member, OrgData, PrincipalKey, ResourceData, RoleSet, Snapshot};
-use crate::decide::decide_unexplained;
-use crate::decide::eval::{has_member_rights, is_plain, risk_bit};
-use crate::decision::{AllowedBy, Request, RequestAction};
-use crate::document::Document;
+use super::{REVIEWED_ACTIONS, Through, Unknown, levels, org_data, risky_bits};
+use crate::compile::{OrgData, ResourceData, RoleSet, Snapshot};
+use crate::decide::eval::risk_bit;
+use crate::decision::AllowedBy;
 use crate::model::{Action, MembershipStatus, OrgRole, RiskLevel};
+
+mod sets;
 
 /// The review of one org or of every org of a policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -140,7 +138,7 @@ pub struct TargetAccess {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReviewHolder {
-    pub user: String,
+    pub user: SmolStr,
     pub allowed_by: AllowedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<Through>,
@@ -156,12 +154,7 @@ pub struct PrincipalAccess {
     pub members: usize,
     /// Members of the group or team not allowed by this path: denied, or
     /// allowed by another row (by user id).
-    pub except: Vec<String>,
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort_unstable();
-    v
+    pub except: Vec<SmolStr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -170,7 +163,7 @@ pub struct ClassAccess {
     /// How many members this row allows.
     pub members: usize,
     /// Members of the class who are denied (by user id).
-    pub except: Vec<String>,
+    pub except: Vec<SmolStr>,
     pub allowed_by: AllowedBy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub through: Option<Through>,
@@ -179,7 +172,7 @@ pub struct ClassAccess {
 /// One access held through an individual exception.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Exception {
-    pub user: String,
+    pub user: SmolStr,
     pub resource: String,
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -266,33 +259,23 @@ impl Privileges {
 }
 
 /// The review of `org`, or of every org.
-pub fn review(
-    snapshot: &Snapshot,
-    document: &Document,
-    org: Option<&str>,
-) -> Result<Review, Unknown> {
-    review_every(snapshot, document, org, 1)
+pub fn review(snapshot: &Snapshot, org: Option<&str>) -> Result<Review, Unknown> {
+    review_every(snapshot, org, 1)
 }
 
 /// The review of every `nth` reviewed resource only, in document order
 /// (a sample, to test or time a large world; the per-user summary then
 /// counts those only).
-pub fn review_every(
-    snapshot: &Snapshot,
-    document: &Document,
-    org: Option<&str>,
-    nth: usize,
-) -> Result<Review, Unknown> {
+pub fn review_every(snapshot: &Snapshot, org: Option<&str>, nth: usize) -> Result<Review, Unknown> {
     let orgs: Vec<(&str, &OrgData)> = match org {
         Some(o) => vec![(o, org_data(snapshot, o)?)],
         None => snapshot.org_ids().collect(),
     };
-    let paths = Paths::new(document);
     Ok(Review {
         revision: snapshot.revision().to_owned(),
         orgs: orgs
             .into_iter()
-            .map(|(id, data)| OrgIndex::new(snapshot, id, data).review(&paths, nth))
+            .map(|(id, data)| OrgIndex::new(id, data).review(nth))
             .collect(),
     })
 }
@@ -320,276 +303,71 @@ fn reviewed_for(data: &OrgData, r: &ResourceData) -> Vec<ReviewedFor> {
     why
 }
 
-/// Roles that decide nothing beyond the member defaults: members holding
-/// only these are grouped in classes.
-fn is_plain_roles(roles: RoleSet) -> bool {
-    roles
-        .iter()
-        .all(|r| matches!(r, OrgRole::Member | OrgRole::Viewer))
-}
+/// Reviewed resources a core takes at a time.
+const BATCH: usize = 32;
 
-/// One org's members indexed for finding candidates.
+/// One org's members, classes and environments, with the set reading of
+/// its decisions ([`sets::Members`]).
 struct OrgIndex<'a> {
-    snapshot: &'a Snapshot,
     org: &'a str,
     data: &'a OrgData,
-    /// By member slot: the member's user id (None for a slot the table
-    /// does not hold).
+    /// By member position (members sorted by user id): the user id.
     users: Vec<Option<&'a str>>,
-    /// By member slot: its class.
+    /// By member position: its class.
     class_of: Vec<usize>,
-    /// (status, roles) of each class, and its members' slots.
+    /// (status, roles) of each class, and its members' positions.
     classes: Vec<(MembershipStatus, RoleSet, Vec<u32>)>,
-    /// Principal key (not an org role) → the slots of the members it
-    /// matches.
-    by_key: HashMap<PrincipalKey, Vec<u32>>,
-    /// Members holding an org role that carries actions of its own.
-    always: Vec<u32>,
-    /// By member slot: whether the member has member rights.
-    member_rights: Vec<bool>,
-    /// By member slot, for a member holding a role with actions of its
-    /// own: its direct roles and the groups its roles come through.
-    roles_via: Vec<Option<(u8, [u32; 7])>>,
-    environments: Vec<Environment>,
-    /// Group id → index.
-    group_index: HashMap<&'a str, u32>,
-}
-
-/// A class and one allowed answer for it.
-type Answer<'a> = (usize, &'a AllowedBy, &'a Option<Through>);
-
-/// The keys a decision reads ([`OrgIndex::keys_read`]).
-#[derive(Debug, Default)]
-struct Keys {
-    all: Vec<PrincipalKey>,
-    for_members: Vec<PrincipalKey>,
-}
-
-/// One environment of the org, and the members that the keys of it and
-/// its dependencies match, with those keys.
-struct Environment {
-    index: u32,
-    matched: HashMap<u32, Vec<PrincipalKey>>,
-}
-
-/// What decides alike for members: the class (status and org roles),
-/// for a member holding a role with actions of its own how it holds its
-/// roles (directly, or through which group: `allowed_by` names it), and
-/// which of the keys read by the decision match.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Signature {
-    class: usize,
-    roles_via: Option<(u8, [u32; 7])>,
-    keys: Vec<PrincipalKey>,
-}
-
-/// The candidates of one resource grouped by signature.
-struct Signatures {
-    groups: Vec<Vec<u32>>,
-    /// Slot → its group.
-    group_of: HashMap<u32, usize>,
-}
-
-impl Signatures {
-    /// The groups once the keys of environment `e` are read too: members
-    /// the environment's keys match are regrouped by both.
-    fn refined(&self, e: &Environment, index: &OrgIndex<'_>) -> Vec<Vec<u32>> {
-        if e.matched.is_empty() {
-            return self.groups.clone();
-        }
-        let mut split: HashMap<(Option<usize>, Signature), Vec<u32>> = HashMap::new();
-        let mut groups: Vec<Vec<u32>> = Vec::with_capacity(self.groups.len());
-        for group in &self.groups {
-            let mut kept = Vec::with_capacity(group.len());
-            for &slot in group {
-                match e.matched.get(&slot) {
-                    Some(keys) => split
-                        .entry((
-                            self.group_of.get(&slot).copied(),
-                            index.signature(slot, keys.clone()),
-                        ))
-                        .or_default()
-                        .push(slot),
-                    None => kept.push(slot),
-                }
-            }
-            if !kept.is_empty() {
-                groups.push(kept);
-            }
-        }
-        for (&slot, keys) in &e.matched {
-            if !self.group_of.contains_key(&slot) {
-                split
-                    .entry((None, index.signature(slot, keys.clone())))
-                    .or_default()
-                    .push(slot);
-            }
-        }
-        let mut split: Vec<Vec<u32>> = split.into_values().collect();
-        for group in &mut split {
-            group.sort_unstable();
-        }
-        split.sort_unstable();
-        groups.extend(split);
-        groups
-    }
+    environments: Vec<u32>,
+    members: sets::Members<'a>,
 }
 
 impl<'a> OrgIndex<'a> {
-    fn new(snapshot: &'a Snapshot, org: &'a str, data: &'a OrgData) -> OrgIndex<'a> {
-        let members: Vec<&Member> = data.members.iter().collect();
-        let slots = members
+    fn new(org: &'a str, data: &'a OrgData) -> OrgIndex<'a> {
+        // Members by user id: a set read in order lists ids sorted.
+        let mut by_id: Vec<(&'a str, &'a crate::compile::Member)> = data
+            .members
+            .iter()
+            .filter_map(|m| Some((data.members.user_id(m)?, m)))
+            .collect();
+        by_id.sort_unstable_by_key(|(id, _)| *id);
+        let slots = data
+            .members
             .iter()
             .map(|m| m.slot as usize + 1)
             .max()
             .unwrap_or(0);
-        let mut users = vec![None; slots];
-        let mut class_of = vec![usize::MAX; slots];
+        let mut position = vec![u32::MAX; slots];
+        let mut users = Vec::with_capacity(by_id.len());
+        let mut class_of = Vec::with_capacity(by_id.len());
         let mut classes: Vec<(MembershipStatus, RoleSet, Vec<u32>)> = Vec::new();
         let mut class_ids: HashMap<(MembershipStatus, u8), usize> = HashMap::new();
-        let mut by_key: HashMap<PrincipalKey, Vec<u32>> = HashMap::new();
-        let mut always = Vec::new();
-        let mut member_rights = vec![false; slots];
-        let mut roles_via = vec![None; slots];
-        for m in &members {
-            if let Some(r) = member_rights.get_mut(m.slot as usize) {
-                *r = has_member_rights(m.roles);
+        for (at, (id, m)) in by_id.iter().enumerate() {
+            if let Some(p) = position.get_mut(m.slot as usize) {
+                *p = at as u32;
             }
-            let slot = m.slot;
-            if let Some(u) = users.get_mut(slot as usize) {
-                *u = data.members.user_id(m);
-            }
+            users.push(Some(*id));
             let class = *class_ids.entry((m.status, m.roles.0)).or_insert_with(|| {
                 classes.push((m.status, m.roles, Vec::new()));
                 classes.len() - 1
             });
-            if let Some(c) = class_of.get_mut(slot as usize) {
-                *c = class;
-            }
+            class_of.push(class);
             if let Some((_, _, list)) = classes.get_mut(class) {
-                list.push(slot);
-            }
-            m.each_key(|k| {
-                if !k.is_role() {
-                    by_key.entry(k).or_default().push(slot);
-                }
-            });
-            if !is_plain_roles(m.roles) {
-                always.push(slot);
-                if let Some(v) = roles_via.get_mut(slot as usize) {
-                    *v = data
-                        .role_via
-                        .get(slot as usize)
-                        .map(|via| (m.direct_roles.0, *via));
-                }
+                list.push(at as u32);
             }
         }
-        for (_, _, list) in &mut classes {
-            list.sort_unstable();
-        }
-        let mut index = OrgIndex {
-            snapshot,
+        let members = sets::Members::new(data, &position, &classes);
+        OrgIndex {
             org,
             data,
             users,
             class_of,
             classes,
-            by_key,
-            always,
-            member_rights,
-            roles_via,
-            environments: Vec::new(),
-            group_index: data
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (&*g.id, i as u32))
-                .collect(),
-        };
-        index.environments = data
-            .environments
-            .iter()
-            .map(|&e| {
-                let keys = index.keys_read(e, true);
-                Environment {
-                    index: e,
-                    matched: index.matched(&keys),
-                }
-            })
-            .collect();
-        index
+            environments: data.environments.clone(),
+            members,
+        }
     }
 
-    /// The principal keys (org roles left out) named by anything a
-    /// decision on resource `index` reads (it and its dependencies; as the
-    /// target environment, `environment`, the same), and of those the
-    /// ones read for a member with member rights: for them only the
-    /// dependencies that are not plain are walked (`ResourceData::blockers`),
-    /// and an environment's own record only when it is not plain.
-    fn keys_read(&self, index: u32, environment: bool) -> Keys {
-        let mut keys = Keys::default();
-        let Some(r) = self.data.resource(index) else {
-            return keys;
-        };
-        for &i in std::iter::once(&index).chain(r.closure.iter()) {
-            if let Some(d) = self.data.resource(i) {
-                self.keys_of(i, d, &mut keys.all);
-            }
-        }
-        let read_self = !environment || !is_plain(r);
-        for &i in std::iter::once(&index)
-            .filter(|_| read_self)
-            .chain(r.blockers.iter())
-        {
-            if let Some(d) = self.data.resource(i) {
-                self.keys_of(i, d, &mut keys.for_members);
-            }
-        }
-        for list in [&mut keys.all, &mut keys.for_members] {
-            list.sort_unstable();
-            list.dedup();
-        }
-        keys
-    }
-
-    /// The candidates `keys` name, each with the keys of it that are read
-    /// for that member (sorted).
-    fn matched(&self, keys: &Keys) -> HashMap<u32, Vec<PrincipalKey>> {
-        let mut matched: HashMap<u32, Vec<PrincipalKey>> = HashMap::new();
-        for &k in &keys.all {
-            let for_members = keys.for_members.binary_search(&k).is_ok();
-            for &slot in self.by_key.get(&k).map_or(&[][..], Vec::as_slice) {
-                let rights = self
-                    .member_rights
-                    .get(slot as usize)
-                    .copied()
-                    .unwrap_or(false);
-                if for_members || !rights {
-                    matched.entry(slot).or_default().push(k);
-                }
-            }
-        }
-        matched
-    }
-
-    /// The principal keys (org roles left out) that one resource's
-    /// grants, roles, visibility and service team name.
-    fn keys_of(&self, index: u32, r: &ResourceData, keys: &mut Vec<PrincipalKey>) {
-        self.data.covering_buckets(index, r, |entries, _, _| {
-            keys.extend(entries.iter().map(|e| e.key));
-        });
-        keys.extend(r.roles().iter().map(|(k, _)| *k));
-        keys.extend(r.visible_to.iter().copied());
-        if let Some(s) = r.service {
-            keys.push(PrincipalKey::team(s));
-            if let Some(service) = self.data.resource(s) {
-                keys.extend(service.team.iter().map(|(k, _)| *k));
-            }
-        }
-        keys.retain(|k| !k.is_role());
-    }
-
-    fn review(&self, paths: &Paths<'_>, nth: usize) -> OrgReview {
+    fn review(&self, nth: usize) -> OrgReview {
         let reviewed: Vec<(u32, Vec<ReviewedFor>)> = self
             .data
             .resources
@@ -601,12 +379,24 @@ impl<'a> OrgIndex<'a> {
             })
             .step_by(nth.max(1))
             .collect();
-        let parts: Vec<Part> = super::on_every_core(&reviewed, |part| {
-            let mut out = Part::new(self.classes.len());
-            let mut stamp = vec![0u32; self.users.len()];
-            let mut generation = 0u32;
-            for (index, why) in part {
-                self.review_resource(*index, why, paths, &mut stamp, &mut generation, &mut out);
+        // Resources differ widely in cost, so each core takes the next
+        // small batch as it finishes one, rather than a fixed half.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let workers: Vec<usize> = (0..super::every_core()).collect();
+        let parts: Vec<Part> = super::on_threads(&workers, workers.len(), |_| {
+            let mut out = Part::new(self.classes.len(), self.users.len());
+            let mut cache = sets::Cache::default();
+            loop {
+                let at = next.fetch_add(BATCH, std::sync::atomic::Ordering::Relaxed);
+                let Some(batch) = reviewed.get(at..(at + BATCH).min(reviewed.len())) else {
+                    break;
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                for (index, why) in batch {
+                    self.review_resource(*index, why, &mut cache, &mut out);
+                }
             }
             out
         });
@@ -618,45 +408,24 @@ impl<'a> OrgIndex<'a> {
         &self,
         index: u32,
         why: &[ReviewedFor],
-        paths: &Paths<'_>,
-        stamp: &mut [u32],
-        generation: &mut u32,
+        cache: &mut sets::Cache,
         out: &mut Part,
     ) {
         let Some(r) = self.data.resource(index) else {
             return;
         };
-        let base = self.signatures(&self.keys_read(index, false));
         let mut access = Vec::new();
         for action in REVIEWED_ACTIONS {
             let per_environment =
                 action.checks_dependencies() && !r.is_environment && !self.environments.is_empty();
-            let targets: Vec<Option<&Environment>> = if per_environment {
-                self.environments.iter().map(Some).collect()
+            let targets: Vec<Option<u32>> = if per_environment {
+                self.environments.iter().copied().map(Some).collect()
             } else {
                 vec![None]
             };
             for env in targets {
-                let groups = match env {
-                    Some(e) => base.refined(e, self),
-                    None => base.groups.clone(),
-                };
-                *generation += 1;
-                let g = *generation;
-                for slot in groups.iter().flatten() {
-                    if let Some(s) = stamp.get_mut(*slot as usize) {
-                        *s = g;
-                    }
-                }
-                let asked = Asked {
-                    index,
-                    groups: &groups,
-                    stamp,
-                    generation: g,
-                };
-                if let Some(t) =
-                    self.review_target(r, action, env.map(|e| e.index), &asked, paths, out)
-                {
+                let paths = self.members.paths(index, action, env, cache);
+                if let Some(t) = self.review_target(index, r, action, env, &paths, out) {
                     access.push(t);
                 }
             }
@@ -674,65 +443,22 @@ impl<'a> OrgIndex<'a> {
         ));
     }
 
-    /// The candidates named by `keys` (and the holders of roles with
-    /// actions of their own), grouped by signature: status, org roles and
-    /// which of `keys` match (a holder of such a role alone).
-    fn signatures(&self, keys: &Keys) -> Signatures {
-        let mut matched = self.matched(keys);
-        for &slot in &self.always {
-            matched.entry(slot).or_default();
-        }
-        let mut by_signature: HashMap<Signature, usize> = HashMap::new();
-        let mut groups: Vec<Vec<u32>> = Vec::new();
-        let mut group_of = HashMap::with_capacity(matched.len());
-        let mut slots: Vec<u32> = matched.keys().copied().collect();
-        slots.sort_unstable();
-        for slot in slots {
-            let keys = matched.remove(&slot).unwrap_or_default();
-            let signature = self.signature(slot, keys);
-            let at = *by_signature.entry(signature).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            if let Some(group) = groups.get_mut(at) {
-                group.push(slot);
-            }
-            group_of.insert(slot, at);
-        }
-        Signatures { groups, group_of }
-    }
-
-    fn signature(&self, slot: u32, keys: Vec<PrincipalKey>) -> Signature {
-        let class = self
-            .class_of
-            .get(slot as usize)
-            .copied()
-            .unwrap_or(usize::MAX);
-        Signature {
-            class,
-            roles_via: self.roles_via.get(slot as usize).copied().flatten(),
-            keys,
-        }
-    }
-
-    /// Who may perform `action` on `r` in `env`: one member of each
-    /// signature group asked for the group, and one member of each class
-    /// that is not a candidate.
+    /// The rows of one target from its paths: a row per group or team
+    /// path, a class row per class for its most common path that names no
+    /// one (org role or default) when it stands for two members or more,
+    /// and every other allowed member listed.
     fn review_target(
         &self,
+        index: u32,
         r: &ResourceData,
         action: Action,
         env: Option<u32>,
-        asked: &Asked<'_>,
-        paths: &Paths<'_>,
+        paths: &[sets::Path],
         out: &mut Part,
     ) -> Option<TargetAccess> {
-        let Asked {
-            index,
-            groups,
-            stamp,
-            generation: g,
-        } = *asked;
+        if paths.is_empty() {
+            return None;
+        }
         let environment = env.and_then(|e| self.data.resource(e)).map(|e| &*e.id);
         let mut risk = r.risk;
         if action.checks_dependencies()
@@ -740,222 +466,167 @@ impl<'a> OrgIndex<'a> {
         {
             risk |= e.risk;
         }
-        let ask = |user: &str| {
-            let decision = decide_unexplained(
-                self.snapshot,
-                &Request {
-                    org: self.org,
-                    user,
-                    action: RequestAction::Known(action),
-                    resource: &r.id,
-                    environment,
-                },
-            );
-            decision.allowed.then_some(decision.allowed_by).flatten()
-        };
+        // Counting matters only where a count can move.
+        let counts = risky_bits(risk)
+            & (risk_bit(RiskLevel::Production) | risk_bit(RiskLevel::Destructive))
+            != 0;
         let user_of = |slot: u32| self.users.get(slot as usize).copied().flatten();
-        // The classes first: which are allowed decides which denied
-        // candidates are listed as exceptions to them.
-        let mut class_rows: Vec<Option<ClassAccess>> = vec![None; self.classes.len()];
-        for (class, (status, _, members)) in self.classes.iter().enumerate() {
-            if *status != MembershipStatus::Active {
+        let mut allowed = self.members.none();
+        for p in paths {
+            allowed.or(&p.members);
+        }
+        // The class rows: (path, its members in the class). A class row
+        // lists the class's denied members, so it is used only where it
+        // stands for more members than it lists (and for two or more).
+        let mut class_rows: Vec<Option<(usize, sets::Bits)>> = vec![None; self.classes.len()];
+        // Each class's most common path that names no one: (path, members
+        // of the class on it). A class's own path counts at once; a path
+        // across classes (a grant to an org role) is tallied member by
+        // member.
+        let mut best: Vec<Option<(usize, usize)>> = vec![None; self.classes.len()];
+        let mut tally = vec![0usize; self.classes.len()];
+        for (i, p) in paths.iter().enumerate() {
+            if !matches!(p.through, None | Some(Through::OrgRole { .. })) {
                 continue;
             }
-            let Some(user) = members
-                .iter()
-                .find(|s| stamp.get(**s as usize) != Some(&g))
-                .and_then(|s| user_of(*s))
+            let mut offer = |class: usize, n: usize| {
+                if let Some(b) = best.get_mut(class)
+                    && n >= 2
+                    && b.is_none_or(|(_, m)| n > m)
+                {
+                    *b = Some((i, n));
+                }
+            };
+            match p.class {
+                Some(c) => offer(c, p.members.count()),
+                None => {
+                    tally.iter_mut().for_each(|n| *n = 0);
+                    for at in p.members.iter() {
+                        if let Some(n) = self
+                            .class_of
+                            .get(at as usize)
+                            .and_then(|c| tally.get_mut(*c))
+                        {
+                            *n += 1;
+                        }
+                    }
+                    for (c, n) in tally.iter().enumerate() {
+                        offer(c, *n);
+                    }
+                }
+            }
+        }
+        for (class, choice) in best.into_iter().enumerate() {
+            let (Some((i, n)), Some(members), Some((status, _, _))) =
+                (choice, self.members.class(class), self.classes.get(class))
             else {
                 continue;
             };
-            if let Some(allowed_by) = ask(user) {
-                let through = paths.through(self.org, user, &r.id, &allowed_by);
-                if let Some(row) = class_rows.get_mut(class) {
-                    *row = Some(ClassAccess {
-                        class,
-                        members: 0,
-                        except: Vec::new(),
-                        allowed_by,
-                        through,
+            // The row lists the class's denied members: only where it
+            // stands for more.
+            if *status != MembershipStatus::Active || n <= members.count_without(&allowed) {
+                continue;
+            }
+            if let (Some(row), Some(p)) = (class_rows.get_mut(class), paths.get(i)) {
+                *row = Some((i, p.members.with(members)));
+            }
+        }
+        let mut covered = self.members.none();
+        for (_, here) in class_rows.iter().flatten() {
+            covered.or(here);
+        }
+        let mut users: Vec<(u32, ReviewHolder)> = Vec::new();
+        let mut principals = Vec::new();
+        for p in paths {
+            let individual = p.through.as_ref().is_some_and(Through::is_individual);
+            if let Some(through @ (Through::Group { .. } | Through::Team { .. })) = &p.through {
+                // A group or team row lists the principal's members it
+                // does not stand for; where those are more than eight times
+                // the members it stands for (a listed member weighs about
+                // eight excepted ids in the outputs), the members are
+                // listed one by one instead.
+                let except = self.members.principal(p.key).without(&p.members);
+                if except.count() <= 8 * p.members.count() {
+                    principals.push(PrincipalAccess {
+                        allowed_by: p.allowed_by.clone(),
+                        through: through.clone(),
+                        members: p.members.count(),
+                        except: except
+                            .iter()
+                            .filter_map(user_of)
+                            .map(SmolStr::new)
+                            .collect(),
                     });
-                }
-            }
-        }
-        // One answer per signature group.
-        let answers: Vec<Option<(AllowedBy, Option<Through>)>> = groups
-            .iter()
-            .map(|group| {
-                let rep = group.first().and_then(|s| user_of(*s))?;
-                let allowed_by = ask(rep)?;
-                let through = paths.through(self.org, rep, &r.id, &allowed_by);
-                Some((allowed_by, through))
-            })
-            .collect();
-        // A class of more than one member whose members are all
-        // candidates (the admin roles' classes, usually) gets the row of
-        // its most common allowed answer, so those members are not listed
-        // one by one for it (a class of one is listed: the row would only
-        // hide the name).
-        let mut common: Vec<(Answer<'_>, usize)> = Vec::new();
-        for (group, answer) in groups.iter().zip(&answers) {
-            // Only what the class's roles or every member get: a path
-            // through the user, a group or a team is listed as such.
-            let Some((by, through @ (None | Some(Through::OrgRole { .. })))) = answer else {
-                continue;
-            };
-            let Some(class) = group.first().and_then(|s| self.class_of.get(*s as usize)) else {
-                continue;
-            };
-            if class_rows.get(*class).is_some_and(Option::is_none) {
-                let key = (*class, by, through);
-                match common.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, n)) => *n += group.len(),
-                    None => common.push((key, group.len())),
-                }
-            }
-        }
-        let mut best: Vec<Option<(usize, &AllowedBy, &Option<Through>)>> =
-            vec![None; self.classes.len()];
-        // The most members first; a tie keeps the first group's answer.
-        common.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-        for ((class, by, through), n) in common {
-            let all_candidates = self.classes.get(class).is_some_and(|(status, _, members)| {
-                *status == MembershipStatus::Active
-                    && members.len() > 1
-                    && members.iter().all(|s| stamp.get(*s as usize) == Some(&g))
-            });
-            if all_candidates
-                && let Some(slot) = best.get_mut(class)
-                && slot.is_none()
-            {
-                *slot = Some((n, by, through));
-            }
-        }
-        for (class, chosen) in best.into_iter().enumerate() {
-            if let (Some((_, by, through)), Some(row)) = (chosen, class_rows.get_mut(class)) {
-                *row = Some(ClassAccess {
-                    class,
-                    members: 0,
-                    except: Vec::new(),
-                    allowed_by: by.clone(),
-                    through: through.clone(),
-                });
-            }
-        }
-        let mut users = Vec::new();
-        let mut by_path: Vec<(AllowedBy, Through, Vec<u32>)> = Vec::new();
-        let mut in_class = vec![0usize; self.classes.len()];
-        for (group, answer) in groups.iter().zip(answers) {
-            let Some(&first) = group.first() else {
-                continue;
-            };
-            let class = self
-                .class_of
-                .get(first as usize)
-                .copied()
-                .unwrap_or(usize::MAX);
-            let class_row = class_rows.get_mut(class).and_then(Option::as_mut);
-            if let (Some(row), Some((by, through))) = (&class_row, &answer)
-                && row.allowed_by == *by
-                && row.through == *through
-            {
-                // Allowed as the rest of the class: the class row stands
-                // for these members too.
-                continue;
-            }
-            if let Some(n) = in_class.get_mut(class) {
-                *n += group.len();
-            }
-            let has_class_row = class_row.is_some();
-            match answer {
-                Some((allowed_by, through)) => {
-                    let individual = through.as_ref().is_some_and(Through::is_individual);
-                    for &slot in group {
-                        out.user(slot).plus.count(action, risk, individual);
-                    }
-                    match through {
-                        Some(t @ (Through::Group { .. } | Through::Team { .. })) => {
-                            match by_path
-                                .iter_mut()
-                                .find(|(by, th, _)| *by == allowed_by && *th == t)
-                            {
-                                Some((_, _, slots)) => slots.extend_from_slice(group),
-                                None => by_path.push((allowed_by, t, group.clone())),
-                            }
-                        }
-                        through => {
-                            for &slot in group {
-                                let Some(user) = user_of(slot) else { continue };
-                                if individual {
-                                    out.exceptions.push((
-                                        index,
-                                        Exception {
-                                            user: user.to_owned(),
-                                            resource: r.id.to_string(),
-                                            action,
-                                            environment: environment.map(str::to_owned),
-                                            risk: levels(risky_bits(risk)),
-                                            allowed_by: allowed_by.clone(),
-                                        },
-                                    ));
-                                }
-                                users.push(ReviewHolder {
-                                    user: user.to_owned(),
-                                    allowed_by: allowed_by.clone(),
-                                    through: through.clone(),
-                                    individual,
-                                });
-                            }
+                    if counts {
+                        for at in p.members.iter() {
+                            out.user(at).plus.count(action, risk, false);
                         }
                     }
-                }
-                None => {
-                    if let Some(row) = class_row {
-                        row.except
-                            .extend(group.iter().filter_map(|s| user_of(*s)).map(str::to_owned));
-                    }
+                    continue;
                 }
             }
-            if has_class_row {
-                // The class row counts this target for the whole class;
-                // these members were asked apart instead.
-                for &slot in group {
-                    out.user(slot).minus.count(action, risk, false);
+            for at in p.members.without(&covered).iter() {
+                let Some(user) = user_of(at) else { continue };
+                if individual {
+                    out.exceptions.push((
+                        index,
+                        Exception {
+                            user: SmolStr::new(user),
+                            resource: r.id.to_string(),
+                            action,
+                            environment: environment.map(str::to_owned),
+                            risk: levels(risky_bits(risk)),
+                            allowed_by: p.allowed_by.clone(),
+                        },
+                    ));
                 }
+                if counts || individual {
+                    out.user(at).plus.count(action, risk, individual);
+                }
+                users.push((
+                    at,
+                    ReviewHolder {
+                        user: SmolStr::new(user),
+                        allowed_by: p.allowed_by.clone(),
+                        through: p.through.clone(),
+                        individual,
+                    },
+                ));
             }
         }
         let mut classes = Vec::new();
         for (class, row) in class_rows.into_iter().enumerate() {
-            let Some(mut row) = row else { continue };
-            let total = self.classes.get(class).map_or(0, |(_, _, m)| m.len());
-            row.members = total - in_class.get(class).copied().unwrap_or(0);
+            let Some((i, here)) = row else { continue };
+            let (Some(p), Some(members)) = (paths.get(i), self.members.class(class)) else {
+                continue;
+            };
+            let except: Vec<SmolStr> = members
+                .without(&allowed)
+                .iter()
+                .filter_map(user_of)
+                .map(SmolStr::new)
+                .collect();
             if let Some(b) = out.classes.get_mut(class) {
                 b.count(action, risk, false);
             }
-            row.except.sort_unstable();
-            classes.push(row);
-        }
-        let principals: Vec<PrincipalAccess> = by_path
-            .into_iter()
-            .map(|(allowed_by, through, mut slots)| {
-                slots.sort_unstable();
-                let everyone = self.principal_members(&through);
-                let except: Vec<String> = everyone
-                    .iter()
-                    .filter(|s| slots.binary_search(s).is_err())
-                    .filter_map(|s| user_of(*s))
-                    .map(str::to_owned)
-                    .collect();
-                PrincipalAccess {
-                    allowed_by,
-                    through,
-                    members: slots.len(),
-                    except: sorted(except),
+            if counts {
+                // The class row counts this target for the whole class;
+                // the members it does not stand for get it taken back.
+                for at in members.without(&here).iter() {
+                    out.user(at).minus.count(action, risk, false);
                 }
-            })
-            .collect();
-        users.sort_by(|a, b| a.user.cmp(&b.user));
-        (!users.is_empty() || !principals.is_empty() || !classes.is_empty()).then(|| TargetAccess {
+            }
+            classes.push(ClassAccess {
+                class,
+                members: here.count(),
+                except,
+                allowed_by: p.allowed_by.clone(),
+                through: p.through.clone(),
+            });
+        }
+        users.sort_unstable_by_key(|(at, _)| *at);
+        let users = users.into_iter().map(|(_, h)| h).collect();
+        Some(TargetAccess {
             action,
             environment: environment.map(str::to_owned),
             risk: levels(risky_bits(risk)),
@@ -963,24 +634,6 @@ impl<'a> OrgIndex<'a> {
             principals,
             classes,
         })
-    }
-
-    /// The members a group or team principal matches, by slot (sorted).
-    fn principal_members(&self, through: &Through) -> &[u32] {
-        let key = match through {
-            Through::Group { group } => self
-                .group_index
-                .get(group.as_str())
-                .map(|g| PrincipalKey::group(*g)),
-            Through::Team { service } => self
-                .data
-                .resource_index
-                .get(service)
-                .map(PrincipalKey::team),
-            _ => None,
-        };
-        key.and_then(|k| self.by_key.get(&k))
-            .map_or(&[], Vec::as_slice)
     }
 
     /// The threads' parts, merged.
@@ -992,11 +645,9 @@ impl<'a> OrgIndex<'a> {
         for part in parts {
             resources.extend(part.resources);
             exceptions.extend(part.exceptions);
-            for (slot, t) in part.users {
-                if let Some(u) = per_user.get_mut(slot as usize) {
-                    u.plus.merge(&t.plus, 1);
-                    u.minus.merge(&t.minus, 1);
-                }
+            for (u, t) in per_user.iter_mut().zip(&part.users) {
+                u.plus.merge(&t.plus, 1);
+                u.minus.merge(&t.minus, 1);
             }
             for (h, b) in holds.iter_mut().zip(&part.classes) {
                 h.merge(b, 1);
@@ -1055,17 +706,6 @@ impl<'a> OrgIndex<'a> {
     }
 }
 
-/// The candidates of one target grouped by signature, and the stamp
-/// marking them (`stamp[slot] == generation`).
-#[derive(Clone, Copy)]
-struct Asked<'a> {
-    /// The resource's index.
-    index: u32,
-    groups: &'a [Vec<u32>],
-    stamp: &'a [u32],
-    generation: u32,
-}
-
 /// One member's counts from one thread: what was asked alone (`plus`) and
 /// the class rows that member was asked alone on instead (`minus`).
 #[derive(Clone, Debug, Default)]
@@ -1079,23 +719,28 @@ struct Part {
     resources: Vec<(u32, ReviewedResource)>,
     /// (resource index, exception).
     exceptions: Vec<(u32, Exception)>,
-    users: HashMap<u32, Tally>,
+    /// By member slot.
+    users: Vec<Tally>,
     /// Per class: the class rows' counts.
     classes: Vec<Privileges>,
 }
 
 impl Part {
-    fn new(classes: usize) -> Part {
+    fn new(classes: usize, slots: usize) -> Part {
         Part {
             resources: Vec::new(),
             exceptions: Vec::new(),
-            users: HashMap::new(),
+            users: vec![Tally::default(); slots],
             classes: vec![Privileges::default(); classes],
         }
     }
 
     fn user(&mut self, slot: u32) -> &mut Tally {
-        self.users.entry(slot).or_default()
+        // A slot past the table's is never asked; a throwaway keeps this total.
+        if slot as usize >= self.users.len() {
+            self.users.resize(slot as usize + 1, Tally::default());
+        }
+        &mut self.users[slot as usize]
     }
 }
 

@@ -315,7 +315,7 @@ fn through_names_a_matching_principal_for_every_grant_seat_and_resource_role() {
                                 assert_eq!(
                                     t,
                                     Some(Through::Group {
-                                        group: g.to_string()
+                                        group: g.to_string().into()
                                     })
                                 )
                             }
