@@ -512,6 +512,7 @@ fn org_data<'a>(snapshot: &'a Snapshot, org: &str) -> Result<&'a OrgData, Unknow
         .org_index
         .get(org)
         .and_then(|i| snapshot.orgs.get(i as usize))
+        .map(|o| &**o)
         .ok_or_else(|| Unknown::Org(org.to_owned()))
 }
 

@@ -45,10 +45,12 @@ mod bucket;
 mod build;
 mod key;
 mod member;
+mod org;
 mod probe;
 mod rows;
 
 pub use build::content_revision;
+pub use org::OrgPolicy;
 mod ids;
 #[cfg(test)]
 mod tests;
@@ -87,7 +89,9 @@ pub struct Snapshot {
     pub(crate) org_index: IdIndex,
     /// The orgs' ids, by index (as `org_index` gives them).
     pub(crate) org_ids: Vec<SmolStr>,
-    pub(crate) orgs: Vec<OrgData>,
+    /// Each org's tables, shared with every snapshot assembled from the
+    /// same compiled org ([`Snapshot::from_orgs`]).
+    pub(crate) orgs: Vec<Arc<OrgData>>,
     /// Acknowledged access modes weaker than the seeds' defaults.
     pub(crate) weakened: Vec<crate::defaults::Weakened>,
 }
@@ -357,7 +361,10 @@ impl Snapshot {
 
     /// Every org: its id and data, in document order.
     pub(crate) fn org_ids(&self) -> impl Iterator<Item = (&str, &OrgData)> {
-        self.org_ids.iter().map(|id| id.as_str()).zip(&self.orgs)
+        self.org_ids
+            .iter()
+            .map(|id| id.as_str())
+            .zip(self.orgs.iter().map(|o| &**o))
     }
 
     /// Whether the snapshot knows an org of this id.

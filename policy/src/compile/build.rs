@@ -70,7 +70,7 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
         counts.services += org.services.len();
         counts.resources += org.resources.len();
         counts.grants += org.grants.len();
-        orgs.push(build_org(org, list, &user_index));
+        orgs.push(Arc::new(build_org(org, list, &user_index)));
     }
     Snapshot {
         revision,

@@ -244,3 +244,66 @@ orgs:
     assert!(!run("report", Some("dev")).allowed);
     assert!(run("report", Some("qa")).allowed);
 }
+
+/// A snapshot assembled from orgs compiled alone decides every request as
+/// the whole document's does, and replacing one org shares the others.
+#[test]
+fn a_snapshot_assembled_from_orgs_decides_as_the_whole_document() {
+    use crate::synthetic::{Mix, Size, generate, requests};
+    use crate::{OrgPolicy, decide};
+    use std::sync::Arc;
+    for size in [Size::S, Size::M] {
+        let doc = generate(size, 42);
+        let whole = Snapshot::compile(&doc).unwrap();
+        let orgs: Vec<Arc<OrgPolicy>> = doc
+            .orgs
+            .iter()
+            .map(|org| {
+                let part = doc.org_document(org);
+                Arc::new(OrgPolicy::compile(&part, org.id.clone()).unwrap())
+            })
+            .collect();
+        let assembled = Snapshot::from_orgs("bundle".to_owned(), &orgs);
+        let c = whole.counts();
+        let a = assembled.counts();
+        assert_eq!(
+            (a.orgs, a.groups, a.services, a.resources, a.grants),
+            (c.orgs, c.groups, c.services, c.resources, c.grants)
+        );
+        assert_eq!(assembled.weakened_defaults(), whole.weakened_defaults());
+        let mut compared = 0;
+        for &mix in Mix::ALL {
+            for owned in requests(&doc, 5_000, 7, mix) {
+                let request = owned.as_request();
+                assert_eq!(
+                    decide(&assembled, &request),
+                    decide(&whole, &request),
+                    "{owned:?}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared >= 10_000);
+        for org in &orgs {
+            assert!(assembled.shares_org(org));
+        }
+        // One org replaced: the others' tables are the same allocation.
+        if let [first, rest @ ..] = orgs.as_slice() {
+            let again = Arc::new(
+                OrgPolicy::compile(&doc.org_document(&doc.orgs[0]), "again".to_owned()).unwrap(),
+            );
+            let mut next = vec![again.clone()];
+            next.extend(rest.iter().cloned());
+            let replaced = Snapshot::from_orgs("bundle-2".to_owned(), &next);
+            assert!(replaced.shares_org(&again) && !replaced.shares_org(first));
+            assert!(rest.iter().all(|org| replaced.shares_org(org)));
+        }
+    }
+}
+
+#[test]
+fn an_org_document_with_other_than_one_org_is_refused() {
+    let doc = Document::from_yaml(WORLD).unwrap();
+    let err = crate::OrgPolicy::compile(&doc, "x".to_owned()).unwrap_err();
+    assert!(err.to_string().contains("exactly one org"), "{err}");
+}

@@ -1,6 +1,6 @@
 //! Each step of the flow, `allowed_by` precedence, and the allow path.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::decide;
 use crate::compile::Snapshot;
@@ -502,6 +502,7 @@ fn compact_bucket_keys_change_no_decision(
     let mut plain = Snapshot::compile(&document).unwrap();
     let mut compacted = 0;
     for org in &mut plain.orgs {
+        let org = Arc::get_mut(org).unwrap();
         org.service_rows = crate::compile::ServiceRows::default();
         let buckets = org
             .by_service
