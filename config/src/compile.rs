@@ -4,6 +4,7 @@
 //! key files) and hashes them, which is cheap and lets the reloader skip
 //! unchanged content; [`compile`] validates and builds, collecting every error.
 
+mod bundle;
 mod errors;
 mod policy;
 mod routes;
@@ -39,6 +40,10 @@ pub(crate) struct Inputs {
     pub assertion_key: Option<(PathBuf, Result<Vec<u8>, String>)>,
     /// Every TLS file the config names → bytes, or the read error message.
     pub tls_files: Vec<(PathBuf, Result<Vec<u8>, String>)>,
+    /// The bundle's public key file → bytes, or the read error message.
+    pub bundle_key: Option<(PathBuf, Result<Vec<u8>, String>)>,
+    /// Whether `policy` names a bundle manifest rather than a document.
+    pub is_bundle: bool,
     pub revision: String,
     pub config_revision: String,
     pub policy_revision: String,
@@ -134,6 +139,18 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         let bytes = source.read(&path).map_err(|e| e.to_string());
         (path, bytes)
     });
+    let bundle_key = raw
+        .bundle
+        .as_ref()
+        .and_then(|b| b.public_key.as_deref())
+        .map(|file| {
+            let path = resolve(config_path, file);
+            let bytes = source.read(&path).map_err(|e| e.to_string());
+            (path, bytes)
+        });
+    let is_bundle = policy
+        .as_ref()
+        .is_ok_and(|text| crate::bundle::Manifest::is_manifest(text.as_bytes()));
     let mut tls_files: Vec<(PathBuf, Result<Vec<u8>, String>)> = Vec::new();
     for file in raw.tls_files() {
         let path = resolve(config_path, file);
@@ -157,7 +174,12 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         Err(_) => String::new(),
     };
     part(b"policy", policy_revision.as_bytes());
-    for (path, bytes) in keys.iter().chain(&assertion_key).chain(&tls_files) {
+    for (path, bytes) in keys
+        .iter()
+        .chain(&assertion_key)
+        .chain(&tls_files)
+        .chain(&bundle_key)
+    {
         part(
             path.as_os_str().as_encoded_bytes(),
             &Sha256::digest(bytes.as_deref().unwrap_or_default()),
@@ -174,6 +196,8 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
         keys,
         assertion_key,
         tls_files,
+        bundle_key,
+        is_bundle,
         revision,
         config_revision,
         policy_revision,
@@ -181,16 +205,52 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
 }
 
 /// Validates everything and builds the snapshot, or returns every error.
-pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
+///
+/// A bundle's org files are read through `source` here, and only those
+/// whose hash differs from what `previous` serves: the other orgs' compiled
+/// tables are shared with it.
+pub(crate) fn compile(
+    source: &dyn Source,
+    inputs: Inputs,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, Rejection> {
     let revision = inputs.revision.clone();
     let mut errors = Errors::new(&inputs.config_path, &inputs.config_text);
 
     let settings = settings::compile(&inputs, &mut errors);
-    let document = policy::parse(&inputs, &mut errors);
-    let routes = routes::compile(&inputs, document.as_ref(), &mut errors);
-    let policy = document
-        .as_ref()
-        .and_then(|d| policy::compile(&inputs, d, &mut errors));
+    let bundle_settings = bundle::settings(&inputs, &mut errors);
+    let (document, policy, bundle) = if inputs.is_bundle {
+        let compiled = bundle_settings
+            .as_ref()
+            .and_then(|s| bundle::compile(source, &inputs, s, previous, &mut errors));
+        match compiled {
+            Some(c) => (None, Some(c.policy), Some(Arc::new(c.state))),
+            None => (None, None, None),
+        }
+    } else {
+        if inputs.raw.bundle.is_some() && inputs.policy_text.is_ok() {
+            errors.setting(
+                ErrorKind::Invalid,
+                "",
+                "bundle",
+                format!(
+                    "`bundle` is set but policy `{}` is a policy document, not a bundle's manifest",
+                    inputs.raw.policy
+                ),
+            );
+        }
+        let document = policy::parse(&inputs, &mut errors);
+        let policy = document
+            .as_ref()
+            .and_then(|d| policy::compile(&inputs, d, &mut errors));
+        (document, policy, None)
+    };
+    let kinds = match (&document, &policy) {
+        (Some(d), _) => Some(policy::known_kinds(d)),
+        (None, Some(p)) => Some(policy::known_kinds_of(p)),
+        (None, None) => None,
+    };
+    let routes = routes::compile(&inputs, kinds.as_ref(), &mut errors);
 
     let errors = errors.into_errors();
     let mut files = vec![inputs.config_path.clone(), inputs.policy_path.clone()];
@@ -200,6 +260,7 @@ pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
             .iter()
             .chain(&inputs.assertion_key)
             .chain(&inputs.tls_files)
+            .chain(&inputs.bundle_key)
             .map(|(p, _)| p.clone()),
     );
     match (settings, routes, policy) {
@@ -211,6 +272,7 @@ pub(crate) fn compile(inputs: Inputs) -> Result<Snapshot, Rejection> {
             document: document
                 .filter(|_| settings.access_diff.is_some())
                 .map(Arc::new),
+            bundle,
             routes,
             settings,
             loaded_at: SystemTime::now(),

@@ -33,6 +33,9 @@ pub enum ErrorKind {
     TlsFile,
     /// The policy document failed validation.
     Policy,
+    /// A policy bundle's manifest or org file is unusable: not a manifest,
+    /// a signature that does not verify, a size or hash that does not match.
+    Bundle,
     /// A listener, upstream address or CIDR does not parse.
     Address,
     /// Any other invalid setting (empty lists, zero limits, bad header names…).

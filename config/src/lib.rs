@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod assertion;
+pub mod bundle;
 mod compile;
 pub use compile::fetchable_url;
 mod error;

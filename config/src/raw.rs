@@ -44,6 +44,50 @@ pub struct RawConfig {
     /// What an applied reload reports besides its revision.
     #[serde(default)]
     pub reload: RawReload,
+    /// How a policy bundle is verified and which of its orgs this gateway
+    /// serves (when `policy` names a bundle's `manifest.json`).
+    #[serde(default)]
+    pub bundle: Option<RawBundle>,
+}
+
+/// A policy bundle's verification and shard.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBundle {
+    /// A PEM public key (`PUBLIC KEY`) the manifest's signature must verify
+    /// with, relative to this file's directory. When set, an unsigned or
+    /// badly signed bundle is refused whole.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// The signature's algorithm: `EdDSA` (Ed25519, the default) or `ES256`.
+    #[serde(default = "default_bundle_algorithm")]
+    pub algorithm: String,
+    /// The largest org file accepted, in bytes (default 256 MiB); a file
+    /// larger than this or than its manifest entry says is refused unread.
+    #[serde(default = "default_bundle_max_org_bytes")]
+    pub max_org_bytes: u64,
+    /// The orgs this gateway serves; every org of the bundle when absent.
+    #[serde(default)]
+    pub shard: Option<RawShard>,
+}
+
+fn default_bundle_algorithm() -> String {
+    "EdDSA".to_owned()
+}
+
+fn default_bundle_max_org_bytes() -> u64 {
+    256 << 20
+}
+
+/// Which orgs one gateway serves: a list, or a hash shard.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, untagged)]
+pub enum RawShard {
+    /// These org ids.
+    Orgs { orgs: Vec<String> },
+    /// The orgs whose id hashes to `index` of `count` (the first 8 bytes of
+    /// the id's SHA-256, big-endian, modulo `count`).
+    Hash { index: u64, count: u64 },
 }
 
 /// The access diff of every applied policy reload.

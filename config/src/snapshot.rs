@@ -27,6 +27,9 @@ pub struct Snapshot {
     /// The parsed policy document, kept when the settings ask for an
     /// access diff on reload (`reload.access_diff`).
     pub document: Option<Arc<reqflo_policy::Document>>,
+    /// When `policy` names a bundle: its manifest's revision, signature,
+    /// shard and what serves org by org.
+    pub bundle: Option<Arc<crate::bundle::BundleState>>,
     pub routes: RouteTable,
     pub settings: Settings,
     /// When this snapshot was built.
@@ -73,6 +76,6 @@ pub fn load(config_path: &Path) -> Result<Snapshot, ConfigErrors> {
 /// [`load`] through any [`Source`].
 pub fn load_from(source: &dyn Source, config_path: &Path) -> Result<Snapshot, ConfigErrors> {
     crate::compile::read_inputs(source, config_path)
-        .and_then(crate::compile::compile)
+        .and_then(|inputs| crate::compile::compile(source, inputs, None))
         .map_err(|rejection| rejection.errors)
 }

@@ -156,9 +156,30 @@ pub fn policy_json(shared: &Shared) -> serde_json::Value {
             "jwks": JWKS_PATH,
         })),
         "last_rejected_reload": rejected,
+        "bundle": snapshot.bundle.as_ref().map(|b| bundle_json(b)),
         "access_diff": if snapshot.settings.access_diff.is_some() { "on" } else { "off" },
         "last_access_diff": shared.access_diffs.last().map(|s| serde_json::to_value(&*s).unwrap_or_default()),
         "jwks": shared.keysets.status(),
+    })
+}
+
+/// A bundle's state: the manifest, and per org the version the manifest
+/// names, the one serving, and why the named one was rejected.
+fn bundle_json(b: &reqflo_config::bundle::BundleState) -> serde_json::Value {
+    json!({
+        "revision": b.revision,
+        "all_or_nothing": b.all_or_nothing,
+        "signature": if b.verified { "verified" } else { "unsigned" },
+        "signed_by": b.signed_by,
+        "shard": b.shard.describe(),
+        "orgs_not_served": b.not_served,
+        "orgs_compiled_last": b.compiled,
+        "orgs": b.orgs.iter().map(|o| json!({
+            "org": o.org,
+            "sha256": o.sha256,
+            "serving_sha256": o.serving_sha256(),
+            "rejected": o.rejected.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     })
 }
 

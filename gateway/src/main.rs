@@ -63,6 +63,12 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Policy bundles for a fleet: `bundle build` splits a policy document
+    /// into a manifest and one document per org, optionally signed.
+    ///
+    /// Exit status: 0 written, 2 unusable input.
+    #[command(subcommand)]
+    Bundle(commands::bundle::Command),
     /// Check a route config and the policy document it names, without serving.
     Validate {
         #[arg(long)]
@@ -88,6 +94,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff::run(&args),
         Command::TestRoutes(args) => commands::routes::run(&args),
         Command::Test { files } => commands::test::run(&files),
+        Command::Bundle(command) => commands::bundle::run(&command),
         Command::Validate { config } => commands::validate::run(&config),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Demo(args) => commands::demo::run(&args),

@@ -112,6 +112,18 @@ pub struct Metrics {
     /// Connections closed because a request head did not arrive within
     /// `limits.head_timeout_ms`.
     pub head_timeouts: IntCounter,
+    /// 1, with the serving bundle's manifest revision as a label (absent
+    /// for a single-file policy): convergence is one query over replicas.
+    pub bundle_info: GaugeVec,
+    /// The serving bundle's orgs by `state`: `serving`, `rejected` (the
+    /// manifest's version failed; an older one may serve), `not_served`
+    /// (outside this gateway's shard).
+    pub bundle_orgs: GaugeVec,
+    /// Org documents compiled by applied bundle loads, by `outcome`:
+    /// `loaded` or `rejected` (orgs shared unchanged are not counted).
+    pub bundle_org_loads: IntCounterVec,
+    /// Requests for an org outside this gateway's shard (answered 421).
+    pub org_not_served: IntCounter,
 }
 
 /// Reload duration buckets, seconds: 1 ms to 30 s (an L policy takes ~2 s).
@@ -306,6 +318,32 @@ impl Metrics {
             jwks_keys,
             reload_seconds,
             head_timeouts,
+            bundle_info: gauge_vec(
+                r,
+                "reqflo_gateway_bundle_info",
+                "The serving policy bundle's manifest revision (value is always 1)",
+                &["revision"],
+            )?,
+            bundle_orgs: gauge_vec(
+                r,
+                "reqflo_gateway_bundle_orgs",
+                "Orgs of the serving bundle by state: serving, rejected, not_served (outside this shard)",
+                &["state"],
+            )?,
+            bundle_org_loads: counter(
+                r,
+                "reqflo_gateway_bundle_org_loads_total",
+                "Org documents compiled by bundle loads, by outcome (loaded, rejected)",
+                &["outcome"],
+            )?,
+            org_not_served: {
+                let c = IntCounter::new(
+                    "reqflo_gateway_org_not_served_total",
+                    "Requests for an org outside this gateway's shard, answered 421 org_not_served",
+                )?;
+                r.register(Box::new(c.clone()))?;
+                c
+            },
             access_changes: counter(
                 r,
                 "reqflo_gateway_reload_access_changes_total",

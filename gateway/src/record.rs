@@ -106,6 +106,9 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
                 "{}",
                 refusal_message(refusal)
             );
+            if matches!(refusal, Refusal::OrgNotServed) {
+                m.org_not_served.inc();
+            }
             match refusal {
                 Refusal::Unauthenticated(_) => "unauthenticated",
                 Refusal::NoRoute => "no_route",
@@ -205,6 +208,7 @@ fn refusal_message(refusal: &Refusal) -> String {
         Refusal::Denied(d) => d.decision.headline.clone(),
         Refusal::Internal(k) => format!("internal error ({})", k.code()),
         Refusal::Upstream(_) => "upstream failure".to_owned(),
+        Refusal::OrgNotServed => "org outside this gateway's shard".to_owned(),
     }
 }
 

@@ -142,6 +142,7 @@ impl Shared {
         };
         let current = shared.snapshot.load_full();
         shared.publish_snapshot(&current);
+        shared.on_bundle_applied(&current);
         // Built now, off the request path: the pools start resolving at once.
         let _ = shared.current();
         if let Ok(mut status) = shared.reloads.lock() {
@@ -231,6 +232,55 @@ impl Shared {
             m.snapshot_objects.with_label_values(&[kind]).set(n as f64);
         }
         m.last_reload_success.set(unix_seconds(snapshot.loaded_at));
+        m.bundle_info.reset();
+        if let Some(b) = &snapshot.bundle {
+            m.bundle_info.with_label_values(&[&b.revision]).set(1.0);
+            let serving = b.orgs.iter().filter(|o| o.serving.is_some()).count();
+            let rejected = b.rejected().count();
+            for (state, n) in [
+                ("serving", serving),
+                ("rejected", rejected),
+                ("not_served", b.not_served),
+            ] {
+                m.bundle_orgs.with_label_values(&[state]).set(n as f64);
+            }
+        }
+    }
+
+    /// Counts and logs what a bundle load compiled and rejected.
+    fn on_bundle_applied(&self, snapshot: &Snapshot) {
+        let Some(b) = &snapshot.bundle else {
+            return;
+        };
+        let rejected: Vec<_> = b.rejected().collect();
+        let m = &self.metrics;
+        m.bundle_org_loads
+            .with_label_values(&["loaded"])
+            .inc_by(b.compiled.saturating_sub(rejected.len()) as u64);
+        m.bundle_org_loads
+            .with_label_values(&["rejected"])
+            .inc_by(rejected.len() as u64);
+        tracing::info!(
+            target: "reqflo_gateway::bundle",
+            revision = %b.revision,
+            orgs = b.orgs.len(),
+            compiled = b.compiled,
+            rejected = rejected.len(),
+            not_served = b.not_served,
+            "policy bundle applied"
+        );
+        // Bounded: the first orgs and the first errors of each.
+        for org in rejected.iter().take(20) {
+            tracing::warn!(
+                target: "reqflo_gateway::bundle",
+                org = %org.org,
+                sha256 = %org.sha256,
+                serving = org.serving_sha256().unwrap_or("none"),
+                errors = org.rejected.len(),
+                first_error = %org.rejected.first().map(ToString::to_string).unwrap_or_default(),
+                "bundle org rejected; its previous version (if any) keeps serving"
+            );
+        }
     }
 
     /// Records one reload attempt: log line, metrics and admin status together.
@@ -250,6 +300,7 @@ impl Shared {
                 self.metrics.reload_seconds.observe(took.as_secs_f64());
                 let current = self.snapshot.load_full();
                 self.publish_snapshot(&current);
+                self.on_bundle_applied(serving);
                 self.access_diffs.submit(replaced, serving);
                 let _ = self.current();
                 if let Ok(mut status) = self.reloads.lock() {

@@ -367,6 +367,12 @@ impl Snapshot {
             .zip(self.orgs.iter().map(|o| &**o))
     }
 
+    /// Every resource kind any org uses (an org's kinds once each; the same
+    /// kind may come from several orgs).
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.orgs.iter().flat_map(|o| o.kinds.iter().map(|k| &**k))
+    }
+
     /// Whether the snapshot knows an org of this id.
     pub fn has_org(&self, org: &str) -> bool {
         self.org_index.contains_key(org)

@@ -88,6 +88,16 @@ pub(super) fn known_kinds(document: &Document) -> std::collections::BTreeSet<Str
     kinds
 }
 
+/// [`known_kinds`] of a compiled policy (a bundle has no whole document).
+pub(super) fn known_kinds_of(
+    policy: &reqflo_policy::Snapshot,
+) -> std::collections::BTreeSet<String> {
+    let mut kinds: std::collections::BTreeSet<String> =
+        KNOWN_KINDS.iter().map(|k| (*k).to_owned()).collect();
+    kinds.extend(policy.kinds().map(str::to_owned));
+    kinds
+}
+
 /// The kinds `access-model.md` lists.
 const KNOWN_KINDS: &[&str] = &[
     "service",

@@ -3,9 +3,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use reqflo_policy::{Action, Document};
+use reqflo_policy::Action;
 
-use super::{Errors, Inputs, policy};
+use super::{Errors, Inputs};
 use crate::error::ErrorKind;
 use crate::raw::{RawEnvironment, RawRoute};
 use crate::routes::{Access, AlsoCheck, Check, EnvironmentSource, Route, RouteTable};
@@ -34,7 +34,7 @@ fn valid_header(name: &str) -> bool {
 
 pub(super) fn compile(
     inputs: &Inputs,
-    document: Option<&Document>,
+    kinds: Option<&std::collections::BTreeSet<String>>,
     errors: &mut Errors<'_>,
 ) -> Option<RouteTable> {
     let raw = &inputs.raw;
@@ -44,7 +44,6 @@ pub(super) fn compile(
         .as_deref()
         .and_then(Mode::parse)
         .unwrap_or_default();
-    let kinds = document.map(policy::known_kinds);
     let mut ids = HashSet::new();
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut routes = Vec::new();
@@ -121,7 +120,7 @@ pub(super) fn compile(
             public_access(r, errors)
         } else {
             path.as_ref()
-                .and_then(|p| check(r, p, &methods, kinds.as_ref(), errors))
+                .and_then(|p| check(r, p, &methods, kinds, errors))
         };
         if let Some(template) = path {
             // Overlaps are checked for every route whose path parsed, even

@@ -158,7 +158,7 @@ impl Reloader {
                     revision: inputs.revision,
                 }
             }
-            Ok(inputs) => match compile(inputs) {
+            Ok(inputs) => match compile(&Fs, inputs, Some(&current)) {
                 Ok(snapshot) => {
                     let revision = snapshot.revision.clone();
                     let inputs = snapshot.inputs.clone();

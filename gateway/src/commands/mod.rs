@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod access;
+pub mod bundle;
 pub mod decide;
 pub mod demo;
 pub mod diff;

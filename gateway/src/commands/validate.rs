@@ -31,6 +31,22 @@ pub fn run(config: &Path) -> ExitCode {
 fn report(result: &Result<Snapshot, ConfigErrors>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     match result {
         Ok(snapshot) => {
+            // A bundle's org that fails is rejected alone when serving (its
+            // previous version keeps serving); here it is an error.
+            let rejected: Vec<_> = snapshot.bundle.iter().flat_map(|b| b.rejected()).collect();
+            if !rejected.is_empty() {
+                for org in &rejected {
+                    for error in &org.rejected {
+                        let _ = writeln!(err, "{error}");
+                    }
+                }
+                let _ = writeln!(
+                    err,
+                    "{} org(s) of the bundle rejected; the other orgs would be served",
+                    rejected.len()
+                );
+                return INVALID;
+            }
             let _ = writeln!(out, "{}", summary(snapshot));
             0
         }
@@ -118,7 +134,25 @@ fn summary(snapshot: &Snapshot) -> String {
             a.ttl.as_secs()
         ));
     }
+    if let Some(b) = &snapshot.bundle {
+        notes.push_str(&format!(
+            "\nbundle {}: {} org(s) served (shard {}, {} outside it){}, {}",
+            b.revision,
+            b.orgs.len(),
+            b.shard.describe(),
+            b.not_served,
+            if b.all_or_nothing { ", all-or-nothing" } else { "" },
+            match (&b.signed_by, b.verified) {
+                (Some(kid), true) => format!("signature verified (kid `{kid}`)"),
+                (None, true) => "signature verified".to_owned(),
+                _ => "unsigned: no bundle.public_key, so whoever can write the bundle sets the policy".to_owned(),
+            }
+        ));
+    }
     match &snapshot.settings.access_diff {
+        Some(_) if snapshot.bundle.is_some() => notes.push_str(
+            "\nnote: reload.access_diff does not run for a bundle (no whole document is held): diff the documents with `reqflo-gateway diff` before `bundle build`",
+        ),
         None => notes.push_str(
             "\nnote: reload.access_diff is off: applied policy reloads are not diffed (no access-change log lines or metrics)",
         ),

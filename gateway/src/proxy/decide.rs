@@ -52,6 +52,16 @@ pub fn resolve(
     })
 }
 
+/// Whether this gateway serves the asked org: every org for a single-file
+/// policy, the bundle shard's orgs for a bundle (a function of the org id
+/// alone: it says nothing about whether the org exists).
+pub fn served(snapshot: &reqflo_config::Snapshot, asked: &Asked) -> bool {
+    snapshot
+        .bundle
+        .as_ref()
+        .is_none_or(|b| b.shard.serves(&asked.org))
+}
+
 /// Decides the route's check, then each `also` check (same user, org and
 /// environment); the first deny is the answer.
 pub fn decide(

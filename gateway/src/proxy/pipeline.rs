@@ -157,6 +157,9 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         Ok(a) => a,
         Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
     };
+    if !decide::served(snapshot, &asked) {
+        answer!(Stage::Decide, Refusal::OrgNotServed);
+    }
     let answer = match decide::decide(&snapshot.policy, &principal.user, check, &matched, asked) {
         Ok(a) => a,
         Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
@@ -605,6 +608,9 @@ fn evaluate_into(snapshot: &Snapshot, probe: &Probe, out: &mut Evaluation) -> Ne
         Ok(a) => a,
         Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
     };
+    if !decide::served(snapshot, &asked) {
+        answer!(Stage::Decide, Refusal::OrgNotServed);
+    }
     let answer = match decide::decide(&snapshot.policy, user, check, &matched, asked) {
         Ok(a) => a,
         Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),

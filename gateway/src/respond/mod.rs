@@ -32,7 +32,14 @@ pub enum Refusal {
     Internal(Internal),
     /// The upstream could not be reached (502) or did not answer in time (504).
     Upstream(UpstreamFailure),
+    /// The request's org is outside this gateway's bundle shard: 421, not
+    /// a policy decision (the shard is a function of the org id alone, so
+    /// the answer says nothing about whether the org exists).
+    OrgNotServed,
 }
+
+/// What a request for an org outside this gateway's shard is told.
+pub const ORG_NOT_SERVED: &str = "this gateway does not serve this org (it serves another shard of the policy bundle); the request was routed to the wrong gateway";
 
 /// The policy's deny and the question it answers: held once, in the
 /// request's verdict, and rendered from there.
@@ -119,6 +126,7 @@ impl Refusal {
             Refusal::Internal(_) => 500,
             Refusal::Upstream(UpstreamFailure::Unavailable) => 502,
             Refusal::Upstream(UpstreamFailure::Timeout) => 504,
+            Refusal::OrgNotServed => 421,
         }
     }
 
@@ -134,6 +142,7 @@ impl Refusal {
             Refusal::Internal(_) => "internal_error",
             Refusal::Upstream(UpstreamFailure::Unavailable) => "upstream_unavailable",
             Refusal::Upstream(UpstreamFailure::Timeout) => "upstream_timeout",
+            Refusal::OrgNotServed => "org_not_served",
         }
     }
 
@@ -200,8 +209,12 @@ impl Refusal {
                     Refusal::Unauthenticated(e) => e.to_string(),
                     Refusal::NoRoute => "no route matches this request".to_owned(),
                     Refusal::Environment(e) => e.to_string(),
+                    Refusal::OrgNotServed => ORG_NOT_SERVED.to_owned(),
                     _ => String::new(),
                 };
+                if matches!(other, Refusal::OrgNotServed) {
+                    body.decision = "error";
+                }
                 let bytes = serde_json::to_vec(&Body {
                     message: &text,
                     ..body
