@@ -9,7 +9,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "benchmark harness: any setup failure aborts the run"
 )]
 
@@ -152,7 +151,7 @@ fn main() {
                 std::hint::black_box(reqflo_policy::decide(&snapshot.policy, &request));
                 worst = worst.max(t.elapsed());
                 n += 1;
-                if n % 100 == 0 {
+                if n.is_multiple_of(100) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }

@@ -349,6 +349,53 @@ pub fn build(
     Ok(Built { manifest, written })
 }
 
+/// How a bundle is verified, which of its orgs are served, where it is
+/// fetched from and how stale it may get (`bundle:` in the route config).
+#[derive(Clone, Debug)]
+pub struct BundleSettings {
+    /// The public key the manifest's signature must verify with.
+    pub key: Option<BundleKey>,
+    pub max_org_bytes: u64,
+    pub shard: Shard,
+    /// The HTTP(S) source, when the bundle is fetched.
+    pub fetch: Option<FetchSettings>,
+    /// The directory of `policy` (the manifest): where a fetched bundle is
+    /// cached.
+    pub cache_dir: PathBuf,
+    /// When a bundle no longer confirmed by its server stops allowing risky requests.
+    pub staleness: Option<Staleness>,
+}
+
+/// Where and how often a bundle is fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// The base URL, without a trailing `/`.
+    pub url: String,
+    pub poll_interval: std::time::Duration,
+    pub poll_jitter: std::time::Duration,
+    /// 0: no long poll.
+    pub long_poll: std::time::Duration,
+    pub timeout: std::time::Duration,
+}
+
+impl FetchSettings {
+    /// The URL of a file of the bundle (`manifest.json`, an org file).
+    pub fn file_url(&self, file: &str) -> String {
+        format!("{}/{file}", self.url)
+    }
+}
+
+/// Fail closed by risk when stale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staleness {
+    /// The longest time since the server last confirmed the bundle.
+    pub max: std::time::Duration,
+    /// The risk levels a stale bundle no longer allows.
+    pub protects: Vec<reqflo_policy::RiskLevel>,
+    /// `/readyz` answers 503 while stale.
+    pub not_ready: bool,
+}
+
 /// Which orgs of a bundle one gateway serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Shard {
@@ -406,6 +453,12 @@ pub struct BundleState {
     pub not_served: usize,
     /// Orgs compiled by this build (the others were shared with the previous one).
     pub compiled: usize,
+    /// No manifest yet: a fetched bundle's cache is empty and the server
+    /// has not answered yet. Nothing is served (every org is unknown).
+    pub missing: bool,
+    /// Why a fetched bundle's cached manifest was ignored at start (it does
+    /// not parse or its signature does not verify): never half-loaded.
+    pub cache_ignored: Option<String>,
 }
 
 /// One org of a bundle.

@@ -148,9 +148,12 @@ pub(crate) fn read_inputs(source: &dyn Source, config_path: &Path) -> Result<Inp
             let bytes = source.read(&path).map_err(|e| e.to_string());
             (path, bytes)
         });
-    let is_bundle = policy
-        .as_ref()
-        .is_ok_and(|text| crate::bundle::Manifest::is_manifest(text.as_bytes()));
+    // A fetched bundle's manifest may not be cached yet: it is a bundle
+    // whatever the file holds (and a file that is no manifest is an error).
+    let is_bundle = raw.bundle.as_ref().is_some_and(|b| b.url.is_some())
+        || policy
+            .as_ref()
+            .is_ok_and(|text| crate::bundle::Manifest::is_manifest(text.as_bytes()));
     let mut tls_files: Vec<(PathBuf, Result<Vec<u8>, String>)> = Vec::new();
     for file in raw.tls_files() {
         let path = resolve(config_path, file);
@@ -217,12 +220,15 @@ pub(crate) fn compile(
     let revision = inputs.revision.clone();
     let mut errors = Errors::new(&inputs.config_path, &inputs.config_text);
 
-    let settings = settings::compile(&inputs, &mut errors);
+    let mut settings = settings::compile(&inputs, &mut errors);
     let bundle_settings = bundle::settings(&inputs, &mut errors);
     let (document, policy, bundle) = if inputs.is_bundle {
         let compiled = bundle_settings
             .as_ref()
             .and_then(|s| bundle::compile(source, &inputs, s, previous, &mut errors));
+        if let Some(s) = settings.as_mut() {
+            s.bundle = bundle_settings;
+        }
         match compiled {
             Some(c) => (None, Some(c.policy), Some(Arc::new(c.state))),
             None => (None, None, None),

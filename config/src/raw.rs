@@ -69,6 +69,54 @@ pub struct RawBundle {
     /// The orgs this gateway serves; every org of the bundle when absent.
     #[serde(default)]
     pub shard: Option<RawShard>,
+    /// Fetch the bundle from this HTTP(S) base URL (`{url}/manifest.json`
+    /// and the org files it names) into the directory of `policy`, which
+    /// is then the local cache a restart serves from.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often the manifest is polled, milliseconds (default 10000).
+    #[serde(default = "default_bundle_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Up to this much is added at random to each wait, milliseconds
+    /// (default 1000), so replicas do not poll in step.
+    #[serde(default = "default_bundle_poll_jitter_ms")]
+    pub poll_jitter_ms: u64,
+    /// Ask the server to hold a manifest poll up to this long until the
+    /// manifest changes (`Prefer: wait=N`), seconds; 0 (default) is off.
+    #[serde(default)]
+    pub long_poll_seconds: u64,
+    /// The longest one fetch may take (beyond a long poll's wait),
+    /// milliseconds (default 30000).
+    #[serde(default = "default_bundle_fetch_timeout_ms")]
+    pub fetch_timeout_ms: u64,
+    /// Past this long without the server confirming the bundle (a 200 or a
+    /// 304), requests whose risk includes `stale_protects` are denied
+    /// `policy_stale`; off when absent. Needs `url`.
+    #[serde(default)]
+    pub max_staleness_ms: Option<u64>,
+    /// The risk levels a stale bundle no longer allows (default
+    /// `[production, destructive]`).
+    #[serde(default = "default_stale_protects")]
+    pub stale_protects: Vec<String>,
+    /// Whether `/readyz` answers 503 while the bundle is stale (default false).
+    #[serde(default)]
+    pub stale_not_ready: bool,
+}
+
+fn default_bundle_poll_interval_ms() -> u64 {
+    10_000
+}
+
+fn default_bundle_poll_jitter_ms() -> u64 {
+    1_000
+}
+
+fn default_bundle_fetch_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_stale_protects() -> Vec<String> {
+    vec!["production".to_owned(), "destructive".to_owned()]
 }
 
 fn default_bundle_algorithm() -> String {

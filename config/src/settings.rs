@@ -29,6 +29,9 @@ pub struct Settings {
     pub assertion: Option<Assertion>,
     /// The access diff of applied reloads; off when `None`.
     pub access_diff: Option<AccessDiff>,
+    /// How the policy bundle is verified, sharded, fetched and kept fresh,
+    /// when `policy` names a bundle.
+    pub bundle: Option<crate::bundle::BundleSettings>,
 }
 
 /// How an applied reload's access diff is bounded and logged.

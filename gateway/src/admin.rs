@@ -66,6 +66,7 @@ pub fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>>
                 // must have resolved at least once.
                 let mut waiting = shared.upstreams.not_ready();
                 waiting.extend(shared.keysets.not_ready());
+                waiting.extend(shared.bundle.not_ready(&shared.snapshot.load()));
                 if waiting.is_empty() {
                     text(StatusCode::OK, "ready\n")
                 } else {
@@ -99,6 +100,7 @@ fn metrics(shared: &Shared) -> Response<Full<Bytes>> {
         .unwrap_or(0.0);
     shared.metrics.snapshot_age.set(age);
     shared.keysets.observe();
+    shared.bundle.observe(snapshot.settings.bundle.as_ref());
     // Set here, not per request: the cache's size only matters when scraped.
     shared
         .metrics
@@ -157,6 +159,7 @@ pub fn policy_json(shared: &Shared) -> serde_json::Value {
         })),
         "last_rejected_reload": rejected,
         "bundle": snapshot.bundle.as_ref().map(|b| bundle_json(b)),
+        "bundle_source": snapshot.settings.bundle.as_ref().filter(|b| b.fetch.is_some()).map(|b| shared.bundle.status_json(b)),
         "access_diff": if snapshot.settings.access_diff.is_some() { "on" } else { "off" },
         "last_access_diff": shared.access_diffs.last().map(|s| serde_json::to_value(&*s).unwrap_or_default()),
         "jwks": shared.keysets.status(),
@@ -174,6 +177,8 @@ fn bundle_json(b: &reqflo_config::bundle::BundleState) -> serde_json::Value {
         "shard": b.shard.describe(),
         "orgs_not_served": b.not_served,
         "orgs_compiled_last": b.compiled,
+        "missing": b.missing,
+        "cache_ignored": b.cache_ignored,
         "orgs": b.orgs.iter().map(|o| json!({
             "org": o.org,
             "sha256": o.sha256,

@@ -142,7 +142,28 @@ impl Gateway {
                 source,
             })?;
 
-        let watcher = Arc::new(Mutex::new(None));
+        let watcher: Arc<Mutex<Option<WatchHandle>>> = Arc::new(Mutex::new(None));
+        // A fetched bundle: its cache directory exists before the watcher
+        // watches it, and its fetch task asks the watcher to reload as soon
+        // as it has written a new manifest.
+        {
+            let current = handle.load();
+            crate::bundle_fetch::prepare_cache(&current);
+            if let Some(b) = &current.settings.bundle {
+                shared.bundle.seed_from_cache(b);
+            }
+            if let Some(runtime) = shared.upstreams.handle() {
+                let slot = watcher.clone();
+                let reload: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                    if let Ok(w) = slot.lock()
+                        && let Some(w) = w.as_ref()
+                    {
+                        w.reload_now();
+                    }
+                });
+                shared.bundle.start(&runtime, handle.clone(), reload);
+            }
+        }
         if options.watch {
             let on_reload = shared.clone();
             let w = reqflo_config::watch(&options.config, handle, move |event| {

@@ -3,6 +3,7 @@
 pub mod access_diff;
 pub mod admin;
 pub mod auth;
+pub mod bundle_fetch;
 pub mod canon;
 pub mod demo;
 pub mod environment;

@@ -124,6 +124,17 @@ pub struct Metrics {
     pub bundle_org_loads: IntCounterVec,
     /// Requests for an org outside this gateway's shard (answered 421).
     pub org_not_served: IntCounter,
+    /// Manifest polls of a fetched bundle by `outcome`: `not_modified`
+    /// (a 304, or the same manifest), `updated`, `error`.
+    pub bundle_polls: IntCounterVec,
+    /// Bytes fetched from the bundle server (manifests and org files).
+    pub bundle_fetch_bytes: IntCounter,
+    /// Seconds since the server last confirmed the bundle; -1 never (set at scrape time).
+    pub bundle_confirmed_age: Gauge,
+    /// 1 while the bundle is past `bundle.max_staleness_ms` (set at scrape time).
+    pub bundle_stale: IntGauge,
+    /// Requests denied `policy_stale`, by `risk` (the first protected level the request carries).
+    pub stale_denials: IntCounterVec,
 }
 
 /// Reload duration buckets, seconds: 1 ms to 30 s (an L policy takes ~2 s).
@@ -336,6 +347,39 @@ impl Metrics {
                 "Org documents compiled by bundle loads, by outcome (loaded, rejected)",
                 &["outcome"],
             )?,
+            bundle_polls: counter(
+                r,
+                "reqflo_gateway_bundle_polls_total",
+                "Manifest polls of the bundle server by outcome: not_modified, updated, error",
+                &["outcome"],
+            )?,
+            bundle_fetch_bytes: {
+                let c = IntCounter::new(
+                    "reqflo_gateway_bundle_fetch_bytes_total",
+                    "Bytes fetched from the bundle server (manifests and org files)",
+                )?;
+                r.register(Box::new(c.clone()))?;
+                c
+            },
+            bundle_confirmed_age: gauge(
+                r,
+                "reqflo_gateway_bundle_confirmed_age_seconds",
+                "Seconds since the bundle server last confirmed the bundle (-1: never)",
+            )?,
+            bundle_stale: {
+                let g = IntGauge::new(
+                    "reqflo_gateway_bundle_stale",
+                    "1 while the bundle is older than bundle.max_staleness_ms",
+                )?;
+                r.register(Box::new(g.clone()))?;
+                g
+            },
+            stale_denials: counter(
+                r,
+                "reqflo_gateway_stale_denials_total",
+                "Requests denied policy_stale (a stale bundle and a protected risk), by risk",
+                &["risk"],
+            )?,
             org_not_served: {
                 let c = IntCounter::new(
                     "reqflo_gateway_org_not_served_total",
@@ -385,6 +429,13 @@ impl Metrics {
         for kind in crate::respond::Internal::ALL {
             metrics.internal_errors.with_label_values(&[kind.code()]);
         }
+        for outcome in ["not_modified", "updated", "error"] {
+            metrics.bundle_polls.with_label_values(&[outcome]);
+        }
+        for outcome in ["loaded", "rejected"] {
+            metrics.bundle_org_loads.with_label_values(&[outcome]);
+        }
+        metrics.bundle_confirmed_age.set(-1.0);
         Ok(metrics)
     }
 

@@ -106,8 +106,13 @@ pub fn request(shared: &Shared, ctx: &Ctx, status: u16) {
                 "{}",
                 refusal_message(refusal)
             );
-            if matches!(refusal, Refusal::OrgNotServed) {
-                m.org_not_served.inc();
+            match refusal {
+                Refusal::OrgNotServed => m.org_not_served.inc(),
+                Refusal::Stale(st) => m
+                    .stale_denials
+                    .with_label_values(&[st.level.as_str()])
+                    .inc(),
+                _ => {}
             }
             match refusal {
                 Refusal::Unauthenticated(_) => "unauthenticated",
@@ -209,6 +214,7 @@ fn refusal_message(refusal: &Refusal) -> String {
         Refusal::Internal(k) => format!("internal error ({})", k.code()),
         Refusal::Upstream(_) => "upstream failure".to_owned(),
         Refusal::OrgNotServed => "org outside this gateway's shard".to_owned(),
+        Refusal::Stale(st) => st.message(),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Shared {
     pub draining: AtomicBool,
     /// The access each applied policy reload gains and loses, diffed in the background.
     pub access_diffs: crate::access_diff::AccessDiffs,
+    /// A fetched policy bundle's source: when the server last confirmed it.
+    pub bundle: Arc<crate::bundle_fetch::BundleSource>,
     derived: ArcSwapOption<Derived>,
     /// The public JWKs of the assertion keys served so far, newest first
     /// (at most two: the serving key and the one it replaced).
@@ -137,6 +139,7 @@ impl Shared {
             keysets,
             draining: AtomicBool::new(false),
             access_diffs: crate::access_diff::AccessDiffs::new(metrics.clone()),
+            bundle: Arc::new(crate::bundle_fetch::BundleSource::new(metrics.clone())),
             derived: ArcSwapOption::empty(),
             assertion_keys: Mutex::new(Vec::new()),
         };
@@ -252,6 +255,9 @@ impl Shared {
         let Some(b) = &snapshot.bundle else {
             return;
         };
+        if let Some(why) = &b.cache_ignored {
+            tracing::warn!(target: "reqflo_gateway::bundle", error = %why, "the cached policy bundle is ignored (not half-loaded); nothing is served until the server answers");
+        }
         let rejected: Vec<_> = b.rejected().collect();
         let m = &self.metrics;
         m.bundle_org_loads

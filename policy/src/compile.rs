@@ -122,6 +122,29 @@ impl RoleSet {
 
 /// Risk levels as bits: see [`crate::RiskLevel::index`].
 pub(crate) type RiskBits = u8;
+
+/// A set of risk levels ([`Snapshot::request_risk`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RiskSet(RiskBits);
+
+impl RiskSet {
+    pub fn contains(self, level: crate::RiskLevel) -> bool {
+        self.0 & (1 << level.index()) != 0
+    }
+
+    /// Whether any of `levels` is in the set.
+    pub fn any_of(self, levels: &[crate::RiskLevel]) -> bool {
+        levels.iter().any(|l| self.contains(*l))
+    }
+
+    /// The levels in the set, in [`crate::RiskLevel`] order.
+    pub fn levels(self) -> impl Iterator<Item = crate::RiskLevel> {
+        crate::RiskLevel::ALL
+            .iter()
+            .copied()
+            .filter(move |l| self.contains(*l))
+    }
+}
 /// Privileges as bits: see [`crate::Privilege::index`].
 pub(crate) type PrivilegeBits = u8;
 /// Service roles as bits: see [`crate::ServiceRole::index`].
@@ -376,6 +399,38 @@ impl Snapshot {
     /// Whether the snapshot knows an org of this id.
     pub fn has_org(&self, org: &str) -> bool {
         self.org_index.contains_key(org)
+    }
+
+    /// The risk a request carries: its resource's risk levels, and for
+    /// `use` and `run` its target environment's (as a decision counts them).
+    /// Empty when the org, resource or environment is unknown.
+    pub fn request_risk(
+        &self,
+        org: &str,
+        action: crate::Action,
+        resource: &str,
+        environment: Option<&str>,
+    ) -> RiskSet {
+        let Some(data) = self
+            .org_index
+            .get(org)
+            .and_then(|o| self.orgs.get(o as usize))
+        else {
+            return RiskSet(0);
+        };
+        let risk_of = |id: &str| {
+            data.resource_index
+                .get(id)
+                .and_then(|i| data.resources.get(i as usize))
+                .map_or(0, |r| r.risk)
+        };
+        let mut risk = risk_of(resource);
+        if action.checks_dependencies()
+            && let Some(env) = environment
+        {
+            risk |= risk_of(env);
+        }
+        RiskSet(risk)
     }
 
     /// The kind of a resource (or `service`), if the org has it.

@@ -14,7 +14,7 @@ mod decide;
 mod explain;
 mod validate;
 
-pub use compile::{Counts, OrgPolicy, Snapshot, content_revision};
+pub use compile::{Counts, OrgPolicy, RiskSet, Snapshot, content_revision};
 pub use decide::decide;
 pub use decision::{
     AllowedBy, Decision, HIDDEN_SENTENCE, ObjectRef, Reason, ReasonCode, Remedy, Request,

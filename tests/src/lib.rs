@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod answer;
+pub mod bundle_server;
 pub mod client;
 pub mod fail;
 pub mod gateway;

@@ -3,16 +3,16 @@
 //! (never forwarded, counted), a republished bundle applied with only the
 //! changed org compiled, and all of it on `/policy` and `/metrics`.
 
-use reqflo_tests::{Env, Files, assert_allowed, bearer, fixture_files};
+use reqflo_tests::{Env, Files, OrPanic, assert_allowed, bearer, fixture_files};
 
 const VIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke";
 const PROD_RUN: &str = "/api/v1/orgs/acme/environments/production/journeys/checkout-smoke/runs";
 const GLOBEX: &str = "/api/v1/orgs/globex/journeys/anything";
 
 fn build(policy: &str, dir: &std::path::Path) -> String {
-    let document = reqflo_policy::Document::parse(policy).expect("the fixture policy parses");
+    let document = reqflo_policy::Document::parse(policy).or_panic("the fixture policy parses");
     reqflo_config::bundle::build(&document, dir, None, false)
-        .expect("the bundle builds")
+        .or_panic("the bundle builds")
         .manifest
         .revision
 }
@@ -28,7 +28,7 @@ fn with_grant(policy: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sharded_bundle_serves_its_orgs_refuses_the_others_and_reloads_one_org() {
-    let bundle = tempfile::tempdir().expect("a bundle directory");
+    let bundle = tempfile::tempdir().or_panic("a bundle directory");
     let fixtures = fixture_files();
     let first = build(&fixtures.policy, bundle.path());
     let manifest = bundle.path().join("manifest.json");

@@ -5,22 +5,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use reqflo_policy::{Document, OrgPolicy};
 
 use super::{Errors, Inputs};
-use crate::bundle::{BundleKey, BundleOrg, BundleState, Manifest, OrgEntry, Shard, sha256_hex};
+use crate::bundle::{
+    BundleKey, BundleOrg, BundleSettings, BundleState, FetchSettings, Manifest, OrgEntry, Shard,
+    Staleness, sha256_hex,
+};
 use crate::error::{ConfigError, ErrorKind};
 use crate::raw::{RawBundle, RawShard};
 use crate::snapshot::Snapshot;
 use crate::source::Source;
-
-/// A bundle's settings as the config gives them (defaults when absent).
-pub(super) struct BundleSettings {
-    key: Option<BundleKey>,
-    max_org_bytes: u64,
-    shard: Shard,
-}
 
 /// Reads the `bundle:` section; errors are recorded.
 pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<BundleSettings> {
@@ -29,13 +26,22 @@ pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Bundl
         algorithm: "EdDSA".to_owned(),
         max_org_bytes: 256 << 20,
         shard: None,
+        url: None,
+        poll_interval_ms: 10_000,
+        poll_jitter_ms: 1_000,
+        long_poll_seconds: 0,
+        fetch_timeout_ms: 30_000,
+        max_staleness_ms: None,
+        stale_protects: Vec::new(),
+        stale_not_ready: false,
     };
     let raw = inputs.raw.bundle.as_ref().unwrap_or(&default);
     let before = errors.len();
+    let mut invalid = |key: &str, message: String| {
+        errors.setting(ErrorKind::Invalid, "bundle", key, message);
+    };
     if raw.max_org_bytes == 0 {
-        errors.setting(
-            ErrorKind::Invalid,
-            "bundle",
+        invalid(
             "max_org_bytes",
             "bundle `max_org_bytes` is 0, which refuses every org".to_owned(),
         );
@@ -44,9 +50,7 @@ pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Bundl
         None => Shard::All,
         Some(RawShard::Orgs { orgs }) => {
             if orgs.is_empty() {
-                errors.setting(
-                    ErrorKind::Invalid,
-                    "bundle",
+                invalid(
                     "shard",
                     "bundle `shard.orgs` is empty: this gateway would serve no org".to_owned(),
                 );
@@ -55,9 +59,7 @@ pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Bundl
         }
         Some(RawShard::Hash { index, count }) => {
             if *count == 0 || index >= count {
-                errors.setting(
-                    ErrorKind::Invalid,
-                    "bundle",
+                invalid(
                     "shard",
                     format!("bundle shard `index: {index}` is not below `count: {count}`"),
                 );
@@ -66,6 +68,74 @@ pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Bundl
                 index: *index,
                 count: *count,
             }
+        }
+    };
+    let fetch = match &raw.url {
+        None => None,
+        Some(url) => {
+            if let Err(why) = crate::compile::fetchable_url(url) {
+                invalid("url", format!("bundle `url` `{url}` {why}"));
+            }
+            if raw.poll_interval_ms == 0 {
+                invalid(
+                    "poll_interval_ms",
+                    "bundle `poll_interval_ms` is 0: the server would be polled without a pause"
+                        .to_owned(),
+                );
+            }
+            if raw.fetch_timeout_ms == 0 {
+                invalid(
+                    "fetch_timeout_ms",
+                    "bundle `fetch_timeout_ms` is 0, which fails every fetch".to_owned(),
+                );
+            }
+            Some(FetchSettings {
+                url: url.trim_end_matches('/').to_owned(),
+                poll_interval: Duration::from_millis(raw.poll_interval_ms),
+                poll_jitter: Duration::from_millis(raw.poll_jitter_ms),
+                long_poll: Duration::from_secs(raw.long_poll_seconds),
+                timeout: Duration::from_millis(raw.fetch_timeout_ms),
+            })
+        }
+    };
+    let staleness = match raw.max_staleness_ms {
+        None => None,
+        Some(ms) => {
+            if raw.url.is_none() {
+                invalid(
+                    "max_staleness_ms",
+                    "bundle `max_staleness_ms` needs `url`: only a fetched bundle is confirmed by its server".to_owned(),
+                );
+            }
+            if ms == 0 {
+                invalid(
+                    "max_staleness_ms",
+                    "bundle `max_staleness_ms` is 0: every protected request would be denied"
+                        .to_owned(),
+                );
+            }
+            let mut protects = Vec::new();
+            for level in &raw.stale_protects {
+                match reqflo_policy::RiskLevel::parse(level) {
+                    Some(l) => protects.push(l),
+                    None => invalid(
+                        "stale_protects",
+                        format!(
+                            "bundle `stale_protects` names `{level}`, not a risk level ({})",
+                            reqflo_policy::RiskLevel::ALL
+                                .iter()
+                                .map(|l| l.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                }
+            }
+            Some(Staleness {
+                max: Duration::from_millis(ms),
+                protects,
+                not_ready: raw.stale_not_ready,
+            })
         }
     };
     let key = match &inputs.bundle_key {
@@ -97,10 +167,17 @@ pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Bundl
             }
         }
     };
-    (errors.len() == before).then_some(BundleSettings {
+    (errors.len() == before).then(|| BundleSettings {
         key,
         max_org_bytes: raw.max_org_bytes,
         shard,
+        fetch,
+        cache_dir: inputs
+            .policy_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+        staleness,
     })
 }
 
@@ -136,9 +213,24 @@ pub(super) fn compile(
     previous: Option<&Snapshot>,
     errors: &mut Errors<'_>,
 ) -> Option<Compiled> {
-    let text = inputs.policy_text.as_deref().ok()?;
+    let text = match &inputs.policy_text {
+        Ok(text) => text,
+        // A fetched bundle with nothing cached yet: serve nothing until the
+        // server answers (the gateway is not ready meanwhile).
+        Err(_) if settings.fetch.is_some() && !inputs.policy_path.exists() => {
+            return Some(nothing_cached(settings, None));
+        }
+        Err(e) => {
+            errors.push(e.clone());
+            return None;
+        }
+    };
+    // A fetched bundle's cache that is unusable at start is ignored (the
+    // server is asked instead); on a reload it is refused like any bundle.
+    let ignore_cache = settings.fetch.is_some() && previous.is_none();
     let manifest = match Manifest::parse(text.as_bytes()) {
         Ok(m) => m,
+        Err(message) if ignore_cache => return Some(nothing_cached(settings, Some(message))),
         Err(message) => {
             errors.push(bundle_error(&inputs.policy_path, message));
             return None;
@@ -148,6 +240,9 @@ pub(super) fn compile(
         None => None,
         Some(key) => match manifest.verify(key) {
             Ok(kid) => kid,
+            Err(message) if ignore_cache => {
+                return Some(nothing_cached(settings, Some(message)));
+            }
             Err(message) => {
                 errors.push(bundle_error(&inputs.policy_path, message));
                 return None;
@@ -234,8 +329,30 @@ pub(super) fn compile(
             orgs,
             not_served,
             compiled: changed.len(),
+            missing: false,
+            cache_ignored: None,
         },
     })
+}
+
+/// A fetched bundle with nothing usable cached: nothing is served until
+/// the server answers (`/readyz` says so).
+fn nothing_cached(settings: &BundleSettings, ignored: Option<String>) -> Compiled {
+    Compiled {
+        policy: reqflo_policy::Snapshot::from_orgs(String::new(), &[]),
+        state: BundleState {
+            revision: String::new(),
+            all_or_nothing: false,
+            signed_by: None,
+            verified: settings.key.is_some(),
+            shard: settings.shard.clone(),
+            orgs: Vec::new(),
+            not_served: 0,
+            compiled: 0,
+            missing: true,
+            cache_ignored: ignored,
+        },
+    }
 }
 
 /// Compiles each entry, on every core; results in `entries`' order.

@@ -74,6 +74,7 @@ pub(super) fn compile(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Settin
         policy_path: inputs.policy_path.clone(),
         forwarding: forwarding?,
         assertion: assertion?,
+        bundle: None,
         access_diff: raw.reload.access_diff.then(|| AccessDiff {
             max_pairs: usize::try_from(raw.reload.access_diff_max_pairs).unwrap_or(usize::MAX),
             log_entries: usize::try_from(raw.reload.access_diff_log_entries).unwrap_or(usize::MAX),

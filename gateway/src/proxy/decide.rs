@@ -62,6 +62,68 @@ pub fn served(snapshot: &reqflo_config::Snapshot, asked: &Asked) -> bool {
         .is_none_or(|b| b.shard.serves(&asked.org))
 }
 
+/// An allowed request refused because the policy bundle is stale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stale {
+    pub asked: Asked,
+    /// The first protected risk level the request carries.
+    pub level: reqflo_policy::RiskLevel,
+    /// Since the server last confirmed the bundle; `None`: never.
+    pub age: Option<Duration>,
+    pub max: Duration,
+}
+
+impl Stale {
+    /// The sentence the denied person reads.
+    pub fn message(&self) -> String {
+        let level = self.level.as_str();
+        let age = self.age.map_or(
+            "has never been confirmed by the policy server".to_owned(),
+            |a| {
+                format!(
+                    "was last confirmed by the policy server {} s ago",
+                    a.as_secs()
+                )
+            },
+        );
+        format!(
+            "This gateway's policy {age}, longer than the {} s allowed for {level} requests, so {level} requests are refused until it is confirmed again; requests without {level} risk still work.",
+            self.max.as_secs()
+        )
+    }
+}
+
+/// Whether an allowed request is refused for a stale bundle: the bundle is
+/// fetched with `max_staleness_ms`, the server has not confirmed it for
+/// longer, and the request's risk includes a protected level.
+pub fn stale(
+    source: &crate::bundle_fetch::BundleSource,
+    snapshot: &reqflo_config::Snapshot,
+    asked: &Asked,
+) -> Option<Stale> {
+    let staleness = snapshot.settings.bundle.as_ref()?.staleness.as_ref()?;
+    if !source.is_stale(staleness.max) {
+        return None;
+    }
+    let risk = snapshot.policy.request_risk(
+        &asked.org,
+        asked.action,
+        &asked.resource,
+        asked.environment.as_deref(),
+    );
+    let level = staleness
+        .protects
+        .iter()
+        .copied()
+        .find(|l| risk.contains(*l))?;
+    Some(Stale {
+        asked: asked.clone(),
+        level,
+        age: source.age(),
+        max: staleness.max,
+    })
+}
+
 /// Decides the route's check, then each `also` check (same user, org and
 /// environment); the first deny is the answer.
 pub fn decide(

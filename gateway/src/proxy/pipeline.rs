@@ -7,7 +7,9 @@
 //! 4. no route → 404;
 //! 5. environment (the body read once when it is read at all; one
 //!    environment per request);
-//! 6. decide (the route's check, the route's kind, every `also` check);
+//! 6. decide (the route's check, the route's kind, every `also` check; an
+//!    allowed request of a protected risk refused while the policy bundle
+//!    is stale);
 //! 7. deny, or forward (`forward`: the upstream request built from the decision).
 
 use bytes::{Bytes, BytesMut};
@@ -165,6 +167,13 @@ pub async fn run(shared: &Shared, session: &mut Session, ctx: &mut Ctx) -> Next 
         Err(kind) => answer!(Stage::Decide, Refusal::Internal(kind)),
     };
     ctx.decision_time = Some(answer.took);
+    // A bundle past its staleness: what it protects is no longer allowed.
+    if answer.decision.allowed
+        && ctx.mode == Mode::Enforce
+        && let Some(stale) = decide::stale(&shared.bundle, snapshot, &answer.asked)
+    {
+        answer!(Stage::Decide, Refusal::Stale(Box::new(stale)));
+    }
 
     // 7. Deny, or forward (allowed, or denied in shadow mode).
     if !answer.decision.allowed && ctx.mode == Mode::Enforce {

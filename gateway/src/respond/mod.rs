@@ -32,6 +32,9 @@ pub enum Refusal {
     Internal(Internal),
     /// The upstream could not be reached (502) or did not answer in time (504).
     Upstream(UpstreamFailure),
+    /// Allowed by the policy, but of a risk a stale policy bundle no longer
+    /// allows: 403 `policy_stale`.
+    Stale(Box<crate::proxy::decide::Stale>),
     /// The request's org is outside this gateway's bundle shard: 421, not
     /// a policy decision (the shard is a function of the org id alone, so
     /// the answer says nothing about whether the org exists).
@@ -127,6 +130,7 @@ impl Refusal {
             Refusal::Upstream(UpstreamFailure::Unavailable) => 502,
             Refusal::Upstream(UpstreamFailure::Timeout) => 504,
             Refusal::OrgNotServed => 421,
+            Refusal::Stale(_) => 403,
         }
     }
 
@@ -143,6 +147,7 @@ impl Refusal {
             Refusal::Upstream(UpstreamFailure::Unavailable) => "upstream_unavailable",
             Refusal::Upstream(UpstreamFailure::Timeout) => "upstream_timeout",
             Refusal::OrgNotServed => "org_not_served",
+            Refusal::Stale(_) => "policy_stale",
         }
     }
 
@@ -150,6 +155,7 @@ impl Refusal {
     pub fn render(&self, decision_id: &str, revision: Option<&str>) -> Response {
         let status = self.status();
         let message;
+        let stale_message;
         let hidden_reasons;
         let mut body = Body {
             decision: "deny",
@@ -185,6 +191,13 @@ impl Refusal {
                     body.message = &d.decision.headline;
                     body.reasons = Some(&d.decision.reasons);
                 }
+            }
+            Refusal::Stale(st) => {
+                body.action = Some(st.asked.action.as_str());
+                body.resource = Some(&st.asked.resource);
+                body.environment = Some(st.asked.environment.as_deref());
+                stale_message = st.message();
+                body.message = &stale_message;
             }
             Refusal::Internal(_) => {
                 body.decision = "error";
