@@ -252,8 +252,8 @@ pub(crate) fn compile(
         (document, policy, None)
     };
     let kinds = match (&document, &policy) {
-        (Some(d), _) => Some(policy::known_kinds(d)),
-        (None, Some(p)) => Some(policy::known_kinds_of(p)),
+        (Some(d), _) => Some(policy::KnownKinds::Listed(policy::known_kinds(d))),
+        (None, Some(p)) => Some(policy::KnownKinds::Compiled(p)),
         (None, None) => None,
     };
     let routes = routes::compile(&inputs, kinds.as_ref(), &mut errors);

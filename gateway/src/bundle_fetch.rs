@@ -298,10 +298,13 @@ async fn run(
 enum Polled {
     /// 304, or the same manifest again.
     NotModified,
-    /// A new manifest, its files fetched, written to the cache.
+    /// A new manifest, its files fetched, written to the cache; what the
+    /// clean-up after the reload needs.
     Updated {
         orgs_fetched: usize,
-        revision: String,
+        manifest: Manifest,
+        previous: Option<Vec<u8>>,
+        cache: std::path::PathBuf,
     },
 }
 
@@ -331,11 +334,16 @@ impl BundleSource {
                 }
                 if let Polled::Updated {
                     orgs_fetched,
-                    revision,
+                    manifest,
+                    previous,
+                    cache,
                 } = polled
                 {
-                    tracing::info!(target: "reqflo_gateway::bundle", url = %fetch.url, %revision, orgs_fetched, bytes, "policy bundle fetched into the cache");
+                    // The reload first; the clean-up (a directory listing)
+                    // is not on the way to the new decision.
                     reload();
+                    tracing::info!(target: "reqflo_gateway::bundle", url = %fetch.url, revision = %manifest.revision, orgs_fetched, bytes, "policy bundle fetched into the cache");
+                    clean(self, &cache, &manifest, previous.as_deref());
                 }
                 fetch.poll_interval
             }
@@ -502,11 +510,12 @@ async fn poll(
         )
     })?;
     set_etag(source, new_etag);
-    clean(source, cache, &manifest, cached.as_deref());
     Ok((
         Polled::Updated {
             orgs_fetched: fetched,
-            revision: manifest.revision.clone(),
+            manifest,
+            previous: cached,
+            cache: cache.clone(),
         },
         bytes,
     ))
@@ -518,13 +527,16 @@ fn set_etag(source: &BundleSource, etag: Option<String>) {
     }
 }
 
-/// Whether the cache already holds this file with this hash (hashed once per process).
+/// Whether the cache already holds this file with this hash: hashed once
+/// per process, then trusted (a 10,000-org manifest would otherwise cost
+/// 10,000 file checks per change). A file removed behind the gateway's
+/// back fails its org at the loader (the org's previous version serves)
+/// and is fetched again after a restart.
 fn cached_ok(source: &BundleSource, path: &Path, file: &str, sha256: &str) -> bool {
     if source
         .status
         .lock()
         .is_ok_and(|s| s.verified.contains(file))
-        && path.exists()
     {
         return true;
     }

@@ -92,8 +92,9 @@ pub struct Snapshot {
     /// Each org's tables, shared with every snapshot assembled from the
     /// same compiled org ([`Snapshot::from_orgs`]).
     pub(crate) orgs: Vec<Arc<OrgData>>,
-    /// Acknowledged access modes weaker than the seeds' defaults.
-    pub(crate) weakened: Vec<crate::defaults::Weakened>,
+    /// Acknowledged access modes weaker than the seeds' defaults: one list
+    /// per compiled document (per org for an assembled snapshot, shared).
+    pub(crate) weakened: Vec<Arc<[crate::defaults::Weakened]>>,
 }
 
 const _: () = {
@@ -378,8 +379,8 @@ impl Snapshot {
 
     /// Every resource whose document acknowledges an access mode weaker
     /// than the seeds' default (`weaker_access_reason`), in document order.
-    pub fn weakened_defaults(&self) -> &[crate::defaults::Weakened] {
-        &self.weakened
+    pub fn weakened_defaults(&self) -> impl Iterator<Item = &crate::defaults::Weakened> {
+        self.weakened.iter().flat_map(|w| w.iter())
     }
 
     /// Every org: its id and data, in document order.

@@ -88,14 +88,24 @@ pub(super) fn known_kinds(document: &Document) -> std::collections::BTreeSet<Str
     kinds
 }
 
-/// [`known_kinds`] of a compiled policy (a bundle has no whole document).
-pub(super) fn known_kinds_of(
-    policy: &reqflo_policy::Snapshot,
-) -> std::collections::BTreeSet<String> {
-    let mut kinds: std::collections::BTreeSet<String> =
-        KNOWN_KINDS.iter().map(|k| (*k).to_owned()).collect();
-    kinds.extend(policy.kinds().map(str::to_owned));
-    kinds
+/// The resource kinds a route may name: listed from a whole document, or
+/// looked up in a compiled policy (a bundle has no whole document, and
+/// listing 10,000 orgs' kinds would cost more than the few lookups the
+/// routes make).
+pub(super) enum KnownKinds<'a> {
+    Listed(std::collections::BTreeSet<String>),
+    Compiled(&'a reqflo_policy::Snapshot),
+}
+
+impl KnownKinds<'_> {
+    pub fn contains(&self, kind: &str) -> bool {
+        match self {
+            KnownKinds::Listed(kinds) => kinds.contains(kind),
+            KnownKinds::Compiled(policy) => {
+                KNOWN_KINDS.contains(&kind) || policy.kinds().any(|k| k == kind)
+            }
+        }
+    }
 }
 
 /// The kinds `access-model.md` lists.

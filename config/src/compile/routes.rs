@@ -1,6 +1,6 @@
 //! Routes and public prefixes: every per-route check, overlaps, the table.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use reqflo_policy::Action;
@@ -34,7 +34,7 @@ fn valid_header(name: &str) -> bool {
 
 pub(super) fn compile(
     inputs: &Inputs,
-    kinds: Option<&std::collections::BTreeSet<String>>,
+    kinds: Option<&super::policy::KnownKinds<'_>>,
     errors: &mut Errors<'_>,
 ) -> Option<RouteTable> {
     let raw = &inputs.raw;
@@ -295,7 +295,7 @@ fn check(
     r: &RawRoute,
     path: &PathTemplate,
     methods: &[String],
-    kinds: Option<&BTreeSet<String>>,
+    kinds: Option<&super::policy::KnownKinds<'_>>,
     errors: &mut Errors<'_>,
 ) -> Option<Access> {
     let before = errors.len();

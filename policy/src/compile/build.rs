@@ -86,7 +86,7 @@ pub(super) fn build(document: &Document, revision: String) -> Snapshot {
         },
         org_index: IdIndex::build(org_index.iter().map(|(k, v)| (&**k, *v))),
         orgs,
-        weakened: crate::defaults::Weakened::all(document),
+        weakened: vec![Arc::from(crate::defaults::Weakened::all(document))],
     }
 }
 

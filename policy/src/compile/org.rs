@@ -24,7 +24,7 @@ pub struct OrgPolicy {
     revision: String,
     counts: Counts,
     data: Arc<OrgData>,
-    weakened: Vec<crate::defaults::Weakened>,
+    weakened: Arc<[crate::defaults::Weakened]>,
 }
 
 impl OrgPolicy {
@@ -53,7 +53,7 @@ impl OrgPolicy {
             revision,
             counts: snapshot.counts,
             data,
-            weakened: snapshot.weakened,
+            weakened: snapshot.weakened.pop().unwrap_or_else(|| Arc::from([])),
         })
     }
 
@@ -98,7 +98,9 @@ impl Snapshot {
             counts.grants += org.counts.grants;
             org_ids.push(org.id.clone());
             datas.push(org.data.clone());
-            weakened.extend(org.weakened.iter().cloned());
+            if !org.weakened.is_empty() {
+                weakened.push(org.weakened.clone());
+            }
         }
         Snapshot {
             revision,
