@@ -68,7 +68,11 @@ pub fn handle(shared: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>>
                 waiting.extend(shared.keysets.not_ready());
                 waiting.extend(shared.bundle.not_ready(&shared.snapshot.load()));
                 if waiting.is_empty() {
-                    text(StatusCode::OK, "ready\n")
+                    let snapshot = shared.snapshot.load();
+                    match shared.bundle.ready_note(&snapshot) {
+                        Some(note) => text(StatusCode::OK, &format!("ready\n{note}\n")),
+                        None => text(StatusCode::OK, "ready\n"),
+                    }
                 } else {
                     let mut body = String::from("not ready:\n");
                     for reason in waiting {

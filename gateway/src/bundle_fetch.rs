@@ -205,6 +205,23 @@ impl BundleSource {
         m.bundle_stale.set(if stale { 1 } else { 0 });
     }
 
+    /// What `/readyz` adds when ready with a fetched bundle: where the
+    /// serving bundle came from and how long ago the server confirmed it.
+    pub fn ready_note(&self, snapshot: &Snapshot) -> Option<String> {
+        let fetch = snapshot.settings.bundle.as_ref()?.fetch.as_ref()?;
+        let age = self
+            .age()
+            .map_or("never".to_owned(), |a| format!("{} s ago", a.as_secs()));
+        Some(format!(
+            "policy bundle `{}` served from the {}, last confirmed by the server {age}",
+            fetch.url,
+            match self.origin() {
+                Origin::Server => "server",
+                Origin::Cache | Origin::None => "local cache",
+            }
+        ))
+    }
+
     /// Why the gateway is not ready on the bundle's account.
     pub fn not_ready(&self, snapshot: &Snapshot) -> Option<String> {
         let settings = snapshot.settings.bundle.as_ref()?;
@@ -278,8 +295,21 @@ async fn run(
             continue;
         };
         drop(snapshot);
+        let started = tokio::time::Instant::now();
         let outcome = poll(&client, &source, &settings, &fetch).await;
-        let wait = source.record(outcome, &fetch, &reload);
+        // With a long poll, poll again at once after a change or after the
+        // server held the poll (it supports it); a server that answers at
+        // once is polled at the interval, as without.
+        let again_now = !fetch.long_poll.is_zero()
+            && match &outcome {
+                Ok((Polled::Updated { .. }, _)) => true,
+                Ok((Polled::NotModified, _)) => started.elapsed() >= fetch.long_poll / 2,
+                Err(_) => false,
+            };
+        let mut wait = source.record(outcome, &fetch, &reload);
+        if again_now {
+            wait = Duration::ZERO;
+        }
         source.log_staleness(&settings);
         drop(source);
         polls = polls.wrapping_add(1);

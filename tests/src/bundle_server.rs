@@ -1,5 +1,6 @@
 //! A real HTTP server publishing a policy bundle directory, with ETags
-//! (`If-None-Match` answered 304) and faults a test switches on while the
+//! (`If-None-Match` answered 304; a long poll, `Prefer: wait=N`, held
+//! until the file changes) and faults a test switches on while the
 //! gateway polls it: error statuses, org files with a changed byte, cut
 //! short or far longer than declared, and stalls. Every request is counted
 //! by path.
@@ -45,6 +46,7 @@ struct State {
     fault: Mutex<Fault>,
     requests: Mutex<HashMap<String, usize>>,
     not_modified: Mutex<usize>,
+    long_polls: Mutex<usize>,
 }
 
 /// The bundle server; stops when dropped.
@@ -67,6 +69,7 @@ impl BundleServer {
             fault: Mutex::new(Fault::None),
             requests: Mutex::new(HashMap::new()),
             not_modified: Mutex::new(0),
+            long_polls: Mutex::new(0),
         });
         let s = state.clone();
         let task = tokio::spawn(async move {
@@ -122,6 +125,11 @@ impl BundleServer {
             .unwrap_or(0)
     }
 
+    /// Long polls held so far (`Prefer: wait=N`).
+    pub fn long_polls(&self) -> usize {
+        self.state.long_polls.lock().map(|n| *n).unwrap_or(0)
+    }
+
     /// 304s answered so far.
     pub fn not_modified(&self) -> usize {
         self.state.not_modified.lock().map(|n| *n).unwrap_or(0)
@@ -169,7 +177,33 @@ async fn serve(
     let Ok(mut body) = std::fs::read(state.root.join(relative)) else {
         return Ok(respond(404, Vec::new(), None));
     };
-    let etag = format!("\"{}\"", reqflo_config::bundle::sha256_hex(&body));
+    let mut etag = format!("\"{}\"", reqflo_config::bundle::sha256_hex(&body));
+    // A long poll (`Prefer: wait=N`) on an unchanged file is held until the
+    // file changes or N seconds pass.
+    let wait = req
+        .headers()
+        .get("prefer")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("wait="))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    let asked = req
+        .headers()
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let (Some(seconds), Some(asked)) = (wait, &asked) {
+        let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while *asked == etag && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Ok(now) = std::fs::read(state.root.join(relative)) {
+                body = now;
+                etag = format!("\"{}\"", reqflo_config::bundle::sha256_hex(&body));
+            }
+        }
+        if let Ok(mut n) = state.long_polls.lock() {
+            *n += 1;
+        }
+    }
     if req
         .headers()
         .get(http::header::IF_NONE_MATCH)

@@ -246,6 +246,15 @@ async fn a_replica_starts_from_its_cache_when_the_server_is_down_and_is_not_read
         "{status:#}"
     );
     assert_eq!(status["bundle_source"]["origin"], "cache", "{status:#}");
+    let ready = env.gateway.admin().get("/readyz", &[]).await;
+    assert_eq!(ready.status, 200);
+    assert!(
+        ready
+            .text()
+            .contains("served from the local cache, last confirmed by the server"),
+        "{}",
+        ready.text()
+    );
     assert!(
         status["bundle_source"]["confirmed_age_seconds"]
             .as_f64()
@@ -461,4 +470,92 @@ async fn a_stale_bundle_can_turn_readyz_off() {
         admin.get("/readyz", &[]).await.status == 200
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_that_cannot_be_written_keeps_the_last_good_bundle() {
+    let published = tempfile::tempdir().or_panic("a publish directory");
+    let cache = tempfile::tempdir().or_panic("a cache directory");
+    let cache_dir = cache.path().join("b");
+    let policy = fixture_files().policy;
+    let first = publish(&policy, published.path(), None);
+    let server = BundleServer::start(published.path().to_path_buf()).await;
+    let env = Env::start_with(&files(&server.url(), &cache_dir, "")).await;
+
+    // The cache's org directory becomes a file: nothing can be written there
+    // (as on a full or read-only disk).
+    let orgs = cache_dir.join("orgs");
+    let kept = cache_dir.join("orgs.kept");
+    std::fs::rename(&orgs, &kept).or_panic("move the cached orgs away");
+    std::fs::write(&orgs, "not a directory").or_panic("put a file in their place");
+    let second = publish(&with_grant(&policy), published.path(), None);
+    let status = env
+        .policy_until("the write failure", |s| {
+            s["bundle_source"]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cannot create the cache directory"))
+        })
+        .await;
+    assert_eq!(status["bundle"]["revision"], first.as_str(), "{status:#}");
+    let cached: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(cache_dir.join("manifest.json")).or_panic("read the cached manifest"),
+    )
+    .or_panic("the cached manifest parses");
+    assert_eq!(
+        cached["revision"],
+        first.as_str(),
+        "the cache keeps the last good manifest"
+    );
+
+    // Writable again: the new bundle applies.
+    std::fs::remove_file(&orgs).or_panic("remove the file");
+    std::fs::rename(&kept, &orgs).or_panic("put the cached orgs back");
+    env.policy_until("the new bundle", |s| {
+        s["bundle"]["revision"] == second.as_str()
+    })
+    .await;
+    assert_allowed(
+        "after the cache is writable again",
+        &env.client
+            .post(PROD_RUN, &[("authorization", &bearer("alice"))], "")
+            .await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_brings_a_change_long_before_the_poll_interval() {
+    let published = tempfile::tempdir().or_panic("a publish directory");
+    let cache = tempfile::tempdir().or_panic("a cache directory");
+    let policy = fixture_files().policy;
+    publish(&policy, published.path(), None);
+    let server = BundleServer::start(published.path().to_path_buf()).await;
+    // Polls a minute apart, each held by the server for up to 20 s.
+    let config = files(
+        &server.url(),
+        &cache.path().join("b"),
+        "  long_poll_seconds: 20\n",
+    )
+    .config
+    .replace("poll_interval_ms: 100", "poll_interval_ms: 60000");
+    let env = Env::start_with(&Files {
+        config,
+        policy: String::new(),
+    })
+    .await;
+    until("a held poll", async || {
+        server.long_polls() == 0 && server.requests("/manifest.json") >= 2
+    })
+    .await;
+    let published_at = Instant::now();
+    let second = publish(&with_grant(&policy), published.path(), None);
+    env.policy_until("the change through the long poll", |s| {
+        s["bundle"]["revision"] == second.as_str()
+    })
+    .await;
+    assert!(
+        published_at.elapsed() < Duration::from_secs(10),
+        "the change waited for the poll interval: {:?}",
+        published_at.elapsed()
+    );
+    assert_eq!(server.long_polls(), 1, "the held poll answered the change");
 }

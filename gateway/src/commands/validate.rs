@@ -134,6 +134,29 @@ fn summary(snapshot: &Snapshot) -> String {
             a.ttl.as_secs()
         ));
     }
+    if let Some(fetch) = snapshot
+        .settings
+        .bundle
+        .as_ref()
+        .and_then(|b| b.fetch.as_ref())
+    {
+        notes.push_str(&format!(
+            "\nbundle source: {} every {} ms, cached in `{}`{}",
+            fetch.url,
+            fetch.poll_interval.as_millis(),
+            snapshot
+                .settings
+                .bundle
+                .as_ref()
+                .map(|b| b.cache_dir.display().to_string())
+                .unwrap_or_default(),
+            if snapshot.bundle.as_ref().is_some_and(|b| b.missing) {
+                " (nothing cached yet: the gateway starts not ready until the server answers)"
+            } else {
+                ""
+            }
+        ));
+    }
     if let Some(b) = &snapshot.bundle {
         notes.push_str(&format!(
             "\nbundle {}: {} org(s) served (shard {}, {} outside it){}, {}",
