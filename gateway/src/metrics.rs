@@ -436,6 +436,10 @@ impl Metrics {
             metrics.bundle_org_loads.with_label_values(&[outcome]);
         }
         metrics.bundle_confirmed_age.set(-1.0);
+        // 0 for a single-file policy; an alert's expression finds the series.
+        for state in ["serving", "rejected", "not_served"] {
+            metrics.bundle_orgs.with_label_values(&[state]).set(0.0);
+        }
         Ok(metrics)
     }
 

@@ -347,6 +347,18 @@ const EMPTY_HERE: &[(&str, &str)] = &[
         "ReqfloGatewayAccessDiffUnlisted",
         "the test's reload diff is listed",
     ),
+    (
+        "ReqfloGatewayBundleStale",
+        "the fixture serves a single-file policy (the gauge is 0); tests/tests/bundle_fetch.rs turns it 1",
+    ),
+    (
+        "ReqfloGatewayBundleOrgRejected",
+        "the fixture serves a single-file policy (the gauges are 0)",
+    ),
+    (
+        "ReqfloGatewayOrgMisrouted",
+        "the fixture has no shard (the counter stays 0)",
+    ),
     ("ReqfloGatewayNotScraped", "the gateway is scraped"),
     ("ReqfloGatewayAbsent", "the gateway is scraped"),
 ];
