@@ -472,6 +472,9 @@ pub struct BundleOrg {
     pub serving: Option<std::sync::Arc<reqflo_policy::OrgPolicy>>,
     /// Why the manifest's version was rejected (empty when it serves).
     pub rejected: Vec<crate::ConfigError>,
+    /// The org file, when it was rejected because it is not there (yet):
+    /// a fetched bundle's cache may lack it until the fetcher has it.
+    pub missing_file: Option<PathBuf>,
 }
 
 impl BundleOrg {
@@ -485,5 +488,15 @@ impl BundleState {
     /// Orgs whose manifest version was rejected.
     pub fn rejected(&self) -> impl Iterator<Item = &BundleOrg> {
         self.orgs.iter().filter(|o| !o.rejected.is_empty())
+    }
+
+    /// Whether an org file that was missing is there now: the same
+    /// manifest is then worth compiling again (a shard that grew, a cache
+    /// the fetcher has just completed).
+    pub fn missing_file_arrived(&self) -> bool {
+        self.orgs
+            .iter()
+            .filter_map(|o| o.missing_file.as_deref())
+            .any(Path::exists)
     }
 }

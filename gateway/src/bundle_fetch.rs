@@ -78,6 +78,11 @@ struct Status {
     stale_logged: bool,
     /// Conditional polls since the last unconditional one.
     conditional: u32,
+    /// The shard for which the cache holds every file of the cached
+    /// manifest (`None` before this process checked): a shard that changed
+    /// (or a new process) fetches what its orgs lack even when the
+    /// manifest did not change.
+    complete_for: Option<reqflo_config::bundle::Shard>,
 }
 
 /// The bundle source of one gateway: its state and its fetch task.
@@ -114,6 +119,7 @@ impl BundleSource {
                 verified: HashSet::new(),
                 stale_logged: false,
                 conditional: 0,
+                complete_for: None,
             }),
             metrics,
         }
@@ -411,6 +417,10 @@ async fn poll(
     // Every tenth poll is unconditional: nginx's ETag is the file's mtime
     // in seconds and its size, so two publishes within a second with
     // manifests of one size carry one ETag.
+    let complete = source
+        .status
+        .lock()
+        .is_ok_and(|s| s.complete_for.as_ref() == Some(&settings.shard));
     let etag = source
         .status
         .lock()
@@ -419,7 +429,7 @@ async fn poll(
             s.conditional = (s.conditional + 1) % UNCONDITIONAL_EVERY;
             s.etag.clone().filter(|_| s.conditional != 0)
         })
-        .filter(|_| cached.is_some());
+        .filter(|_| cached.is_some() && complete);
     let url = fetch.file_url(MANIFEST_FILE);
     let mut request = http::Request::get(&url)
         .header(http::header::USER_AGENT, "reqflo-gateway")
@@ -459,7 +469,7 @@ async fn poll(
     if let Some(key) = &settings.key {
         manifest.verify(key).map_err(|e| format!("`{url}`: {e}"))?;
     }
-    if cached.as_deref() == Some(&body[..]) {
+    if complete && cached.as_deref() == Some(&body[..]) {
         set_etag(source, new_etag);
         return Ok((Polled::NotModified, bytes));
     }
@@ -540,6 +550,9 @@ async fn poll(
         )
     })?;
     set_etag(source, new_etag);
+    if let Ok(mut s) = source.status.lock() {
+        s.complete_for = Some(settings.shard.clone());
+    }
     Ok((
         Polled::Updated {
             orgs_fetched: fetched,

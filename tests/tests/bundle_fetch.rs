@@ -559,3 +559,49 @@ async fn a_long_poll_brings_a_change_long_before_the_poll_interval() {
     );
     assert_eq!(server.long_polls(), 1, "the held poll answered the change");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grown_shard_fetches_and_serves_the_orgs_its_cache_lacks() {
+    let published = tempfile::tempdir().or_panic("a publish directory");
+    let cache = tempfile::tempdir().or_panic("a cache directory");
+    let cache_dir = cache.path().join("b");
+    publish(&fixture_files().policy, published.path(), None);
+    let server = BundleServer::start(published.path().to_path_buf()).await;
+    {
+        // A replica of the acme shard: its cache holds acme only.
+        let env = Env::start_with(&files(
+            &server.url(),
+            &cache_dir,
+            "  shard: { orgs: [acme] }\n",
+        ))
+        .await;
+        let status = env.policy_status().await;
+        assert_eq!(
+            status["bundle"]["orgs"].as_array().map(Vec::len),
+            Some(1),
+            "{status:#}"
+        );
+    }
+    assert_eq!(server.requests_under("/orgs/globex"), 0);
+
+    // Restarted to serve every org, from the same cache, the manifest unchanged:
+    // globex is fetched and served.
+    let env = Env::start_with(&files(&server.url(), &cache_dir, "")).await;
+    let status = env
+        .policy_until("globex served", |s| {
+            s["bundle"]["orgs"].as_array().is_some_and(|orgs| {
+                orgs.iter().any(|o| {
+                    o["org"] == "globex"
+                        && o["rejected"].as_array().is_some_and(Vec::is_empty)
+                        && o["serving_sha256"] == o["sha256"]
+                })
+            })
+        })
+        .await;
+    assert_eq!(server.requests_under("/orgs/globex"), 1, "{status:#}");
+    assert_eq!(
+        server.requests_under("/orgs/acme"),
+        1,
+        "acme came from the cache"
+    );
+}

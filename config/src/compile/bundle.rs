@@ -181,6 +181,9 @@ pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Bundl
     })
 }
 
+/// How a missing org file is reported (and recognised for a retry).
+const NOT_THERE: &str = "is not in the bundle directory";
+
 /// One org compiled, or every error it has.
 type OrgResult = Result<Arc<OrgPolicy>, Vec<ConfigError>>;
 
@@ -301,11 +304,16 @@ pub(super) fn compile(
                 (old.and_then(|o| o.serving.clone()), errs)
             }
         };
+        let missing_file = rejected
+            .iter()
+            .any(|e| e.message.contains(NOT_THERE))
+            .then(|| base.join(&entry.file));
         orgs.push(BundleOrg {
             org: entry.org.clone(),
             sha256: entry.sha256.clone(),
             serving,
             rejected,
+            missing_file,
         });
     }
     if failed && manifest.all_or_nothing {
@@ -428,9 +436,13 @@ fn compile_org(source: &dyn Source, base: &Path, entry: &OrgEntry, max_bytes: u6
             entry.size
         )));
     }
-    let bytes = source
-        .read_at_most(&path, entry.size)
-        .map_err(|e| fail(format!("cannot read `{}`: {e}", entry.file)))?;
+    let bytes = source.read_at_most(&path, entry.size).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            fail(format!("`{}` {NOT_THERE}", entry.file))
+        } else {
+            fail(format!("cannot read `{}`: {e}", entry.file))
+        }
+    })?;
     if bytes.len() as u64 != entry.size {
         let size = if bytes.len() as u64 > entry.size {
             "more".to_owned()

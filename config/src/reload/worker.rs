@@ -150,7 +150,15 @@ impl Reloader {
         let current = self.handle.load_full();
         let event = match read_inputs(&Fs, &self.config_path) {
             Err(rejection) => self.rejected(&current, rejection),
-            Ok(inputs) if inputs.revision == current.revision => {
+            // The same files, unless an org file that was missing has
+            // arrived since (then the same manifest is compiled again).
+            Ok(inputs)
+                if inputs.revision == current.revision
+                    && !current
+                        .bundle
+                        .as_ref()
+                        .is_some_and(|b| b.missing_file_arrived()) =>
+            {
                 if !report_unchanged {
                     return;
                 }
