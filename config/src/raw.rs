@@ -119,6 +119,26 @@ fn default_stale_protects() -> Vec<String> {
     vec!["production".to_owned(), "destructive".to_owned()]
 }
 
+/// What an absent `bundle:` section means: the same defaults as an empty one.
+impl Default for RawBundle {
+    fn default() -> RawBundle {
+        RawBundle {
+            public_key: None,
+            algorithm: default_bundle_algorithm(),
+            max_org_bytes: default_bundle_max_org_bytes(),
+            shard: None,
+            url: None,
+            poll_interval_ms: default_bundle_poll_interval_ms(),
+            poll_jitter_ms: default_bundle_poll_jitter_ms(),
+            long_poll_seconds: 0,
+            fetch_timeout_ms: default_bundle_fetch_timeout_ms(),
+            max_staleness_ms: None,
+            stale_protects: default_stale_protects(),
+            stale_not_ready: false,
+        }
+    }
+}
+
 fn default_bundle_algorithm() -> String {
     "EdDSA".to_owned()
 }

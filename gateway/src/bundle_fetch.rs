@@ -417,19 +417,19 @@ async fn poll(
     // Every tenth poll is unconditional: nginx's ETag is the file's mtime
     // in seconds and its size, so two publishes within a second with
     // manifests of one size carry one ETag.
-    let complete = source
+    let (complete, etag) = source
         .status
         .lock()
-        .is_ok_and(|s| s.complete_for.as_ref() == Some(&settings.shard));
-    let etag = source
-        .status
-        .lock()
-        .ok()
-        .and_then(|mut s| {
+        .map(|mut s| {
             s.conditional = (s.conditional + 1) % UNCONDITIONAL_EVERY;
-            s.etag.clone().filter(|_| s.conditional != 0)
+            let complete = s.complete_for.as_ref() == Some(&settings.shard);
+            let etag = s
+                .etag
+                .clone()
+                .filter(|_| s.conditional != 0 && complete && cached.is_some());
+            (complete, etag)
         })
-        .filter(|_| cached.is_some() && complete);
+        .unwrap_or((false, None));
     let url = fetch.file_url(MANIFEST_FILE);
     let mut request = http::Request::get(&url)
         .header(http::header::USER_AGENT, "reqflo-gateway")

@@ -229,3 +229,17 @@ async fn serve(
     }
     Ok(respond(200, body, Some(&etag)))
 }
+
+/// Builds `policy` into the bundle directory `dir` (as `bundle build`
+/// does), signed when a key is given; the manifest's revision.
+pub fn publish(
+    policy: &str,
+    dir: &std::path::Path,
+    key: Option<&reqflo_config::AssertionKey>,
+) -> String {
+    let document = reqflo_policy::Document::parse(policy).or_panic("the policy parses");
+    reqflo_config::bundle::build(&document, dir, key, false)
+        .or_panic("the bundle builds")
+        .manifest
+        .revision
+}

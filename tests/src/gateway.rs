@@ -38,6 +38,16 @@ pub fn fixture_files() -> Files {
     }
 }
 
+/// `policy` (the fixture policy) with grants that let alice run
+/// checkout-smoke in production: added to its first `grants:` block.
+pub fn with_production_grant(policy: &str) -> String {
+    let grant = "    grants:\n      - id: alice-production\n        principal: { user: alice }\n        \
+                 scope: { resource: checkout-smoke }\n        actions: [run]\n        privileges: [production]\n      \
+                 - id: alice-production-environment\n        principal: { user: alice }\n        \
+                 scope: { resource: production }\n        actions: [use]\n        privileges: [production]\n";
+    policy.replacen("    grants:\n", grant, 1)
+}
+
 /// A port that refuses connections: a socket bound to `127.0.0.1:0` that
 /// never listens (a connection attempt gets a reset). Holding it keeps the
 /// port from being handed to another test's listener.

@@ -20,7 +20,7 @@ pub use answer::{
 };
 pub use client::{Client, HttpResponse};
 pub use fail::OrPanic;
-pub use gateway::{Files, Gateway, fixture_files};
+pub use gateway::{Files, Gateway, fixture_files, with_production_grant};
 pub use jwt::{Claims, bearer};
 pub use metrics::Exposition;
 pub use raw::{Outcome, RawConn, RawResponse};

@@ -3,27 +3,17 @@
 //! (never forwarded, counted), a republished bundle applied with only the
 //! changed org compiled, and all of it on `/policy` and `/metrics`.
 
-use reqflo_tests::{Env, Files, OrPanic, assert_allowed, bearer, fixture_files};
+use reqflo_tests::bundle_server::publish;
+use reqflo_tests::{
+    Env, Files, OrPanic, assert_allowed, bearer, fixture_files, with_production_grant,
+};
 
 const VIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke";
 const PROD_RUN: &str = "/api/v1/orgs/acme/environments/production/journeys/checkout-smoke/runs";
 const GLOBEX: &str = "/api/v1/orgs/globex/journeys/anything";
 
 fn build(policy: &str, dir: &std::path::Path) -> String {
-    let document = reqflo_policy::Document::parse(policy).or_panic("the fixture policy parses");
-    reqflo_config::bundle::build(&document, dir, None, false)
-        .or_panic("the bundle builds")
-        .manifest
-        .revision
-}
-
-/// The fixture policy with a grant that lets alice run checkout-smoke in production.
-fn with_grant(policy: &str) -> String {
-    let grant = "    grants:\n      - id: alice-production\n        principal: { user: alice }\n        \
-                 scope: { resource: checkout-smoke }\n        actions: [run]\n        privileges: [production]\n      \
-                 - id: alice-production-environment\n        principal: { user: alice }\n        \
-                 scope: { resource: production }\n        actions: [use]\n        privileges: [production]\n";
-    policy.replacen("    grants:\n", grant, 1)
+    publish(policy, dir, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +93,7 @@ async fn a_sharded_bundle_serves_its_orgs_refuses_the_others_and_reloads_one_org
     assert_eq!(b["orgs"][0]["sha256"], b["orgs"][0]["serving_sha256"]);
 
     // Republished with acme changed: applied; alice may now run in production.
-    let second = build(&with_grant(&fixtures.policy), bundle.path());
+    let second = build(&with_production_grant(&fixtures.policy), bundle.path());
     assert_ne!(first, second);
     let status = env
         .policy_until("the republished bundle", |s| {

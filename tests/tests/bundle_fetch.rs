@@ -9,30 +9,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use reqflo_config::AssertionKey;
-use reqflo_tests::bundle_server::{BundleServer, Fault};
-use reqflo_tests::{Env, Files, Gateway, OrPanic, assert_allowed, bearer, fixture_files, tools};
+use reqflo_tests::bundle_server::{BundleServer, Fault, publish};
+use reqflo_tests::{
+    Env, Files, Gateway, OrPanic, assert_allowed, bearer, fixture_files, tools,
+    with_production_grant,
+};
 
 const VIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke";
 const PROD_RUN: &str = "/api/v1/orgs/acme/environments/production/journeys/checkout-smoke/runs";
 const BOUND: Duration = Duration::from_secs(30);
-
-/// The fixture policy with a grant that lets alice run checkout-smoke in production.
-fn with_grant(policy: &str) -> String {
-    let grant = "    grants:\n      - id: alice-production\n        principal: { user: alice }\n        \
-                 scope: { resource: checkout-smoke }\n        actions: [run]\n        privileges: [production]\n      \
-                 - id: alice-production-environment\n        principal: { user: alice }\n        \
-                 scope: { resource: production }\n        actions: [use]\n        privileges: [production]\n";
-    policy.replacen("    grants:\n", grant, 1)
-}
-
-/// Builds `policy` into the bundle directory `dir`; the manifest's revision.
-fn publish(policy: &str, dir: &Path, key: Option<&AssertionKey>) -> String {
-    let document = reqflo_policy::Document::parse(policy).or_panic("the policy parses");
-    reqflo_config::bundle::build(&document, dir, key, false)
-        .or_panic("the bundle builds")
-        .manifest
-        .revision
-}
 
 /// The fixture route config with its policy fetched from `url` into `cache`.
 fn files(url: &str, cache: &Path, extra: &str) -> Files {
@@ -188,7 +173,7 @@ async fn a_bundle_from_nginx_is_fetched_confirmed_by_etag_and_refetched_org_by_o
     assert!(metrics.sum("reqflo_gateway_bundle_confirmed_age_seconds", &[]) < 10.0);
 
     // Republished with acme changed: only acme's file is fetched again.
-    let second = publish(&with_grant(&policy), published.path(), None);
+    let second = publish(&with_production_grant(&policy), published.path(), None);
     env.policy_until("the republished bundle", |s| {
         s["bundle"]["revision"] == second.as_str()
     })
@@ -312,7 +297,7 @@ async fn every_fault_keeps_the_last_good_bundle_and_says_why() {
     assert_eq!(env.policy_status().await["bundle"]["signature"], "verified");
 
     // The next bundle, with alice allowed in production, meets one fault after another.
-    let next = with_grant(&policy);
+    let next = with_production_grant(&policy);
     let (other, _) = ed25519("someone-else");
     let faults: [(&str, Fault, Option<&AssertionKey>); 6] = [
         ("answered 500", Fault::Status(500), Some(&key)),
@@ -379,7 +364,11 @@ async fn every_fault_keeps_the_last_good_bundle_and_says_why() {
 async fn a_stale_bundle_denies_production_requests_and_keeps_normal_ones() {
     let published = tempfile::tempdir().or_panic("a publish directory");
     let cache = tempfile::tempdir().or_panic("a cache directory");
-    publish(&with_grant(&fixture_files().policy), published.path(), None);
+    publish(
+        &with_production_grant(&fixture_files().policy),
+        published.path(),
+        None,
+    );
     let server = BundleServer::start(published.path().to_path_buf()).await;
     let extra = "  max_staleness_ms: 1000\n  stale_protects: [production, destructive]\n";
     let env = Env::start_with(&files(&server.url(), &cache.path().join("b"), extra)).await;
@@ -488,7 +477,7 @@ async fn a_cache_that_cannot_be_written_keeps_the_last_good_bundle() {
     let kept = cache_dir.join("orgs.kept");
     std::fs::rename(&orgs, &kept).or_panic("move the cached orgs away");
     std::fs::write(&orgs, "not a directory").or_panic("put a file in their place");
-    let second = publish(&with_grant(&policy), published.path(), None);
+    let second = publish(&with_production_grant(&policy), published.path(), None);
     let status = env
         .policy_until("the write failure", |s| {
             s["bundle_source"]["last_error"]
@@ -547,7 +536,7 @@ async fn a_long_poll_brings_a_change_long_before_the_poll_interval() {
     })
     .await;
     let published_at = Instant::now();
-    let second = publish(&with_grant(&policy), published.path(), None);
+    let second = publish(&with_production_grant(&policy), published.path(), None);
     env.policy_until("the change through the long poll", |s| {
         s["bundle"]["revision"] == second.as_str()
     })

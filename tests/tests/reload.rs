@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use reqflo_tests::{Env, HttpResponse, assert_allowed, bearer, fixture_files};
+use reqflo_tests::{
+    Env, HttpResponse, assert_allowed, bearer, fixture_files, with_production_grant,
+};
 use serde_json::Value;
 
 const PROD_RUN: &str = "/api/v1/orgs/acme/environments/production/journeys/checkout-smoke/runs";
@@ -16,11 +18,7 @@ const VIEW: &str = "/api/v1/orgs/acme/journeys/checkout-smoke";
 /// The fixture policy plus a grant that lets alice run checkout-smoke in production.
 fn policy_with_grant(marker: usize) -> String {
     let base = fixture_files().policy;
-    let grant = "    grants:\n      - id: alice-production\n        principal: { user: alice }\n        \
-                 scope: { resource: checkout-smoke }\n        actions: [run]\n        privileges: [production]\n      \
-                 - id: alice-production-environment\n        principal: { user: alice }\n        \
-                 scope: { resource: production }\n        actions: [use]\n        privileges: [production]\n";
-    let edited = base.replacen("    grants:\n", grant, 1);
+    let edited = with_production_grant(&base);
     assert_ne!(
         edited, base,
         "the fixture policy has no grants block to extend"

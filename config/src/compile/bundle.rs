@@ -21,20 +21,7 @@ use crate::source::Source;
 
 /// Reads the `bundle:` section; errors are recorded.
 pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<BundleSettings> {
-    let default = RawBundle {
-        public_key: None,
-        algorithm: "EdDSA".to_owned(),
-        max_org_bytes: 256 << 20,
-        shard: None,
-        url: None,
-        poll_interval_ms: 10_000,
-        poll_jitter_ms: 1_000,
-        long_poll_seconds: 0,
-        fetch_timeout_ms: 30_000,
-        max_staleness_ms: None,
-        stale_protects: Vec::new(),
-        stale_not_ready: false,
-    };
+    let default = RawBundle::default();
     let raw = inputs.raw.bundle.as_ref().unwrap_or(&default);
     let before = errors.len();
     let mut invalid = |key: &str, message: String| {
@@ -181,11 +168,15 @@ pub(super) fn settings(inputs: &Inputs, errors: &mut Errors<'_>) -> Option<Bundl
     })
 }
 
-/// How a missing org file is reported (and recognised for a retry).
-const NOT_THERE: &str = "is not in the bundle directory";
+/// Why an org did not compile: every error, and whether its file is not
+/// there (then the same manifest is worth compiling again once it is).
+struct OrgFailure {
+    errors: Vec<ConfigError>,
+    missing: bool,
+}
 
-/// One org compiled, or every error it has.
-type OrgResult = Result<Arc<OrgPolicy>, Vec<ConfigError>>;
+/// One org compiled, or why not.
+type OrgResult = Result<Arc<OrgPolicy>, OrgFailure>;
 
 /// What a bundle compiled to.
 pub(super) struct Compiled {
@@ -296,18 +287,19 @@ pub(super) fn compile(
     let mut failed = false;
     for entry in served {
         let old = before.get(entry.org.as_str());
-        let (serving, rejected) = match results.remove(entry.org.as_str()) {
-            None => (old.and_then(|o| o.serving.clone()), Vec::new()),
-            Some(Ok(compiled)) => (Some(compiled), Vec::new()),
-            Some(Err(errs)) => {
+        let (serving, rejected, missing) = match results.remove(entry.org.as_str()) {
+            None => (old.and_then(|o| o.serving.clone()), Vec::new(), false),
+            Some(Ok(compiled)) => (Some(compiled), Vec::new(), false),
+            Some(Err(failure)) => {
                 failed = true;
-                (old.and_then(|o| o.serving.clone()), errs)
+                (
+                    old.and_then(|o| o.serving.clone()),
+                    failure.errors,
+                    failure.missing,
+                )
             }
         };
-        let missing_file = rejected
-            .iter()
-            .any(|e| e.message.contains(NOT_THERE))
-            .then(|| base.join(&entry.file));
+        let missing_file = missing.then(|| base.join(&entry.file));
         orgs.push(BundleOrg {
             org: entry.org.clone(),
             sha256: entry.sha256.clone(),
@@ -406,10 +398,13 @@ fn compile_all(
         .into_iter()
         .map(|s| {
             s.unwrap_or_else(|| {
-                Err(vec![bundle_error(
-                    base,
-                    "the org's compile thread failed".to_owned(),
-                )])
+                Err(OrgFailure {
+                    errors: vec![bundle_error(
+                        base,
+                        "the org's compile thread failed".to_owned(),
+                    )],
+                    missing: false,
+                })
             })
         })
         .collect()
@@ -418,11 +413,12 @@ fn compile_all(
 /// Reads, checks and compiles one org file.
 fn compile_org(source: &dyn Source, base: &Path, entry: &OrgEntry, max_bytes: u64) -> OrgResult {
     let path: PathBuf = base.join(&entry.file);
-    let fail = |message: String| {
-        vec![bundle_error(
+    let fail = |message: String| OrgFailure {
+        errors: vec![bundle_error(
             &path,
             format!("org `{}`: {message}", entry.org),
-        )]
+        )],
+        missing: false,
     };
     if entry.file.starts_with('/') || entry.file.split('/').any(|part| part == "..") {
         return Err(fail(format!(
@@ -438,7 +434,10 @@ fn compile_org(source: &dyn Source, base: &Path, entry: &OrgEntry, max_bytes: u6
     }
     let bytes = source.read_at_most(&path, entry.size).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            fail(format!("`{}` {NOT_THERE}", entry.file))
+            OrgFailure {
+                missing: true,
+                ..fail(format!("`{}` is not in the bundle directory", entry.file))
+            }
         } else {
             fail(format!("cannot read `{}`: {e}", entry.file))
         }
@@ -471,8 +470,8 @@ fn compile_org(source: &dyn Source, base: &Path, entry: &OrgEntry, max_bytes: u6
     }
     OrgPolicy::compile(&document, sha256)
         .map(Arc::new)
-        .map_err(|failures| {
-            failures
+        .map_err(|failures| OrgFailure {
+            errors: failures
                 .0
                 .into_iter()
                 .map(|f| ConfigError {
@@ -483,6 +482,7 @@ fn compile_org(source: &dyn Source, base: &Path, entry: &OrgEntry, max_bytes: u6
                     route: None,
                     message: format!("org `{}`: {f}", entry.org),
                 })
-                .collect()
+                .collect(),
+            missing: false,
         })
 }
